@@ -1,0 +1,196 @@
+"""Every error this package raises.
+
+The tree::
+
+    ZohoError
+    ├── ConfigurationError            settings, keys or the data-centre table are wrong
+    ├── DataCenterError               a location / accounts-server / api_domain failed the table check
+    ├── OAuthError                    Zoho Accounts said no, or the flow was tampered with
+    │   ├── ConnectFlowError          a callback that must be refused (state, cookie, parameters)
+    │   ├── AuthorizationDenied       the person declined consent (``error=access_denied`` …)
+    │   ├── InvalidGrantError         ``invalid_code``: code used/expired, or refresh token revoked
+    │   ├── InvalidClientError        ``invalid_client`` / ``invalid_client_secret`` / wrong DC
+    │   ├── InvalidRedirectURIError   ``invalid_redirect_uri``
+    │   ├── TokenThrottledError       Zoho's "Access Denied … too many requests" throttle
+    │   ├── TokenResponseError        a token answer we cannot use (no access/refresh token …)
+    │   └── OAuthTransientError       timeouts, 5xx, ``server_error``: safe to try again later
+    ├── VaultError
+    │   ├── KeyRingError              missing, malformed or wrong encryption keys
+    │   ├── DecryptionError           a sealed value failed to open (wrong key or moved row)
+    │   ├── ConnectionNotFoundError
+    │   └── StaleWriteError           a write lost the version race (fencing)
+    ├── TokenError
+    │   ├── ReauthorizationRequired   the connection is ``needs_reauth`` / ``revoked``
+    │   └── TokenUnavailableError     no valid token now (throttled, lock timeout, Zoho down)
+    └── APIError                      the Invoice API answered an error (status, code, message)
+        ├── APIConnectionError        no answer at all (``APITimeoutError`` below it)
+        ├── BadRequestError           400
+        ├── AuthenticationError       401 (``MissingScopeError`` below it)
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── RateLimitError            429 (code 44 per minute, 45 daily, 1070 concurrency)
+        └── InternalServerError       5xx
+
+Messages never contain a token, code, state, verifier or secret.
+"""
+
+from __future__ import annotations
+
+
+class ZohoError(Exception):
+    """Root of every error raised by zoho_invoice."""
+
+
+class ConfigurationError(ZohoError):
+    """The settings, keys or data-centre table are unusable."""
+
+
+class DataCenterError(ZohoError):
+    """A location, accounts server or API domain did not match the data-centre table."""
+
+
+class OAuthError(ZohoError):
+    """Zoho Accounts refused, or the OAuth flow could not go on.
+
+    ``error`` is Zoho's error code (``invalid_code`` …) when there is one.
+    """
+
+    def __init__(self, message: str, *, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class ConnectFlowError(OAuthError):
+    """A callback or connect request that must be refused (bad state, missing cookie, …)."""
+
+
+class AuthorizationDenied(OAuthError):
+    """The person declined, or Zoho sent ``error=…`` to the callback."""
+
+
+class InvalidGrantError(OAuthError):
+    """``invalid_code``: the code expired or was used, or the refresh token was revoked."""
+
+
+class InvalidClientError(OAuthError):
+    """``invalid_client`` / ``invalid_client_secret``: unknown client, wrong secret or wrong DC."""
+
+
+class InvalidRedirectURIError(OAuthError):
+    """``invalid_redirect_uri``: the redirect URI is not the one registered at Zoho."""
+
+
+class TokenThrottledError(OAuthError):
+    """Zoho's token throttle: too many access tokens minted for one refresh token."""
+
+
+class TokenResponseError(OAuthError):
+    """A token response we cannot use."""
+
+
+class OAuthTransientError(OAuthError):
+    """A timeout, a 5xx or ``server_error``: the request may succeed later."""
+
+
+class VaultError(ZohoError):
+    """The vault could not store or read a connection."""
+
+
+class KeyRingError(VaultError, ConfigurationError):
+    """Encryption keys are missing, malformed, or not the ones the database was sealed with."""
+
+
+class DecryptionError(VaultError):
+    """A sealed value failed to open: wrong key, or a ciphertext moved to another row or field."""
+
+
+class ConnectionNotFoundError(VaultError):
+    """No connection with that id."""
+
+
+class StaleWriteError(VaultError):
+    """The row changed since it was read; the write was refused (version fence)."""
+
+
+class TokenError(ZohoError):
+    """No access token can be handed out."""
+
+
+class ReauthorizationRequired(TokenError):
+    """The connection must be connected again by its user (``needs_reauth`` or ``revoked``)."""
+
+    def __init__(self, message: str, *, connection_id: str, status: str) -> None:
+        super().__init__(message)
+        self.connection_id = connection_id
+        self.status = status
+
+
+class TokenUnavailableError(TokenError):
+    """No valid token right now (Zoho throttles, is down, or a lock timed out); try later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class APIError(ZohoError):
+    """The Zoho Invoice API answered an error.
+
+    ``status_code`` is the HTTP status, ``code`` Zoho's numeric code (``0`` means success, so an
+    error always has another), ``message`` Zoho's message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: int | None = None,
+        body: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+
+
+class APIConnectionError(APIError):
+    """The request got no answer."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class BadRequestError(APIError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: token missing, bad or expired."""
+
+
+class MissingScopeError(AuthenticationError):
+    """HTTP 401 code 57 again after a fresh token: the connection lacks the scope."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404."""
+
+
+class ConflictError(APIError):
+    """HTTP 409."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429, or code 44/45/1070 in any status."""
+
+
+class InternalServerError(APIError):
+    """HTTP 5xx."""

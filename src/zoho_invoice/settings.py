@@ -1,0 +1,109 @@
+"""All configuration, read from the environment (prefix ``ZOHO_``) or passed in.
+
+Secrets are ``SecretStr``: they never show in a ``repr``, a log or an error page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ._exceptions import ConfigurationError
+
+#: The scopes the API client needs, the fewest that cover its resources.
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "ZohoInvoice.settings.READ",
+    "ZohoInvoice.contacts.ALL",
+    "ZohoInvoice.invoices.ALL",
+    "ZohoInvoice.estimates.ALL",
+    "ZohoInvoice.customerpayments.ALL",
+)
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The service's settings. Every field maps to ``ZOHO_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ZOHO_", extra="ignore", frozen=True)
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    #: A file holding the client secret (for Docker/Kubernetes secrets); used when
+    #: ``client_secret`` is not set.
+    client_secret_file: Path | None = None
+    redirect_uri: str | None = None
+    scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
+    data_dir: Path = Path(".zoho-invoice")
+    database_url: str | None = None
+    encryption_keys: SecretStr | None = None
+    api_key: SecretStr | None = None
+    datacenters: Path | None = None
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    #: Return URLs an app may ask to be sent back to after connecting: exact URLs, or
+    #: origins (``https://app.example.com``) that allow any path below them.
+    allowed_return_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Seconds before expiry at which a token is refreshed.
+    refresh_leeway: float = 300.0
+    #: Webhook URL that receives connection events (optional).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("scopes", "allowed_return_urls", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'zoho-invoice.db').resolve()}"
+
+    def require_client(self) -> tuple[str, SecretStr, str]:
+        """The client id, secret and redirect URI, or a clear error naming what is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("ZOHO_CLIENT_ID", self.client_id),
+                ("ZOHO_CLIENT_SECRET (or ZOHO_CLIENT_SECRET_FILE)", self.resolved_client_secret),
+                ("ZOHO_REDIRECT_URI", self.redirect_uri),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError("missing settings: " + ", ".join(missing))
+        assert self.client_id and self.redirect_uri
+        secret = self.resolved_client_secret
+        assert secret is not None
+        return self.client_id, secret, self.redirect_uri
+
+    @property
+    def resolved_client_secret(self) -> SecretStr | None:
+        """The client secret from ``ZOHO_CLIENT_SECRET`` or the file ``ZOHO_CLIENT_SECRET_FILE``."""
+        if self.client_secret is not None and self.client_secret.get_secret_value():
+            return self.client_secret
+        if self.client_secret_file is not None:
+            try:
+                text = self.client_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read ZOHO_CLIENT_SECRET_FILE {self.client_secret_file}: "
+                    f"{exc.strerror}"
+                ) from None
+            return SecretStr(text) if text else None
+        return None
