@@ -4,7 +4,7 @@ The tree::
 
     ZohoError
     ├── ConfigurationError            settings, keys or the data-centre table are wrong
-    ├── DataCenterError               a location / accounts-server / api_domain failed the table check
+    ├── DataCenterError               location, accounts-server or api_domain not in the table
     ├── OAuthError                    Zoho Accounts said no, or the flow was tampered with
     │   ├── ConnectFlowError          a callback that must be refused (state, cookie, parameters)
     │   ├── AuthorizationDenied       the person declined consent (``error=access_denied`` …)

@@ -138,7 +138,9 @@ class DataCenterTable:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigurationError(f"cannot read ZOHO_DATACENTERS {path}: {exc.strerror}") from None
+            raise ConfigurationError(
+                f"cannot read ZOHO_DATACENTERS {path}: {exc.strerror}"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"ZOHO_DATACENTERS {path} is not valid JSON: {exc}") from None
         return cls.from_mapping(data)
@@ -174,7 +176,9 @@ class DataCenterTable:
             raise DataCenterError(f"unknown data-centre location {location[:16]!r}")
         return self._by_location["us"]
 
-    def check_accounts_server(self, location: str | None, accounts_server: str | None) -> DataCenter:
+    def check_accounts_server(
+        self, location: str | None, accounts_server: str | None
+    ) -> DataCenter:
         """The DC for a callback, when ``accounts-server`` is exactly the table's URL."""
         dc = self.get(location)
         if accounts_server is None:

@@ -102,8 +102,7 @@ class Settings(BaseSettings):
                 text = self.client_secret_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigurationError(
-                    f"cannot read ZOHO_CLIENT_SECRET_FILE {self.client_secret_file}: "
-                    f"{exc.strerror}"
+                    f"cannot read ZOHO_CLIENT_SECRET_FILE {self.client_secret_file}: {exc.strerror}"
                 ) from None
             return SecretStr(text) if text else None
         return None

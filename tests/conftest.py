@@ -1,0 +1,55 @@
+"""Shared test fixtures.
+
+Tests that need a server (PostgreSQL, Redis) or a browser skip with a clear reason on a laptop
+that lacks them; in CI (``ZOHO_TEST_REQUIRE_ALL=1``, set by ``.ci/run``) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import CHROMIUM, missing
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get("ZOHO_TEST_POSTGRES_URL")
+    if not url:
+        missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
+    assert url is not None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("ZOHO_TEST_REDIS_URL")
+    if not url:
+        missing("ZOHO_TEST_REDIS_URL is not set (no Redis for this run)")
+    assert url is not None
+    return url
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    path.mkdir()
+    yield path
