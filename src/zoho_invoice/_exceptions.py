@@ -18,7 +18,8 @@ The tree::
     │   ├── KeyRingError              missing, malformed or wrong encryption keys
     │   ├── DecryptionError           a sealed value failed to open (wrong key or moved row)
     │   ├── ConnectionNotFoundError
-    │   └── StaleWriteError           a write lost the version race (fencing)
+    │   ├── StaleWriteError           a write lost the version race (fencing)
+    │   └── VaultUnavailableError     the database did not answer (the web layer answers 503)
     ├── TokenError
     │   ├── ReauthorizationRequired   the connection is ``needs_reauth`` / ``revoked``
     │   └── TokenUnavailableError     no valid token now (throttled, lock timeout, Zoho down)
@@ -111,6 +112,10 @@ class ConnectionNotFoundError(VaultError):
 
 class StaleWriteError(VaultError):
     """The row changed since it was read; the write was refused (version fence)."""
+
+
+class VaultUnavailableError(VaultError):
+    """The database did not answer (down, unreachable or locked); try again shortly."""
 
 
 class TokenError(ZohoError):
