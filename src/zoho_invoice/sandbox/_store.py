@@ -1,0 +1,563 @@
+"""Zoho Accounts' state and rules: clients, codes, refresh and access tokens, and the limits.
+
+One SQLite database (a file in ``data_dir`` so a restarted sandbox honours earlier tokens, else in
+memory), one connection guarded by one lock: every operation is a short transaction, so the store
+is safe to call from any thread. The rules follow ZOHO.md:
+
+- a code lives 2 minutes, is single use, and belongs to its client, redirect URI, scopes, PKCE
+  challenge and the user's data centre;
+- at most 10 access tokens per 10 minutes per refresh token (counting refresh grants), then
+  "Access Denied" for the rest of the window;
+- at most 15 live access tokens per refresh token: the 16th kills the oldest;
+- at most 20 refresh tokens per user per client: the 21st kills the oldest and its access tokens;
+- no refresh-token rotation; a refresh token or code used at another DC is ``invalid_client``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._world import SandboxSettings
+
+__all__ = [
+    "CODE_LIFETIME",
+    "MAX_LIVE_ACCESS_TOKENS",
+    "MAX_REFRESH_TOKENS",
+    "THROTTLE_LIMIT",
+    "THROTTLE_WINDOW",
+    "AccessRecord",
+    "AccountsStore",
+    "ClientRecord",
+    "Minted",
+    "OAuthFailure",
+    "Throttled",
+]
+
+CODE_LIFETIME = 120.0
+THROTTLE_WINDOW = 600.0
+THROTTLE_LIMIT = 10
+MAX_LIVE_ACCESS_TOKENS = 15
+MAX_REFRESH_TOKENS = 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY,
+    client_secret TEXT,
+    redirect_uris TEXT,
+    registered INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT UNIQUE NOT NULL,
+    client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    challenge TEXT,
+    challenge_method TEXT,
+    offline INTEGER NOT NULL,
+    force_consent INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token TEXT UNIQUE NOT NULL,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token TEXT UNIQUE NOT NULL,
+    refresh_token TEXT,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    refresh_token TEXT,
+    grant_type TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_by_refresh ON access_tokens (refresh_token);
+CREATE INDEX IF NOT EXISTS mints_by_refresh ON mints (refresh_token, at);
+"""
+
+
+class OAuthFailure(Exception):
+    """A token-endpoint refusal; Zoho answers it with HTTP 200 and ``{"error": error}``."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class Throttled(Exception):
+    """More than 10 access tokens within 10 minutes from one refresh token."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    client_id: str
+    client_secret: str | None
+    redirect_uris: tuple[str, ...] | None
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    token: str
+    refresh_token: str | None
+    client_id: str
+    user_id: str
+    location: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    access_token: str
+    refresh_token: str | None
+    expires_in: float
+    location: str
+
+
+def new_token() -> str:
+    """Zoho's shape: ``1000.<32 hex>.<32 hex>``."""
+    return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+
+
+def pkce_matches(challenge: str, method: str, verifier: str) -> bool:
+    if method == "plain":
+        expected = verifier
+    else:
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return hmac.compare_digest(expected, challenge)
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text.split(",") if s)
+
+
+class AccountsStore:
+    def __init__(
+        self, path: Path | None, *, clock: Callable[[], float], settings: SandboxSettings
+    ) -> None:
+        self._clock = clock
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def reset(self) -> None:
+        with self._tx() as db:
+            for table in ("clients", "codes", "refresh_tokens", "access_tokens", "mints"):
+                db.execute(f"DELETE FROM {table}")
+
+    # -- clients --------------------------------------------------------------------------------
+
+    def register_client(
+        self, client_id: str, client_secret: str, redirect_uris: list[str] | None
+    ) -> None:
+        uris = None if redirect_uris is None else json.dumps(list(redirect_uris))
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO clients (client_id, client_secret, redirect_uris, registered) "
+                "VALUES (?, ?, ?, 1) ON CONFLICT (client_id) DO UPDATE SET "
+                "client_secret = excluded.client_secret, redirect_uris = excluded.redirect_uris, "
+                "registered = 1",
+                (client_id, client_secret, uris),
+            )
+
+    def client(self, client_id: str) -> ClientRecord | None:
+        """The client, auto-registering an unknown one when the settings allow it."""
+        if not client_id:
+            return None
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM clients WHERE client_id = ?", (client_id,)).fetchone()
+            if row is None:
+                if not self._settings.auto_register_clients:
+                    return None
+                db.execute(
+                    "INSERT INTO clients (client_id, client_secret, redirect_uris, registered) "
+                    "VALUES (?, NULL, NULL, 0)",
+                    (client_id,),
+                )
+                return ClientRecord(client_id, None, None, False)
+        uris = None if row["redirect_uris"] is None else tuple(json.loads(row["redirect_uris"]))
+        return ClientRecord(client_id, row["client_secret"], uris, bool(row["registered"]))
+
+    def redirect_uri_allowed(self, client: ClientRecord, redirect_uri: str) -> bool:
+        # Registered clients: exact string match, as Zoho does. Auto-registered: any URI.
+        if client.redirect_uris is None:
+            return bool(redirect_uri)
+        return redirect_uri in client.redirect_uris
+
+    def _check_secret(self, db: sqlite3.Connection, client: ClientRecord, secret: str) -> None:
+        if client.client_secret is None:
+            if not secret:
+                raise OAuthFailure("invalid_client_secret")
+            # Auto-registration: the first secret presented becomes the client's secret.
+            db.execute(
+                "UPDATE clients SET client_secret = ? "
+                "WHERE client_id = ? AND client_secret IS NULL",
+                (secret, client.client_id),
+            )
+            return
+        if not hmac.compare_digest(client.client_secret.encode(), secret.encode()):
+            raise OAuthFailure("invalid_client_secret")
+
+    # -- codes ----------------------------------------------------------------------------------
+
+    def create_code(
+        self,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scopes: list[str],
+        user_id: str,
+        location: str,
+        challenge: str | None,
+        challenge_method: str | None,
+        offline: bool,
+        force_consent: bool,
+    ) -> str:
+        code = new_token()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO codes (code, client_id, redirect_uri, scopes, user_id, location, "
+                "challenge, challenge_method, offline, force_consent, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    code,
+                    client_id,
+                    redirect_uri,
+                    ",".join(scopes),
+                    user_id,
+                    location,
+                    challenge,
+                    challenge_method,
+                    int(offline),
+                    int(force_consent),
+                    self._clock() + CODE_LIFETIME,
+                ),
+            )
+        return code
+
+    # -- grants ---------------------------------------------------------------------------------
+
+    def exchange_code(
+        self,
+        *,
+        location: str,
+        client_id: str,
+        client_secret: str,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> Minted:
+        client = self.client(client_id)
+        if client is None:
+            raise OAuthFailure("invalid_client")
+        now = self._clock()
+        with self._tx() as db:
+            row = (
+                db.execute("SELECT * FROM codes WHERE code = ?", (code,)).fetchone()
+                if code
+                else None
+            )
+            if row is not None and (row["location"] != location or row["client_id"] != client_id):
+                # Each DC knows only its own codes and clients: elsewhere the client is unknown.
+                raise OAuthFailure("invalid_client")
+            self._check_secret(db, client, client_secret)
+            if row is None or row["used"] or row["expires_at"] <= now:
+                raise OAuthFailure("invalid_code")
+            # Single use, whatever happens next (a failed PKCE check burns the code too).
+            db.execute("UPDATE codes SET used = 1 WHERE id = ?", (row["id"],))
+            if redirect_uri != row["redirect_uri"]:
+                raise OAuthFailure("invalid_redirect_uri")
+            if row["challenge"] is not None and not pkce_matches(
+                row["challenge"], row["challenge_method"] or "plain", code_verifier
+            ):
+                raise OAuthFailure("invalid_code")
+            refresh: str | None = None
+            if row["offline"] and (row["force_consent"] or not self._has_refresh(db, row)):
+                refresh = self._issue_refresh(db, row, now)
+            access = self._issue_access(
+                db,
+                refresh_token=refresh,
+                client_id=client_id,
+                user_id=row["user_id"],
+                location=location,
+                scopes=row["scopes"],
+                now=now,
+                grant_type="authorization_code",
+            )
+        return Minted(access, refresh, self._settings.access_token_lifetime, location)
+
+    def refresh(
+        self, *, location: str, client_id: str, client_secret: str, refresh_token: str
+    ) -> Minted:
+        client = self.client(client_id)
+        if client is None:
+            raise OAuthFailure("invalid_client")
+        now = self._clock()
+        with self._tx() as db:
+            row = (
+                db.execute(
+                    "SELECT * FROM refresh_tokens WHERE token = ?", (refresh_token,)
+                ).fetchone()
+                if refresh_token
+                else None
+            )
+            if row is not None and (row["location"] != location or row["client_id"] != client_id):
+                raise OAuthFailure("invalid_client")
+            self._check_secret(db, client, client_secret)
+            if row is None:
+                raise OAuthFailure("invalid_code")
+            recent = db.execute(
+                "SELECT COUNT(*) FROM mints WHERE refresh_token = ? AND grant_type = "
+                "'refresh_token' AND at > ?",
+                (refresh_token, now - THROTTLE_WINDOW),
+            ).fetchone()[0]
+            if recent >= THROTTLE_LIMIT:
+                raise Throttled()
+            access = self._issue_access(
+                db,
+                refresh_token=refresh_token,
+                client_id=client_id,
+                user_id=row["user_id"],
+                location=location,
+                scopes=row["scopes"],
+                now=now,
+                grant_type="refresh_token",
+            )
+        return Minted(access, None, self._settings.access_token_lifetime, location)
+
+    def revoke(self, *, location: str, token: str) -> bool:
+        """Revoke a refresh token (and its access tokens) or an access token of this DC."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT location FROM refresh_tokens WHERE token = ?", (token,)
+            ).fetchone()
+            if row is not None:
+                if row["location"] != location:
+                    return False
+                self._kill_refresh(db, token)
+                return True
+            deleted = db.execute(
+                "DELETE FROM access_tokens WHERE token = ? AND location = ?", (token, location)
+            ).rowcount
+            return bool(deleted)
+
+    def revoke_refresh_token(self, token: str) -> bool:
+        """Revoke by value, whatever the DC (control API)."""
+        with self._tx() as db:
+            exists = db.execute("SELECT 1 FROM refresh_tokens WHERE token = ?", (token,)).fetchone()
+            if exists is None:
+                return False
+            self._kill_refresh(db, token)
+            return True
+
+    # -- helpers (inside a transaction) ---------------------------------------------------------
+
+    def _has_refresh(self, db: sqlite3.Connection, code_row: sqlite3.Row) -> bool:
+        # Zoho issues a new refresh token to a user who already granted one only with
+        # prompt=consent.
+        found = db.execute(
+            "SELECT 1 FROM refresh_tokens WHERE user_id = ? AND client_id = ? LIMIT 1",
+            (code_row["user_id"], code_row["client_id"]),
+        ).fetchone()
+        return found is not None
+
+    def _issue_refresh(self, db: sqlite3.Connection, code_row: sqlite3.Row, now: float) -> str:
+        token = new_token()
+        db.execute(
+            "INSERT INTO refresh_tokens (token, client_id, user_id, location, scopes, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                token,
+                code_row["client_id"],
+                code_row["user_id"],
+                code_row["location"],
+                code_row["scopes"],
+                now,
+            ),
+        )
+        rows = db.execute(
+            "SELECT token FROM refresh_tokens WHERE user_id = ? AND client_id = ? ORDER BY id",
+            (code_row["user_id"], code_row["client_id"]),
+        ).fetchall()
+        for old in rows[: max(0, len(rows) - MAX_REFRESH_TOKENS)]:
+            self._kill_refresh(db, old["token"])
+        return token
+
+    def _kill_refresh(self, db: sqlite3.Connection, token: str) -> None:
+        db.execute("DELETE FROM refresh_tokens WHERE token = ?", (token,))
+        db.execute("DELETE FROM access_tokens WHERE refresh_token = ?", (token,))
+
+    def _issue_access(
+        self,
+        db: sqlite3.Connection,
+        *,
+        refresh_token: str | None,
+        client_id: str,
+        user_id: str,
+        location: str,
+        scopes: str,
+        now: float,
+        grant_type: str,
+    ) -> str:
+        token = new_token()
+        db.execute(
+            "INSERT INTO access_tokens (token, refresh_token, client_id, user_id, location, "
+            "scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                token,
+                refresh_token,
+                client_id,
+                user_id,
+                location,
+                scopes,
+                now,
+                now + self._settings.access_token_lifetime,
+            ),
+        )
+        db.execute(
+            "INSERT INTO mints (refresh_token, grant_type, at) VALUES (?, ?, ?)",
+            (refresh_token, grant_type, now),
+        )
+        if refresh_token is not None:
+            live = db.execute(
+                "SELECT id FROM access_tokens WHERE refresh_token = ? AND expires_at > ? "
+                "ORDER BY id",
+                (refresh_token, now),
+            ).fetchall()
+            for old in live[: max(0, len(live) - MAX_LIVE_ACCESS_TOKENS)]:
+                db.execute("DELETE FROM access_tokens WHERE id = ?", (old["id"],))
+        return token
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def access_token(self, token: str) -> AccessRecord | None:
+        """A live access token's record; ``None`` when unknown, revoked, evicted or expired."""
+        if not token:
+            return None
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM access_tokens WHERE token = ?", (token,)).fetchone()
+        if row is None or row["expires_at"] <= self._clock():
+            return None
+        return AccessRecord(
+            token=row["token"],
+            refresh_token=row["refresh_token"],
+            client_id=row["client_id"],
+            user_id=row["user_id"],
+            location=row["location"],
+            scopes=_scopes(row["scopes"]),
+            expires_at=row["expires_at"],
+        )
+
+    def stats(self, refresh_token: str | None = None) -> dict[str, Any]:
+        now = self._clock()
+        with self._tx() as db:
+            if refresh_token is None:
+                minted = db.execute("SELECT COUNT(*) FROM mints").fetchone()[0]
+                refreshed = db.execute(
+                    "SELECT COUNT(*) FROM mints WHERE grant_type = 'refresh_token'"
+                ).fetchone()[0]
+                live = db.execute(
+                    "SELECT COUNT(*) FROM access_tokens WHERE expires_at > ?", (now,)
+                ).fetchone()[0]
+                refresh_live = db.execute("SELECT COUNT(*) FROM refresh_tokens").fetchone()[0]
+                return {
+                    "access_tokens_minted": minted,
+                    "refresh_grants": refreshed,
+                    "live_access_tokens": live,
+                    "live_refresh_tokens": refresh_live,
+                }
+            minted = db.execute(
+                "SELECT COUNT(*) FROM mints WHERE refresh_token = ?", (refresh_token,)
+            ).fetchone()[0]
+            refreshed = db.execute(
+                "SELECT COUNT(*) FROM mints WHERE refresh_token = ? AND grant_type = "
+                "'refresh_token'",
+                (refresh_token,),
+            ).fetchone()[0]
+            live = db.execute(
+                "SELECT COUNT(*) FROM access_tokens WHERE refresh_token = ? AND expires_at > ?",
+                (refresh_token, now),
+            ).fetchone()[0]
+            alive = db.execute(
+                "SELECT COUNT(*) FROM refresh_tokens WHERE token = ?", (refresh_token,)
+            ).fetchone()[0]
+            return {
+                "access_tokens_minted": minted,
+                "refresh_grants": refreshed,
+                "live_access_tokens": live,
+                "live_refresh_tokens": alive,
+            }
+
+
+class _Transaction:
+    """``with store._tx() as db``: hold the lock, BEGIN IMMEDIATE, COMMIT or ROLLBACK.
+
+    A raised ``OAuthFailure`` still commits: a code burnt by a failed exchange stays burnt.
+    """
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if self._outer:
+                if exc_type is None or issubclass(exc_type, (OAuthFailure, Throttled)):
+                    self._db.execute("COMMIT")
+                else:
+                    self._db.execute("ROLLBACK")
+        finally:
+            self._lock.release()

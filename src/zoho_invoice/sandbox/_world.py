@@ -1,0 +1,245 @@
+"""The sandbox's shared state: what both the Accounts side and the Invoice API side see.
+
+``SandboxWorld`` holds the directory of simulated users, the Accounts state (clients, codes,
+refresh and access tokens; in SQLite, on disk when ``data_dir`` is given), the fault script and the
+journal of received requests. The Invoice API authenticates with :meth:`SandboxWorld.authenticate`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ._directory import Directory
+from ._store import AccountsStore
+
+__all__ = [
+    "AccessGrant",
+    "Fault",
+    "FaultScript",
+    "Journal",
+    "JournalEntry",
+    "SandboxSettings",
+    "SandboxWorld",
+]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrant:
+    """What a live access token allows: whose it is, where, with which scopes, until when."""
+
+    user_id: str
+    location: str
+    scopes: frozenset[str]
+    client_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One scripted answer.
+
+    ``status is None``: wait ``delay`` seconds, then answer normally. Otherwise wait ``delay``
+    seconds and answer ``status`` with ``body`` as JSON (no body when ``body is None``).
+    """
+
+    status: int | None = None
+    body: Any = None
+    delay: float = 0.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class FaultScript:
+    """The next answers of an endpoint, scripted by tests.
+
+    Endpoint keys: ``accounts.auth``, ``accounts.token``, ``accounts.revoke``, and on the Invoice
+    side ``invoice.<METHOD> <path under /invoice/v3>`` (e.g. ``invoice.GET /invoices``). A script
+    may be added under a pattern (``invoice.*``); ``take`` uses the oldest matching entry.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[tuple[str, Fault, list[int]]] = []
+
+    def add(self, endpoint: str, fault: Fault, *, times: int = 1) -> None:
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._entries.append((endpoint, fault, [times]))
+
+    def take(self, endpoint_key: str) -> Fault | None:
+        """The scripted answer for this request, consuming it; ``None`` when nothing is scripted."""
+        with self._lock:
+            for index, (pattern, fault, remaining) in enumerate(self._entries):
+                if pattern == endpoint_key or fnmatch.fnmatchcase(endpoint_key, pattern):
+                    remaining[0] -= 1
+                    if remaining[0] <= 0:
+                        del self._entries[index]
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"endpoint": pattern, "remaining": remaining[0], **asdict(fault)}
+                for pattern, fault, remaining in self._entries
+            ]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One request the sandbox received (secrets included: it is a test double)."""
+
+    endpoint: str
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    form: list[tuple[str, str]]
+    headers: dict[str, str]
+    at: float
+    body: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "path": self.path,
+            "query": [list(pair) for pair in self.query],
+            "form": [list(pair) for pair in self.form],
+            "headers": dict(self.headers),
+            "at": self.at,
+            "body": self.body,
+        }
+
+
+class Journal:
+    """Every request received, in order; tests read it to prove what was (not) sent."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: list[JournalEntry] = []
+
+    def record(
+        self,
+        *,
+        endpoint: str,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]] = (),
+        form: Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        body: str = "",
+    ) -> JournalEntry:
+        entry = JournalEntry(
+            endpoint=endpoint,
+            method=method.upper(),
+            path=path,
+            query=list(query),
+            form=list(form),
+            headers={k.lower(): v for k, v in (headers or {}).items()},
+            at=self._clock(),
+            body=body,
+        )
+        with self._lock:
+            self._entries.append(entry)
+        return entry
+
+    def entries(self, endpoint: str | None = None) -> list[JournalEntry]:
+        """Entries in arrival order; ``endpoint`` may be a key or a pattern (``accounts.*``)."""
+        with self._lock:
+            entries = list(self._entries)
+        if endpoint is None:
+            return entries
+        return [e for e in entries if fnmatch.fnmatchcase(e.endpoint, endpoint)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass(slots=True)
+class SandboxSettings:
+    """Behaviour switches, changed through the control API."""
+
+    #: Seconds an access token lives (Zoho: 3600).
+    access_token_lifetime: float = 3600.0
+    #: ``"current"``: ``expires_in`` in seconds; ``"legacy"``: ``expires_in_sec`` in seconds and
+    #: ``expires_in`` in milliseconds (the older format ZOHO.md describes).
+    token_format: Literal["current", "legacy"] = "current"
+    #: Accept any client id and remember the first secret it presents.
+    auto_register_clients: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SandboxWorld:
+    """Everything the simulated Zoho knows.
+
+    >>> world = SandboxWorld(base_url="http://127.0.0.1:8090")
+    >>> world.authenticate("1000.nope.nope") is None
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        data_dir: Path | None = None,
+        clock: Clock = time.time,
+        directory: Directory | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.data_dir = data_dir
+        self.clock = clock
+        self.directory = directory or Directory.default()
+        self.settings = SandboxSettings()
+        self.faults = FaultScript()
+        self.journal = Journal(clock)
+        db_path = None if data_dir is None else Path(data_dir) / "sandbox-accounts.sqlite3"
+        if db_path is not None:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.accounts = AccountsStore(db_path, clock=clock, settings=self.settings)
+
+    def accounts_url(self, location: str) -> str:
+        return f"{self.base_url}/accounts/{location}"
+
+    def api_domain(self, location: str) -> str:
+        return f"{self.base_url}/api/{location}"
+
+    def authenticate(self, access_token: str) -> AccessGrant | None:
+        """The grant of a live access token; ``None`` for an unknown, revoked or expired one."""
+        record = self.accounts.access_token(access_token)
+        if record is None:
+            return None
+        return AccessGrant(
+            user_id=record.user_id,
+            location=record.location,
+            scopes=frozenset(record.scopes),
+            client_id=record.client_id,
+            expires_at=record.expires_at,
+        )
+
+    def reset(self) -> None:
+        """Forget every client, code and token, the faults, the journal and the settings."""
+        self.faults.clear()
+        self.journal.clear()
+        fresh = SandboxSettings()
+        for name in SandboxSettings.__slots__:
+            setattr(self.settings, name, getattr(fresh, name))
+        self.accounts.reset()
+
+    def close(self) -> None:
+        self.accounts.close()
