@@ -1,0 +1,371 @@
+"""Zoho Accounts clients: the authorize URL, the code exchange, refresh and revoke.
+
+``BaseOAuthClient`` builds every request and reads every answer without doing I/O;
+``OAuthClient`` and ``AsyncOAuthClient`` only send. Requests go only to accounts servers of the
+data-centre table (SECURITY 9), never follow redirects, verify TLS (there is no switch to turn it
+off, SECURITY 10), and carry their parameters in the form body: secrets never ride in a URL,
+except the revoke token where Zoho requires ``?token=`` (that URL is never logged).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlencode
+
+from pydantic import SecretStr
+
+from .._exceptions import (
+    DataCenterError,
+    InvalidClientError,
+    InvalidGrantError,
+    OAuthError,
+    OAuthTransientError,
+)
+from .._http import httpx
+from .._redact import install_redacting_filter
+from ..datacenters import DataCenter, DataCenterTable
+from ._parse import oauth_error_from_body, parse_token_response
+from ._types import Grant, TokenSet
+
+__all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
+
+_USER_AGENT = "zoho-invoice-connect"
+
+# httpx logs request URLs at INFO; the revoke URL carries a token by Zoho's design.
+for _logger_name in ("httpx2", "httpx", "httpcore2", "httpcore"):
+    install_redacting_filter(_logger_name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A request to send, built without I/O. ``repr`` hides the form and the query."""
+
+    what: str
+    url: str
+    form: Mapping[str, str] | None = None
+    query: Mapping[str, str] | None = None
+    grant: Grant | None = None
+
+    def __repr__(self) -> str:
+        return f"_Call({self.what!r}, {self.url!r})"
+
+
+class BaseOAuthClient:
+    """Everything the twins share: configuration, request building, answer reading."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        redirect_uri: str,
+        scopes: Sequence[str],
+        datacenters: DataCenterTable,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not client_id:
+            raise ValueError("client_id is required")
+        if not isinstance(client_secret, SecretStr):
+            raise TypeError("client_secret must be a pydantic SecretStr")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.scopes = tuple(scopes)
+        self.datacenters = datacenters
+        self.timeout = timeout
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.client_id!r})"
+
+    # -- the authorize URL -------------------------------------------------------------------
+
+    def authorization_url(
+        self, *, state: str, code_challenge: str, location: str | None = None
+    ) -> str:
+        """Where to send the browser: the US accounts server (China's for ``location='cn'``).
+
+        Carries the ``state`` and the S256 challenge; the verifier stays with the caller.
+        """
+        dc = self.datacenters.start_for(location)
+        query = {
+            "client_id": self.client_id,
+            "response_type": "code",
+            "redirect_uri": self.redirect_uri,
+            "scope": ",".join(self.scopes),
+            "access_type": "offline",
+            "prompt": "consent",
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        return dc.authorize_url + "?" + urlencode(query)
+
+    # -- request building --------------------------------------------------------------------
+
+    def _table_dc(self, dc: DataCenter | str) -> DataCenter:
+        """The table's own entry; a DataCenter that is not exactly it is refused."""
+        location = dc if isinstance(dc, str) else dc.location
+        entry = self.datacenters.get(location)
+        if not isinstance(dc, str) and dc != entry:
+            raise DataCenterError(
+                f"data centre {entry.location!r} does not match the table; nothing sent"
+            )
+        return entry
+
+    def _checked(self, call: _Call) -> _Call:
+        # SECURITY 9: whatever built the call, it only leaves for a table's accounts server.
+        if not self.datacenters.is_accounts_url(call.url):
+            raise DataCenterError("refusing to send a token request outside the DC table")
+        return call
+
+    def _exchange_call(self, dc: DataCenter | str, code: str, code_verifier: str) -> _Call:
+        entry = self._table_dc(dc)
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+            "redirect_uri": self.redirect_uri,
+            "code": code,
+            "code_verifier": code_verifier,
+        }
+        return self._checked(
+            _Call("code exchange", entry.token_url, form=form, grant="authorization_code")
+        )
+
+    def _refresh_call(self, dc: DataCenter | str, refresh_token: str) -> _Call:
+        entry = self._table_dc(dc)
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret.get_secret_value(),
+            "refresh_token": refresh_token,
+        }
+        return self._checked(
+            _Call("token refresh", entry.token_url, form=form, grant="refresh_token")
+        )
+
+    def _revoke_call(self, dc: DataCenter | str, token: str) -> _Call:
+        entry = self._table_dc(dc)
+        return self._checked(_Call("token revoke", entry.revoke_url, query={"token": token}))
+
+    # -- answer reading ----------------------------------------------------------------------
+
+    @staticmethod
+    def _transport_error(call: _Call, exc: Exception) -> OAuthTransientError:
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        if call.grant == "authorization_code":
+            # SECURITY 20: a code is single-use; we cannot know whether Zoho consumed it.
+            return OAuthTransientError(
+                f"the code exchange with Zoho Accounts {kind}; the code cannot be reused: "
+                "please connect again."
+            )
+        return OAuthTransientError(f"the {call.what} with Zoho Accounts {kind}; try again later.")
+
+    @staticmethod
+    def _refuse_redirect(call: _Call, status_code: int) -> None:
+        if 300 <= status_code < 400:
+            raise OAuthError(
+                f"Zoho Accounts answered the {call.what} with a redirect (HTTP {status_code}); "
+                "redirects are not followed."
+            )
+
+    def _read_tokens(
+        self, call: _Call, dc: DataCenter | str, status_code: int, body: bytes, sent_at: float
+    ) -> TokenSet:
+        self._refuse_redirect(call, status_code)
+        assert call.grant is not None
+        tokens = parse_token_response(status_code, body, now=sent_at, grant=call.grant)
+        # SECURITY 19: the API domain must be the table's for this DC.
+        self.datacenters.check_api_domain(self._table_dc(dc).location, tokens.api_domain)
+        return tokens
+
+    def _read_revoke(self, call: _Call, status_code: int, body: bytes) -> None:
+        self._refuse_redirect(call, status_code)
+        try:
+            data = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        error = None
+        if isinstance(data, dict) and "error" in data:
+            error = oauth_error_from_body(status_code, data)
+        if isinstance(error, InvalidClientError):
+            raise error
+        if status_code == 400:
+            raise InvalidGrantError(
+                "Zoho Accounts does not know this token (already revoked or expired).",
+                error=error.error if error else None,
+            )
+        if error is not None:
+            raise error
+        if status_code >= 500 or data is None:
+            raise OAuthTransientError(
+                f"Zoho Accounts answered the revoke with HTTP {status_code}; try again later."
+            )
+        if status_code != 200:
+            raise OAuthError(f"Zoho Accounts answered the revoke with HTTP {status_code}.")
+
+
+class OAuthClient(BaseOAuthClient):
+    """Zoho Accounts over a blocking ``httpx.Client``.
+
+    >>> client = OAuthClient(client_id="1000.X", client_secret=SecretStr("s"),
+    ...     redirect_uri="https://app.example.com/zoho/callback",
+    ...     scopes=["ZohoInvoice.invoices.READ"], datacenters=DataCenterTable.builtin())
+    >>> tokens = client.refresh(client.datacenters.get("eu"), refresh_token)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        redirect_uri: str,
+        scopes: Sequence[str],
+        datacenters: DataCenterTable,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            datacenters=datacenters,
+            timeout=timeout,
+            clock=clock,
+        )
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(follow_redirects=False)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, call: _Call) -> tuple[int, bytes, float]:
+        request = self._http.build_request(
+            "POST",
+            call.url,
+            data=call.form,
+            params=call.query,
+            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            timeout=self.timeout,
+        )
+        sent_at = self._clock()
+        try:
+            response = self._http.send(request, follow_redirects=False)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        return response.status_code, response.content, sent_at
+
+    def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
+        """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
+        call = self._exchange_call(dc, code, code_verifier)
+        return self._read_tokens(call, dc, *self._send(call))
+
+    def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
+        """One refresh attempt at ``dc`` (the token manager decides about retries)."""
+        call = self._refresh_call(dc, refresh_token)
+        return self._read_tokens(call, dc, *self._send(call))
+
+    def revoke(self, dc: DataCenter | str, token: str) -> None:
+        """Revoke a refresh (or access) token at ``dc``.
+
+        ``InvalidGrantError`` when Zoho answers 400: it does not know the token (already dead).
+        """
+        call = self._revoke_call(dc, token)
+        status_code, body, _ = self._send(call)
+        self._read_revoke(call, status_code, body)
+
+
+class AsyncOAuthClient(BaseOAuthClient):
+    """Zoho Accounts over an ``httpx.AsyncClient``; the same behaviour as ``OAuthClient``."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        redirect_uri: str,
+        scopes: Sequence[str],
+        datacenters: DataCenterTable,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            datacenters=datacenters,
+            timeout=timeout,
+            clock=clock,
+        )
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, call: _Call) -> tuple[int, bytes, float]:
+        request = self._http.build_request(
+            "POST",
+            call.url,
+            data=call.form,
+            params=call.query,
+            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            timeout=self.timeout,
+        )
+        sent_at = self._clock()
+        try:
+            response = await self._http.send(request, follow_redirects=False)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        return response.status_code, response.content, sent_at
+
+    async def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
+        """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
+        call = self._exchange_call(dc, code, code_verifier)
+        return self._read_tokens(call, dc, *(await self._send(call)))
+
+    async def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
+        """One refresh attempt at ``dc`` (the token manager decides about retries)."""
+        call = self._refresh_call(dc, refresh_token)
+        return self._read_tokens(call, dc, *(await self._send(call)))
+
+    async def revoke(self, dc: DataCenter | str, token: str) -> None:
+        """Revoke a token at ``dc``; ``InvalidGrantError`` when Zoho does not know it."""
+        call = self._revoke_call(dc, token)
+        status_code, body, _ = await self._send(call)
+        self._read_revoke(call, status_code, body)
