@@ -1,0 +1,22 @@
+"""The vault: connections, connect state and tokens sealed with AES-256-GCM.
+
+>>> from zoho_invoice.vault import KeyRing, Vault
+>>> vault = Vault.open("sqlite:///zoho.db", KeyRing.from_string(keys), upgrade=True)
+"""
+
+from ._db import create_engine_for, upgrade_database
+from ._keyring import KeyRing
+from ._store import Vault
+from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
+
+__all__ = [
+    "Connection",
+    "KeyRing",
+    "PendingConnect",
+    "PendingRevocation",
+    "Status",
+    "StoredTokens",
+    "Vault",
+    "create_engine_for",
+    "upgrade_database",
+]

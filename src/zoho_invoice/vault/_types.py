@@ -1,0 +1,64 @@
+"""What the vault hands out. None of these carry a secret in their ``repr``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Status = Literal["active", "needs_reauth", "revoked"]
+
+__all__ = ["Connection", "PendingConnect", "PendingRevocation", "Status", "StoredTokens"]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connected Zoho account. It never carries tokens."""
+
+    id: str
+    owner: str
+    location: str
+    api_domain: str
+    organization_id: str | None
+    scopes: list[str]
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    status_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    """A connection's tokens as stored, opened; ``version`` is the fence for the next write."""
+
+    access_token: str | None = field(repr=False)
+    access_expires_at: datetime | None
+    refresh_token: str | None = field(repr=False)
+    version: int
+    status: Status
+    location: str
+    api_domain: str
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingConnect:
+    """A consumed connect transaction: what the callback needs to finish the flow."""
+
+    owner: str
+    return_url: str | None
+    start_location: str | None
+    code_verifier: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PendingRevocation:
+    """A token Zoho has yet to confirm revoked."""
+
+    id: str
+    connection_id: str | None
+    location: str
+    token: str = field(repr=False)
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
