@@ -1,0 +1,29 @@
+"""The token manager: a fresh access token per connection, refreshed once, within Zoho's limits.
+
+>>> manager = TokenManager(vault, oauth_client, events=LoggingEventSink())  # doctest: +SKIP
+>>> token = manager.get_access_token(connection_id)  # doctest: +SKIP
+"""
+
+from ._backoff import Backoff
+from ._events import EventSink, LoggingEventSink, WebhookEventSink, sign_body
+from ._locks import InProcessRefreshLocks, RefreshLocks
+from ._manager import AsyncTokenManager, TokenManager, TokenVault
+from ._revocations import process_revocations
+from ._types import AccessToken, ConnectionEvent, EventType
+
+__all__ = [
+    "AccessToken",
+    "AsyncTokenManager",
+    "Backoff",
+    "ConnectionEvent",
+    "EventSink",
+    "EventType",
+    "InProcessRefreshLocks",
+    "LoggingEventSink",
+    "RefreshLocks",
+    "TokenManager",
+    "TokenVault",
+    "WebhookEventSink",
+    "process_revocations",
+    "sign_body",
+]

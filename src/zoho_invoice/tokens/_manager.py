@@ -1,0 +1,388 @@
+"""The token manager: a valid access token per connection, refreshed once, within Zoho's limits.
+
+``get_access_token`` reads the row; a token valid beyond the leeway is returned at once.
+Otherwise one caller refreshes under the connection's lock while the others wait and re-read the
+row (SECURITY 26, 27, 29). Every write is fenced by the row's version (28). Transient failures
+are retried at most ``retry_attempts`` times with jittered back-off inside the lock's lease (30);
+a dead refresh token marks the connection ``needs_reauth`` and announces it (31); Zoho's throttle
+and our own 10-per-10-minutes budget never cause a retry storm (32, 33).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NoReturn, Protocol
+
+import anyio.to_thread
+import tenacity
+
+from .._exceptions import (
+    DataCenterError,
+    InvalidClientError,
+    InvalidGrantError,
+    OAuthError,
+    OAuthTransientError,
+    ReauthorizationRequired,
+    StaleWriteError,
+    TokenThrottledError,
+    TokenUnavailableError,
+)
+from .._redact import redact
+from ..datacenters import DataCenter, DataCenterTable
+from ..oauth._types import TokenSet
+from ..vault._types import Connection, Status, StoredTokens
+from ._backoff import Backoff
+from ._events import EventSink
+from ._locks import InProcessRefreshLocks, RefreshLocks
+from ._types import AccessToken, ConnectionEvent
+
+__all__ = ["AsyncTokenManager", "TokenManager", "TokenVault"]
+
+logger = logging.getLogger("zoho_invoice.tokens")
+
+#: Zoho's limit: access tokens per refresh token per window.
+MINT_LIMIT = 10
+MINT_WINDOW = 600.0
+#: A token with less life than this is not handed out even as a fallback.
+MIN_USEFUL = 5.0
+
+
+class TokenVault(Protocol):
+    """The vault methods the manager uses (``zoho_invoice.vault.Vault`` has them)."""
+
+    def load_tokens(self, connection_id: str, /) -> StoredTokens: ...
+    def get_connection(self, connection_id: str, /) -> Connection: ...
+    def store_refreshed(
+        self,
+        connection_id: str,
+        /,
+        *,
+        expected_version: int,
+        access_token: str,
+        expires_at: datetime,
+    ) -> int: ...
+    def set_status(
+        self, connection_id: str, status: Status, /, *, reason: str | None = None
+    ) -> object: ...
+    def record_mint(self, connection_id: str, at: datetime, /) -> object: ...
+    def mints_since(self, connection_id: str, since: datetime, /) -> int: ...
+
+
+class TokenRefresher(Protocol):
+    """What the manager needs of an ``OAuthClient``."""
+
+    @property
+    def datacenters(self) -> DataCenterTable: ...
+    def refresh(self, dc: DataCenter | str, refresh_token: str, /) -> TokenSet: ...
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop when the next attempt would start past ``deadline`` (the lock's lease)."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self._deadline = deadline
+        self._clock = clock
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self._clock() + retry_state.upcoming_sleep >= self._deadline
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class TokenManager:
+    """Hands out a valid access token for a connection at any moment.
+
+    >>> manager = TokenManager(vault, oauth_client)  # doctest: +SKIP
+    >>> token = manager.get_access_token(connection_id)  # doctest: +SKIP
+    >>> headers = {"Authorization": f"Zoho-oauthtoken {token.token}"}  # doctest: +SKIP
+
+    Raises ``ReauthorizationRequired`` when the user must connect again, and
+    ``TokenUnavailableError`` (with ``retry_after``) when no valid token can be had right now.
+    """
+
+    def __init__(
+        self,
+        vault: TokenVault,
+        oauth: TokenRefresher,
+        *,
+        leeway: float = 300.0,
+        locks: RefreshLocks | None = None,
+        events: EventSink | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_attempts: int = 3,
+        lock_lease: float = 45.0,
+        lock_wait: float = 30.0,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        throttle_backoff: float = 60.0,
+    ) -> None:
+        if retry_attempts < 1:
+            raise ValueError("retry_attempts must be at least 1")
+        self._vault = vault
+        self._oauth = oauth
+        self.leeway = leeway
+        self._locks: RefreshLocks = locks if locks is not None else InProcessRefreshLocks()
+        self._events = events
+        self._clock = clock
+        self._retry_attempts = retry_attempts
+        self._lock_lease = lock_lease
+        self._lock_wait = lock_wait
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._throttle_backoff = throttle_backoff
+        self._state_guard = threading.Lock()
+        # connection id -> epoch until which we must not ask Zoho (throttle, budget).
+        self._blocked_until: dict[str, float] = {}
+        # connection id -> an access token the API refused (401): do not hand it out again.
+        self._refused: dict[str, str] = {}
+
+    # -- public ------------------------------------------------------------------------------
+
+    def get_access_token(self, connection_id: str) -> AccessToken:
+        row = self._load(connection_id)
+        now = self._clock()
+        if self._fresh(connection_id, row, now):
+            return self._access(connection_id, row)
+        blocked = self._blocked(connection_id, now)
+        if blocked is not None:
+            return self._fallback(
+                connection_id, row, now, blocked - now, "Zoho's token limit is reached"
+            )
+        with self._locks.acquire(
+            connection_id, lease_seconds=self._lock_lease, wait_seconds=self._lock_wait
+        ) as acquired:
+            started = self._clock()
+            # Re-read: whoever held the lock before us may have refreshed (single-flight).
+            row = self._load(connection_id)
+            if self._fresh(connection_id, row, started):
+                return self._access(connection_id, row)
+            if not acquired:
+                return self._fallback(
+                    connection_id,
+                    row,
+                    started,
+                    2.0,
+                    "another worker is refreshing this connection's token",
+                )
+            return self._refresh_locked(connection_id, row, started)
+
+    def invalidate(self, connection_id: str, token: str) -> None:
+        """The API refused ``token`` (a 401): the next call refreshes, if it is still stored.
+
+        A token that was already replaced is ignored, so many callers reporting the same 401
+        cause one refresh, not many.
+        """
+        row = self._vault.load_tokens(connection_id)
+        if row.access_token is not None and hmac.compare_digest(
+            row.access_token.encode(), token.encode()
+        ):
+            with self._state_guard:
+                self._refused[connection_id] = token
+
+    # -- reading the row ---------------------------------------------------------------------
+
+    def _load(self, connection_id: str) -> StoredTokens:
+        row = self._vault.load_tokens(connection_id)
+        if row.status != "active":
+            raise ReauthorizationRequired(
+                f"connection {connection_id} is {row.status}: its user must connect again",
+                connection_id=connection_id,
+                status=row.status,
+            )
+        return row
+
+    def _life(self, connection_id: str, row: StoredTokens, now: float) -> float:
+        """Seconds the stored access token still lives (0 when none or refused)."""
+        if row.access_token is None or row.access_expires_at is None:
+            return 0.0
+        with self._state_guard:
+            if self._refused.get(connection_id) == row.access_token:
+                return 0.0
+        return row.access_expires_at.timestamp() - now
+
+    def _fresh(self, connection_id: str, row: StoredTokens, now: float) -> bool:
+        return self._life(connection_id, row, now) > self.leeway
+
+    def _access(self, connection_id: str, row: StoredTokens) -> AccessToken:
+        assert row.access_token is not None and row.access_expires_at is not None
+        return AccessToken(
+            token=row.access_token,
+            expires_at=row.access_expires_at,
+            api_domain=row.api_domain,
+            organization_id=row.organization_id,
+            connection_id=connection_id,
+        )
+
+    def _fallback(
+        self, connection_id: str, row: StoredTokens, now: float, retry_after: float, why: str
+    ) -> AccessToken:
+        """The current token while it still lives (even inside the leeway), else an error."""
+        if self._life(connection_id, row, now) > MIN_USEFUL:
+            return self._access(connection_id, row)
+        raise TokenUnavailableError(
+            f"no valid access token for connection {connection_id}: {why}",
+            retry_after=max(retry_after, 1.0),
+        )
+
+    def _blocked(self, connection_id: str, now: float) -> float | None:
+        with self._state_guard:
+            until = self._blocked_until.get(connection_id)
+            if until is not None and until <= now:
+                del self._blocked_until[connection_id]
+                return None
+            return until
+
+    def _block(self, connection_id: str, until: float) -> None:
+        with self._state_guard:
+            self._blocked_until[connection_id] = max(
+                until, self._blocked_until.get(connection_id, 0.0)
+            )
+
+    # -- Zoho's budget (SECURITY 32, 33) ------------------------------------------------------
+
+    def _window_frees_at(self, connection_id: str, now: float, target: int) -> float | None:
+        """When fewer than ``target`` of our recorded mints remain in the rolling window.
+
+        The vault only counts, so bisect for the ``target``-th newest mint (1 s precision).
+        """
+        count = self._vault.mints_since(connection_id, _utc(now - MINT_WINDOW))
+        if count == 0:
+            return None
+        target = min(target, count)
+        lo, hi = now - MINT_WINDOW, now + 1.0
+        while hi - lo > 1.0:
+            mid = (lo + hi) / 2
+            if self._vault.mints_since(connection_id, _utc(mid)) >= target:
+                lo = mid
+            else:
+                hi = mid
+        return hi + MINT_WINDOW
+
+    # -- refreshing ---------------------------------------------------------------------------
+
+    def _refresh_locked(self, connection_id: str, row: StoredTokens, now: float) -> AccessToken:
+        if not row.refresh_token:
+            self._needs_reauth(connection_id, "no refresh token is stored")
+        minted = self._vault.mints_since(connection_id, _utc(now - MINT_WINDOW))
+        if minted >= MINT_LIMIT:
+            frees = self._window_frees_at(connection_id, now, MINT_LIMIT) or now + MINT_WINDOW
+            self._block(connection_id, frees)
+            logger.warning(
+                "connection %s minted %d access tokens in 10 minutes; waiting %.0f s",
+                connection_id,
+                minted,
+                frees - now,
+            )
+            return self._fallback(
+                connection_id, row, now, frees - now, "Zoho's 10 tokens per 10 minutes are spent"
+            )
+        deadline = now + self._lock_lease - 1.0
+        try:
+            tokens = self._refresh_with_retries(row, deadline)
+        except (InvalidGrantError, InvalidClientError) as exc:
+            self._needs_reauth(connection_id, f"Zoho answered {exc.error} on refresh")
+        except TokenThrottledError:
+            now = self._clock()
+            window_end = self._window_frees_at(connection_id, now, MINT_LIMIT)
+            until = max(now + self._throttle_backoff, window_end or 0.0)
+            self._block(connection_id, until)
+            logger.warning(
+                "Zoho throttled token refresh for connection %s; waiting %.0f s",
+                connection_id,
+                until - now,
+            )
+            return self._fallback(connection_id, row, now, until - now, "Zoho throttles refreshes")
+        except OAuthTransientError as exc:
+            logger.warning("refresh for connection %s failed: %s", connection_id, redact(exc))
+            return self._fallback(
+                connection_id, row, self._clock(), 30.0, "Zoho Accounts is unavailable"
+            )
+        except (OAuthError, DataCenterError) as exc:
+            logger.error("refresh for connection %s refused: %s", connection_id, redact(exc))
+            return self._fallback(connection_id, row, self._clock(), 60.0, str(exc))
+        minted_at = self._clock()
+        self._vault.record_mint(connection_id, _utc(minted_at))
+        try:
+            self._vault.store_refreshed(
+                connection_id,
+                expected_version=row.version,
+                access_token=tokens.access_token,
+                expires_at=tokens.expires_at,
+            )
+        except StaleWriteError:
+            # Someone newer wrote the row (we stalled past our lease): theirs wins (SECURITY 28).
+            logger.warning("refresh for connection %s lost the version race", connection_id)
+            current = self._load(connection_id)
+            return self._fallback(
+                connection_id, current, self._clock(), 2.0, "a newer write replaced this refresh"
+            )
+        with self._state_guard:
+            self._refused.pop(connection_id, None)
+            self._blocked_until.pop(connection_id, None)
+        return AccessToken(
+            token=tokens.access_token,
+            expires_at=tokens.expires_at,
+            api_domain=row.api_domain,
+            organization_id=row.organization_id,
+            connection_id=connection_id,
+        )
+
+    def _refresh_with_retries(self, row: StoredTokens, deadline: float) -> TokenSet:
+        assert row.refresh_token is not None
+        refresh_token = row.refresh_token
+        dc = self._oauth.datacenters.get(row.location)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_any(
+                tenacity.stop_after_attempt(self._retry_attempts), _StopAt(deadline, self._clock)
+            ),
+            wait=lambda state: self._backoff.delay(state.attempt_number),
+            retry=tenacity.retry_if_exception_type(OAuthTransientError),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(self._oauth.refresh, dc, refresh_token)
+
+    def _needs_reauth(self, connection_id: str, reason: str) -> NoReturn:
+        """Mark the connection, announce it, and raise ``ReauthorizationRequired``."""
+        self._vault.set_status(connection_id, "needs_reauth", reason=reason)
+        logger.warning("connection %s needs reauthorization: %s", connection_id, reason)
+        if self._events is not None:
+            try:
+                owner = self._vault.get_connection(connection_id).owner
+                self._events(
+                    ConnectionEvent(
+                        type="connection.needs_reauth",
+                        connection_id=connection_id,
+                        owner=owner,
+                        at=_utc(self._clock()),
+                        reason=reason,
+                    )
+                )
+            except Exception:  # an event sink must never break the refresh path
+                logger.exception("could not emit connection.needs_reauth for %s", connection_id)
+        raise ReauthorizationRequired(
+            f"connection {connection_id} needs its user to connect again ({reason})",
+            connection_id=connection_id,
+            status="needs_reauth",
+        )
+
+
+class AsyncTokenManager:
+    """``TokenManager`` for async code: each call runs the sync manager in a worker thread."""
+
+    def __init__(self, manager: TokenManager) -> None:
+        self.manager = manager
+
+    async def get_access_token(self, connection_id: str) -> AccessToken:
+        return await anyio.to_thread.run_sync(self.manager.get_access_token, connection_id)
+
+    async def invalidate(self, connection_id: str, token: str) -> None:
+        await anyio.to_thread.run_sync(self.manager.invalidate, connection_id, token)
