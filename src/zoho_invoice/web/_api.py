@@ -1,0 +1,281 @@
+"""The JSON API: connect sessions, connections, fresh access tokens, disconnect.
+
+Every route checks ``Authorization: Bearer <ZOHO_API_KEY>`` before anything else, even before
+the body is parsed, so a missing key is a 401 for an unknown id or a malformed body too
+(SECURITY 37).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, Field
+
+from .._exceptions import (
+    ConnectionNotFoundError,
+    DataCenterError,
+    ReauthorizationRequired,
+    TokenUnavailableError,
+)
+from ._context import WebContext
+from ._errors import APIProblem, ErrorBody, error_response
+
+__all__ = ["api_router", "is_allowed_return_url"]
+
+MAX_OWNER = 200
+MAX_URL = 2000
+
+# Only for the OpenAPI document: the check itself is done by _AuthRoute, before validation.
+_bearer_scheme = HTTPBearer(
+    scheme_name="apiKey", description="Authorization: Bearer $ZOHO_API_KEY", auto_error=False
+)
+
+
+def _check_api_key(ctx: WebContext, request: Request) -> Response | None:
+    expected = ctx.settings.api_key.get_secret_value() if ctx.settings.api_key else ""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    ok = bool(expected) and scheme.lower() == "bearer"
+    # Compare in constant time, and compare even when the scheme is wrong, so timing says nothing.
+    same = hmac.compare_digest(given.strip().encode(), expected.encode())
+    if ok and same:
+        return None
+    message = (
+        "the service has no API key configured (ZOHO_API_KEY)"
+        if not expected
+        else "missing or wrong API key: send Authorization: Bearer <ZOHO_API_KEY>"
+    )
+    return error_response(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _auth_route_class(ctx: WebContext) -> type[APIRoute]:
+    class _AuthRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def checked(request: Request) -> Response:
+                refused = _check_api_key(ctx, request)
+                if refused is not None:
+                    return refused
+                return await handler(request)
+
+            return checked
+
+    return _AuthRoute
+
+
+def is_allowed_return_url(ctx: WebContext, url: str) -> bool:
+    """Exact allow-listed URLs, or anything below an allow-listed origin (SECURITY 15)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return False
+    if parts.password is not None or "\\" in url or any(ord(c) < 33 for c in url):
+        return False
+    origin = f"{parts.scheme}://{parts.netloc}"
+    allowed = [*ctx.settings.allowed_return_urls, ctx.settings.public_url]
+    for entry in allowed:
+        entry = entry.rstrip("/") if urlsplit(entry).path in ("", "/") else entry
+        entry_parts = urlsplit(entry)
+        if entry_parts.path in ("", "/") and not entry_parts.query:
+            if origin == f"{entry_parts.scheme}://{entry_parts.netloc}":
+                return True
+        elif url == entry:
+            return True
+    return False
+
+
+class ConnectSessionIn(BaseModel):
+    owner: str = Field(min_length=1, max_length=MAX_OWNER, description="Your user or tenant id")
+    return_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL,
+        description="Where the browser goes after connecting; must be allow-listed",
+    )
+    location: str | None = Field(
+        default=None, max_length=8, description="Start at this DC's accounts server (cn)"
+    )
+
+
+class ConnectSessionOut(BaseModel):
+    connect_url: str
+    expires_at: datetime
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    owner: str
+    location: str
+    api_domain: str
+    organization_id: str | None
+    scopes: list[str]
+    status: Literal["active", "needs_reauth", "revoked"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionList(BaseModel):
+    connections: list[ConnectionOut]
+
+
+class AccessTokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["Zoho-oauthtoken"] = "Zoho-oauthtoken"
+    expires_at: datetime
+    api_domain: str
+
+
+def connection_out(conn: Any) -> ConnectionOut:
+    return ConnectionOut(
+        id=str(conn.id),
+        owner=conn.owner,
+        location=conn.location,
+        api_domain=conn.api_domain,
+        organization_id=conn.organization_id,
+        scopes=list(conn.scopes),
+        status=conn.status,
+        created_at=conn.created_at,
+        updated_at=conn.updated_at,
+    )
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+_COMMON: dict[int | str, dict[str, Any]] = {
+    401: _err("Missing or wrong API key"),
+    422: _err("The request is not valid"),
+    503: _err("The database is not answering"),
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _err("No such connection")}
+
+
+def api_router(ctx: WebContext) -> APIRouter:
+    """The JSON API, to mount in your own FastAPI app (``app.include_router(...)``)."""
+    router = APIRouter(
+        prefix="/api",
+        route_class=_auth_route_class(ctx),
+        dependencies=[Depends(_bearer_scheme)],
+        responses=_COMMON,
+        tags=["connections"],
+    )
+
+    def _get(connection_id: str) -> Any:
+        if len(connection_id) > 200:
+            raise APIProblem(404, "not_found", "no connection with that id")
+        try:
+            return ctx.vault.get_connection(connection_id)
+        except ConnectionNotFoundError:
+            raise APIProblem(404, "not_found", "no connection with that id") from None
+
+    @router.post(
+        "/connect-sessions",
+        status_code=201,
+        response_model=ConnectSessionOut,
+        responses={400: _err("return_url not allow-listed, or unknown location")},
+    )
+    def create_connect_session(body: ConnectSessionIn) -> ConnectSessionOut:
+        """Start connecting a Zoho account: send the person's browser to ``connect_url``."""
+        if body.return_url is not None and not is_allowed_return_url(ctx, body.return_url):
+            raise APIProblem(
+                400,
+                "return_url_not_allowed",
+                "return_url is not allow-listed: add it (or its origin) to "
+                "ZOHO_ALLOWED_RETURN_URLS",
+            )
+        if body.location is not None and body.location not in ctx.datacenters:
+            raise APIProblem(
+                400,
+                "unknown_location",
+                "location must be one of: " + ", ".join(ctx.datacenters.locations),
+            )
+        token, expires_at = ctx.vault.create_connect_session(
+            owner=body.owner, return_url=body.return_url, location=body.location
+        )
+        return ConnectSessionOut(
+            connect_url=f"{ctx.settings.public_url}/connect/{token}", expires_at=expires_at
+        )
+
+    @router.get(
+        "/connections",
+        response_model=ConnectionList,
+    )
+    def list_connections(
+        owner: str | None = Query(default=None, max_length=MAX_OWNER),
+    ) -> ConnectionList:
+        """The connections, optionally only those of one owner."""
+        return ConnectionList(
+            connections=[connection_out(c) for c in ctx.vault.list_connections(owner=owner)]
+        )
+
+    @router.get(
+        "/connections/{connection_id}",
+        response_model=ConnectionOut,
+        responses=_NOT_FOUND,
+    )
+    def get_connection(connection_id: str) -> ConnectionOut:
+        """One connection (never its tokens)."""
+        return connection_out(_get(connection_id))
+
+    @router.post(
+        "/connections/{connection_id}/access-token",
+        response_model=AccessTokenOut,
+        responses={
+            **_NOT_FOUND,
+            409: _err("The connection needs reconnecting (needs_reauth or revoked)"),
+            503: _err("No valid token right now; retry after the Retry-After seconds"),
+        },
+    )
+    def access_token(connection_id: str) -> AccessTokenOut:
+        """A valid access token for the connection, refreshed ahead of expiry when needed."""
+        conn = _get(connection_id)
+        try:
+            token = ctx.manager.get_access_token(conn.id)
+        except ReauthorizationRequired as exc:
+            raise APIProblem(
+                409,
+                "needs_reauth",
+                f"the connection is {exc.status}: send its user through a new connect session",
+            ) from None
+        except ConnectionNotFoundError:
+            raise APIProblem(404, "not_found", "no connection with that id") from None
+        except TokenUnavailableError as exc:
+            retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
+            raise APIProblem(
+                503,
+                "token_unavailable",
+                f"no valid access token right now; retry in about {retry} seconds",
+                headers={"Retry-After": str(retry)},
+            ) from None
+        try:
+            api_domain = ctx.datacenters.get(conn.location).api_domain
+        except DataCenterError:
+            api_domain = token.api_domain
+        return AccessTokenOut(
+            access_token=token.token, expires_at=token.expires_at, api_domain=api_domain
+        )
+
+    @router.delete(
+        "/connections/{connection_id}",
+        status_code=204,
+        response_class=Response,
+        responses=_NOT_FOUND,
+    )
+    def disconnect(connection_id: str, background: BackgroundTasks) -> Response:
+        """Forget the connection's tokens now; revoke them at Zoho in the background."""
+        conn = _get(connection_id)
+        try:
+            ctx.vault.disconnect(conn.id)
+        except ConnectionNotFoundError:
+            raise APIProblem(404, "not_found", "no connection with that id") from None
+        background.add_task(ctx.process_revocations)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,166 @@
+"""What the routes share: settings, the vault, the OAuth client, the token manager, pages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from fastapi.templating import Jinja2Templates
+
+from .._exceptions import ZohoError
+from .._http import httpx
+from ..datacenters import DataCenterTable
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..oauth import OAuthClient
+    from ..tokens import ConnectionEvent, EventSink, TokenManager
+    from ..vault import Vault
+
+logger = logging.getLogger("zoho_invoice.web")
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+#: ``(access_token, api_domain) -> [(organization_id, name), ...]``
+OrganizationsReader = Callable[[str, str], list[tuple[str, str]]]
+
+
+def organizations_reader(http_client: httpx.Client | None = None) -> OrganizationsReader:
+    """A reader of a new connection's organizations through the Invoice API client.
+
+    ``http_client`` lets tests (or a proxy setup) choose the transport.
+    """
+
+    def read(access_token: str, api_domain: str) -> list[tuple[str, str]]:
+        from ..api import ZohoInvoice
+
+        with ZohoInvoice(
+            access_token=access_token, api_domain=api_domain, http_client=http_client
+        ) as client:
+            orgs = client.organizations.list()
+            return [(o.organization_id, o.name or o.organization_id) for o in orgs]
+
+    return read
+
+
+read_organizations = organizations_reader()
+
+
+@dataclass
+class WebContext:
+    """Everything a request handler needs; built once per app (or per mounted router)."""
+
+    settings: Settings
+    vault: Vault
+    oauth: OAuthClient
+    manager: TokenManager
+    datacenters: DataCenterTable
+    templates: Jinja2Templates
+    organizations: OrganizationsReader = read_organizations
+    events: EventSink | None = None
+    _revoke_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.settings.public_url.startswith("https://")
+
+    @property
+    def callback_path(self) -> str:
+        """The path of the redirect URI: the binding cookie is scoped to it (SECURITY 16)."""
+        if self.settings.redirect_uri:
+            path = urlsplit(self.settings.redirect_uri).path
+            if path:
+                return path
+        return "/callback"
+
+    def emit(self, event: ConnectionEvent) -> None:
+        """Hand a connection event to the sink; a failing sink never breaks a flow."""
+        if self.events is None:
+            return
+        try:
+            self.events(event)
+        except Exception:  # a webhook or sink failure must not lose a connection
+            logger.warning("the event sink failed for %s", event.type)
+
+    def process_revocations(self) -> None:
+        """Send queued revocations to Zoho now (one runner at a time in this process)."""
+        from ..tokens import process_revocations
+
+        with self._revoke_lock:
+            try:
+                process_revocations(self.vault, self.oauth)
+            except ZohoError as exc:
+                logger.warning("revocations will be retried later: %s", type(exc).__name__)
+            except Exception:
+                logger.exception("revocations failed; they stay queued and are retried later")
+
+
+def make_templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def default_event_sink(settings: Settings) -> EventSink:
+    """Webhooks when ``ZOHO_WEBHOOK_URL`` is set, else events go to the log."""
+    from ..tokens import LoggingEventSink, WebhookEventSink
+
+    if settings.webhook_url and settings.webhook_secret is not None:
+        return WebhookEventSink(settings.webhook_url, settings.webhook_secret)
+    return LoggingEventSink()
+
+
+def build_context(
+    settings: Settings | None = None,
+    *,
+    vault: Vault | None = None,
+    oauth: OAuthClient | None = None,
+    manager: TokenManager | None = None,
+    organizations: OrganizationsReader | None = None,
+    events: EventSink | None = None,
+) -> WebContext:
+    """Fill in whatever was not given from ``settings`` (the environment by default)."""
+    settings = settings or Settings()
+    datacenters = getattr(oauth, "datacenters", None)
+    if not isinstance(datacenters, DataCenterTable):
+        datacenters = DataCenterTable.from_settings(settings.datacenters)
+    if vault is None:
+        from ..vault import KeyRing, Vault
+
+        if settings.encryption_keys is None:
+            from .._exceptions import KeyRingError
+
+            raise KeyRingError("ZOHO_ENCRYPTION_KEYS is not set (zoho-invoice keys generate)")
+        keyring = KeyRing.from_string(settings.encryption_keys.get_secret_value())
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        vault = Vault.open(settings.resolved_database_url, keyring, upgrade=True)
+    if oauth is None:
+        from ..oauth import OAuthClient
+
+        client_id, secret, redirect_uri = settings.require_client()
+        oauth = OAuthClient(
+            client_id=client_id,
+            client_secret=secret,
+            redirect_uri=redirect_uri,
+            scopes=settings.scopes,
+            datacenters=datacenters,
+        )
+    if events is None:
+        events = default_event_sink(settings)
+    if manager is None:
+        from ..tokens import TokenManager
+
+        manager = TokenManager(vault, oauth, leeway=settings.refresh_leeway, events=events)
+    return WebContext(
+        settings=settings,
+        vault=vault,
+        oauth=oauth,
+        manager=manager,
+        datacenters=datacenters,
+        templates=make_templates(),
+        organizations=organizations or read_organizations,
+        events=events,
+    )
