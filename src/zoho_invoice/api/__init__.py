@@ -1,0 +1,52 @@
+"""The Zoho Invoice API client: ``ZohoInvoice`` (sync) and ``AsyncZohoInvoice`` (async).
+
+>>> from zoho_invoice.api import ZohoInvoice
+>>> with ZohoInvoice(access_token=token, organization_id="10234695") as client:
+...     page = client.invoices.list(status="overdue")
+...     pdf = client.invoices.pdf(page.items[0].invoice_id)
+"""
+
+from ._auth import (
+    AsyncConnectionTokenProvider,
+    AsyncTokenAuth,
+    AsyncTokenProvider,
+    ConnectionTokenProvider,
+    StaticTokenProvider,
+    TokenAuth,
+    TokenInfo,
+    TokenProvider,
+)
+from ._budget import (
+    AsyncConcurrencyCap,
+    ConcurrencyCap,
+    RequestBudget,
+    TokenBucketBudget,
+    UnlimitedBudget,
+    default_budget,
+)
+from ._client import AsyncZohoInvoice, ZohoInvoice
+from ._errors import make_api_error
+from ._pagination import AsyncPageIterator, Page, PageIterator
+
+__all__ = [
+    "AsyncConcurrencyCap",
+    "AsyncConnectionTokenProvider",
+    "AsyncPageIterator",
+    "AsyncTokenAuth",
+    "AsyncTokenProvider",
+    "AsyncZohoInvoice",
+    "ConcurrencyCap",
+    "ConnectionTokenProvider",
+    "Page",
+    "PageIterator",
+    "RequestBudget",
+    "StaticTokenProvider",
+    "TokenAuth",
+    "TokenBucketBudget",
+    "TokenInfo",
+    "TokenProvider",
+    "UnlimitedBudget",
+    "ZohoInvoice",
+    "default_budget",
+    "make_api_error",
+]

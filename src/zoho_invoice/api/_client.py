@@ -1,0 +1,308 @@
+"""``ZohoInvoice`` and ``AsyncZohoInvoice``: the Zoho Invoice API v3 client, sync and async.
+
+>>> client = ZohoInvoice.for_connection(manager, connection_id)
+>>> for invoice in client.invoices.iter_all(status="unpaid"):
+...     print(invoice.invoice_number, invoice.balance)
+
+Each request: a permit from the organization's budget, a slot under its concurrency cap, the
+token from the provider (a 401 refreshes once and retries once), then the answer checked —
+``code != 0`` is an error whatever the HTTP status. Safe requests are retried on connection
+errors, timeouts, 5xx and 429 with jittered exponential back-off; a create is not repeated once
+it may have reached Zoho.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self
+
+from .._exceptions import ConfigurationError
+from .._http import httpx
+from ._auth import (
+    AsyncConnectionTokenProvider,
+    AsyncTokenAuth,
+    AsyncTokenManagerLike,
+    AsyncTokenProvider,
+    ConnectionTokenProvider,
+    StaticTokenProvider,
+    TokenAuth,
+    TokenManagerLike,
+    TokenProvider,
+    _AsyncStatic,
+)
+from ._base_client import BaseClient, RequestOptions
+from ._budget import AsyncConcurrencyCap, ConcurrencyCap, RequestBudget, default_budget
+from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._resources import (
+    AsyncContacts,
+    AsyncCustomerPayments,
+    AsyncEstimates,
+    AsyncInvoices,
+    AsyncItems,
+    AsyncOrganizations,
+    Contacts,
+    CustomerPayments,
+    Estimates,
+    Invoices,
+    Items,
+    Organizations,
+)
+
+__all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
+
+DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
+Timeout = float | httpx.Timeout
+
+
+def _check_credentials(access_token: str | None, token_provider: object) -> None:
+    if (access_token is None) == (token_provider is None):
+        raise ConfigurationError("give exactly one of access_token= or token_provider=")
+
+
+class ZohoInvoice(BaseClient):
+    """The sync client.
+
+    ``ZohoInvoice(access_token=..., organization_id=..., api_domain=...)`` for a token you hold;
+    ``ZohoInvoice(token_provider=...)`` or ``ZohoInvoice.for_connection(manager, id)`` for tokens
+    that refresh. ``organization_id`` overrides the one bound to the connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_token: str | None = None,
+        organization_id: str | None = None,
+        api_domain: str | None = None,
+        token_provider: TokenProvider | None = None,
+        http_client: httpx.Client | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        budget: RequestBudget | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        super().__init__(organization_id=organization_id, max_retries=max_retries)
+        _check_credentials(access_token, token_provider)
+        if access_token is not None:
+            token_provider = StaticTokenProvider(
+                access_token, api_domain or DEFAULT_API_DOMAIN, organization_id
+            )
+        assert token_provider is not None
+        self._provider: TokenProvider = token_provider
+        self._api_domain_override = api_domain
+        self._auth = TokenAuth(token_provider)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
+        self._budget: RequestBudget = budget if budget is not None else default_budget()
+        self._cap = ConcurrencyCap(max_concurrency)
+        self._sleep: Callable[[float], None] = time.sleep
+        self._target: tuple[str, str | None] | None = None
+        self._target_lock = threading.Lock()
+
+        self.organizations = Organizations(self)
+        self.contacts = Contacts(self)
+        self.items = Items(self)
+        self.invoices = Invoices(self)
+        self.estimates = Estimates(self)
+        self.customer_payments = CustomerPayments(self)
+
+    @classmethod
+    def for_connection(
+        cls,
+        manager: TokenManagerLike,
+        connection_id: str,
+        organization_id: str | None = None,
+        **options: Any,
+    ) -> ZohoInvoice:
+        """A client on a stored connection: its tokens, API domain and organization."""
+        return cls(
+            token_provider=ConnectionTokenProvider(manager, connection_id),
+            organization_id=organization_id,
+            **options,
+        )
+
+    def _resolve(self) -> tuple[str, str | None]:
+        # The API domain and organization of a connection do not change: learn them once.
+        with self._target_lock:
+            if self._target is None:
+                _, api_domain, organization_id = self._provider.get()
+                self._target = (
+                    self._api_domain_override or api_domain,
+                    self._organization(organization_id),
+                )
+            return self._target
+
+    @property
+    def organization_id(self) -> str | None:
+        return self._resolve()[1]
+
+    def _send(self, options: RequestOptions) -> httpx.Response:
+        api_domain, organization_id = self._resolve()
+        key = self._budget_key(api_domain, organization_id, options)
+        retries = 0
+        while True:
+            request = self._build_request(
+                self._http, options, api_domain=api_domain, organization_id=organization_id
+            )
+            wait = self._budget.reserve(key)
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                with self._cap.slot(key):
+                    response = self._http.send(request, auth=self._auth)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay_for_exception(exc, options, retries)
+                if delay is None:
+                    raise self._connection_error(exc, options) from exc
+            else:
+                error = self._error_for(response)
+                if error is None:
+                    return response
+                delay = self._retry_delay_for_response(error, response, options, retries)
+                if delay is None:
+                    raise error
+            retries += 1
+            self._sleep(delay)
+
+    def _request_json(self, options: RequestOptions) -> dict[str, Any]:
+        return self._json(self._send(options))
+
+    def _request_bytes(self, options: RequestOptions) -> bytes:
+        return self._send(options).content
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncZohoInvoice(BaseClient):
+    """The async client; the same as ``ZohoInvoice`` with ``await`` (``async for`` to iterate)."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str | None = None,
+        organization_id: str | None = None,
+        api_domain: str | None = None,
+        token_provider: AsyncTokenProvider | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        budget: RequestBudget | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        super().__init__(organization_id=organization_id, max_retries=max_retries)
+        _check_credentials(access_token, token_provider)
+        if access_token is not None:
+            token_provider = _AsyncStatic(
+                StaticTokenProvider(access_token, api_domain or DEFAULT_API_DOMAIN, organization_id)
+            )
+        assert token_provider is not None
+        self._provider: AsyncTokenProvider = token_provider
+        self._api_domain_override = api_domain
+        self._auth = AsyncTokenAuth(token_provider)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._budget: RequestBudget = budget if budget is not None else default_budget()
+        self._cap = AsyncConcurrencyCap(max_concurrency)
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._target: tuple[str, str | None] | None = None
+        self._target_lock = asyncio.Lock()
+
+        self.organizations = AsyncOrganizations(self)
+        self.contacts = AsyncContacts(self)
+        self.items = AsyncItems(self)
+        self.invoices = AsyncInvoices(self)
+        self.estimates = AsyncEstimates(self)
+        self.customer_payments = AsyncCustomerPayments(self)
+
+    @classmethod
+    def for_connection(
+        cls,
+        manager: AsyncTokenManagerLike,
+        connection_id: str,
+        organization_id: str | None = None,
+        **options: Any,
+    ) -> AsyncZohoInvoice:
+        """A client on a stored connection: its tokens, API domain and organization."""
+        return cls(
+            token_provider=AsyncConnectionTokenProvider(manager, connection_id),
+            organization_id=organization_id,
+            **options,
+        )
+
+    async def _resolve(self) -> tuple[str, str | None]:
+        async with self._target_lock:
+            if self._target is None:
+                _, api_domain, organization_id = await self._provider.get()
+                self._target = (
+                    self._api_domain_override or api_domain,
+                    self._organization(organization_id),
+                )
+            return self._target
+
+    async def _send(self, options: RequestOptions) -> httpx.Response:
+        api_domain, organization_id = await self._resolve()
+        key = self._budget_key(api_domain, organization_id, options)
+        retries = 0
+        while True:
+            request = self._build_request(
+                self._http, options, api_domain=api_domain, organization_id=organization_id
+            )
+            wait = self._budget.reserve(key)
+            if wait > 0:
+                await self._sleep(wait)
+            try:
+                async with self._cap.slot(key):
+                    response = await self._http.send(request, auth=self._auth)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay_for_exception(exc, options, retries)
+                if delay is None:
+                    raise self._connection_error(exc, options) from exc
+            else:
+                error = self._error_for(response)
+                if error is None:
+                    return response
+                delay = self._retry_delay_for_response(error, response, options, retries)
+                if delay is None:
+                    raise error
+            retries += 1
+            await self._sleep(delay)
+
+    async def _request_json(self, options: RequestOptions) -> dict[str, Any]:
+        return self._json(await self._send(options))
+
+    async def _request_bytes(self, options: RequestOptions) -> bytes:
+        return (await self._send(options)).content
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def close(self) -> None:
+        await self.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,28 @@
+"""Defaults of the API client, in one place."""
+
+from __future__ import annotations
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 2
+#: First back-off delay and its ceiling, in seconds (doubles every attempt, jittered).
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+#: A server-given wait (Retry-After, X-Rate-Limit-Reset) longer than this is not waited out.
+MAX_SERVER_WAIT = 60.0
+#: Zoho's largest page.
+MAX_PER_PAGE = 200
+#: Zoho allows 100 requests a minute per organization; we spend 95 and keep headroom for the
+#: organization's other integrations.
+DEFAULT_RATE = 95
+DEFAULT_WINDOW = 60.0
+DEFAULT_BURST = 5
+#: Zoho's free plan allows 5 requests in flight per organization (code 1070 beyond).
+DEFAULT_MAX_CONCURRENCY = 5
+
+ORG_HEADER = "X-com-zoho-invoice-organizationid"
+AUTH_SCHEME = "Zoho-oauthtoken"
+
+#: Zoho codes that mean "slow down": 44 per minute, 45 per day, 1070 concurrency.
+RATE_LIMIT_CODES = frozenset({44, 45, 1070})
+#: 57: bad, expired or under-scoped token; 14: missing or malformed Authorization.
+AUTH_CODES = frozenset({14, 57})

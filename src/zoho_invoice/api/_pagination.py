@@ -1,0 +1,100 @@
+"""Pages of a list, and iterators that stream every item across pages.
+
+``Page`` is one answer of a list endpoint: its items and Zoho's ``page_context``.
+``PageIterator`` (``for``) and ``AsyncPageIterator`` (``async for``) fetch one page at a time and
+hand out its items, so memory stays flat however many items there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from .types import PageContext
+
+__all__ = ["AsyncPageIterator", "Page", "PageIterator"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    """One page of results: ``items`` and Zoho's ``page_context``."""
+
+    items: list[M]
+    page_context: PageContext
+
+    @property
+    def has_more(self) -> bool:
+        return self.page_context.has_more_page
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def from_body(
+        cls, body: dict[str, Any], key: str, model: type[M], *, page: int, per_page: int
+    ) -> Page[M]:
+        raw = body.get(key) or []
+        items = [model.model_validate(item) for item in raw]
+        context = body.get("page_context")
+        if isinstance(context, dict):
+            page_context = PageContext.model_validate(context)
+        else:
+            # No page_context: a full page suggests there may be more.
+            page_context = PageContext(
+                page=page, per_page=per_page, has_more_page=len(items) >= per_page
+            )
+        return cls(items=items, page_context=page_context)
+
+
+def _next_page(page: Page[Any], number: int) -> int | None:
+    # An empty page ends the walk even if Zoho says more: never loop forever.
+    if not page.items or not page.has_more:
+        return None
+    return number + 1
+
+
+class PageIterator(Generic[M]):
+    """Every item of a list, page after page (``for item in client.invoices.iter_all()``)."""
+
+    def __init__(self, fetch: Callable[[int], Page[M]], *, start_page: int = 1) -> None:
+        self._fetch = fetch
+        self._start = start_page
+
+    def pages(self) -> Iterator[Page[M]]:
+        number: int | None = self._start
+        while number is not None:
+            page = self._fetch(number)
+            yield page
+            number = _next_page(page, number)
+
+    def __iter__(self) -> Iterator[M]:
+        for page in self.pages():
+            yield from page.items
+
+
+class AsyncPageIterator(Generic[M]):
+    """Every item of a list, page after page (``async for item in client.invoices.iter_all()``)."""
+
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[M]]], *, start_page: int = 1) -> None:
+        self._fetch = fetch
+        self._start = start_page
+
+    async def pages(self) -> AsyncIterator[Page[M]]:
+        number: int | None = self._start
+        while number is not None:
+            page = await self._fetch(number)
+            yield page
+            number = _next_page(page, number)
+
+    async def __aiter__(self) -> AsyncIterator[M]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item

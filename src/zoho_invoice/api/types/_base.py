@@ -1,0 +1,59 @@
+"""Shared pieces of the response models: the base class and Zoho's value quirks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+
+def _id_to_str(value: Any) -> Any:
+    # Zoho's ids exceed 2**53: a JSON number would lose digits in most languages, so we keep
+    # them as text whatever form they arrived in.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    # Zoho sends "" for an unset date or amount rather than leaving the field out.
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _money(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, float):
+        # Through str() so 0.1 becomes Decimal("0.1"), not its binary approximation.
+        return Decimal(str(value))
+    return value
+
+
+#: A Zoho id: always a string.
+ZohoID = Annotated[str, BeforeValidator(_id_to_str)]
+#: An amount of money, exact.
+Money = Annotated[Decimal | None, BeforeValidator(_money)]
+#: A calendar date (``2024-05-01``); ``""`` reads as ``None``.
+ZohoDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
+#: A timestamp such as ``2016-06-11T17:38:06-0700``, read as an aware datetime.
+ZohoDateTime = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
+
+
+class ZohoModel(BaseModel):
+    """Base of every response model: unknown fields are kept (``model_extra``), not dropped."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class ZohoParams(BaseModel):
+    """Base of request bodies: extra fields pass through to Zoho unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def to_body(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_none=True)

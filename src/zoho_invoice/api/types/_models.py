@@ -1,0 +1,120 @@
+"""Response models of the Zoho Invoice API (v3).
+
+Only the fields most callers need are declared; every other field Zoho sends is kept in
+``model_extra`` and reachable as an attribute.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ._base import Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel
+
+
+class PageContext(ZohoModel):
+    page: int = 1
+    per_page: int = 200
+    has_more_page: bool = False
+
+
+class Organization(ZohoModel):
+    organization_id: ZohoID
+    name: str | None = None
+    currency_code: str | None = None
+    is_default_org: bool | None = None
+    time_zone: str | None = None
+
+
+class ContactPerson(ZohoModel):
+    contact_person_id: ZohoID | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    is_primary_contact: bool | None = None
+
+
+class Contact(ZohoModel):
+    contact_id: ZohoID
+    contact_name: str | None = None
+    company_name: str | None = None
+    contact_type: str | None = None
+    status: str | None = None
+    email: str | None = None
+    currency_code: str | None = None
+    outstanding_receivable_amount: Money = None
+    contact_persons: list[ContactPerson] = Field(default_factory=list)
+    created_time: ZohoDateTime = None
+    last_modified_time: ZohoDateTime = None
+
+
+class Item(ZohoModel):
+    item_id: ZohoID
+    name: str | None = None
+    status: str | None = None
+    description: str | None = None
+    rate: Money = None
+    unit: str | None = None
+    sku: str | None = None
+    created_time: ZohoDateTime = None
+    last_modified_time: ZohoDateTime = None
+
+
+class LineItem(ZohoModel):
+    line_item_id: ZohoID | None = None
+    item_id: ZohoID | None = None
+    name: str | None = None
+    description: str | None = None
+    quantity: Money = None
+    rate: Money = None
+    item_total: Money = None
+
+
+class Invoice(ZohoModel):
+    invoice_id: ZohoID
+    invoice_number: str | None = None
+    status: str | None = None
+    customer_id: ZohoID | None = None
+    customer_name: str | None = None
+    date: ZohoDate = None
+    due_date: ZohoDate = None
+    currency_code: str | None = None
+    total: Money = None
+    balance: Money = None
+    reference_number: str | None = None
+    line_items: list[LineItem] = Field(default_factory=list)
+    created_time: ZohoDateTime = None
+    last_modified_time: ZohoDateTime = None
+
+
+class Estimate(ZohoModel):
+    estimate_id: ZohoID
+    estimate_number: str | None = None
+    status: str | None = None
+    customer_id: ZohoID | None = None
+    customer_name: str | None = None
+    date: ZohoDate = None
+    expiry_date: ZohoDate = None
+    currency_code: str | None = None
+    total: Money = None
+    line_items: list[LineItem] = Field(default_factory=list)
+    created_time: ZohoDateTime = None
+    last_modified_time: ZohoDateTime = None
+
+
+class PaymentInvoice(ZohoModel):
+    invoice_id: ZohoID
+    amount_applied: Money = None
+    invoice_number: str | None = None
+
+
+class CustomerPayment(ZohoModel):
+    payment_id: ZohoID
+    customer_id: ZohoID | None = None
+    customer_name: str | None = None
+    payment_mode: str | None = None
+    date: ZohoDate = None
+    amount: Money = None
+    reference_number: str | None = None
+    invoices: list[PaymentInvoice] = Field(default_factory=list)
+    created_time: ZohoDateTime = None
+    last_modified_time: ZohoDateTime = None

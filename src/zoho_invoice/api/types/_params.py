@@ -1,0 +1,66 @@
+"""Request bodies. Each accepts any further field Zoho knows (``extra="allow"``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pydantic import Field
+
+from ._base import ZohoParams
+
+
+class LineItemParams(ZohoParams):
+    item_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    quantity: Decimal | None = None
+    rate: Decimal | None = None
+
+
+class ContactParams(ZohoParams):
+    contact_name: str | None = None
+    company_name: str | None = None
+    contact_type: str | None = None
+    email: str | None = None
+    currency_id: str | None = None
+
+
+class ItemParams(ZohoParams):
+    name: str | None = None
+    rate: Decimal | None = None
+    description: str | None = None
+    sku: str | None = None
+    unit: str | None = None
+
+
+class InvoiceParams(ZohoParams):
+    customer_id: str | None = None
+    invoice_number: str | None = None
+    reference_number: str | None = None
+    date: dt.date | None = None
+    due_date: dt.date | None = None
+    line_items: list[LineItemParams] | None = None
+
+
+class EstimateParams(ZohoParams):
+    customer_id: str | None = None
+    estimate_number: str | None = None
+    reference_number: str | None = None
+    date: dt.date | None = None
+    expiry_date: dt.date | None = None
+    line_items: list[LineItemParams] | None = None
+
+
+class PaymentInvoiceParams(ZohoParams):
+    invoice_id: str
+    amount_applied: Decimal
+
+
+class CustomerPaymentParams(ZohoParams):
+    customer_id: str | None = None
+    payment_mode: str | None = None
+    amount: Decimal | None = None
+    date: dt.date | None = None
+    reference_number: str | None = None
+    invoices: list[PaymentInvoiceParams] = Field(default_factory=list)

@@ -1,0 +1,51 @@
+"""Helpers for the API client's tests: a scripted Zoho behind ``httpx.MockTransport``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from zoho_invoice._http import httpx
+from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
+
+API = "https://www.zohoapis.com"
+ORG = "10234695"
+
+
+def zoho(status: int = 200, code: int = 0, message: str = "success", **data: Any) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "message": message, **data})
+
+
+class Recorder:
+    """A MockTransport handler that answers from a script and records every request."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Callable[[httpx.Request], Any]):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer) and not isinstance(answer, httpx.Response):
+            result = answer(request)
+            assert isinstance(result, httpx.Response)
+            return result
+        return answer
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) if r.content else None for r in self.requests]
+
+
+def sync_client(handler: Any, **options: Any) -> ZohoInvoice:
+    options.setdefault("access_token", "1000.tok.en")
+    options.setdefault("organization_id", ORG)
+    client = ZohoInvoice(
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        budget=options.pop("budget", UnlimitedBudget()),
+        **options,
+    )
+    client._sleep = lambda _seconds: None
+    return client
