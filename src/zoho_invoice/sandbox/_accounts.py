@@ -1,0 +1,274 @@
+"""Zoho Accounts, one instance per data centre: ``/accounts/{dc}/oauth/v2/...``.
+
+Behaviour follows ZOHO.md: authorization starts at ``us`` (which sends users of other DCs to
+their own server, and does not know ``cn`` users); token errors are HTTP 200 with
+``{"error": ...}``; parameters are accepted in the form body or the query string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ._directory import SimUser
+from ._pages import render
+from ._respond import DATACENTERS, fault_response, journal_request
+from ._store import Minted, OAuthFailure, Throttled
+from ._world import SandboxWorld
+
+__all__ = ["THROTTLE_BODY", "accounts_routes"]
+
+THROTTLE_BODY = {
+    "error": "Access Denied",
+    "error_description": "You have made too many requests continuously. "
+    "Please try again after some time.",
+    "status": "failure",
+}
+
+_SCOPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+_MAX_PARAM = 2048
+_AUTH_PARAMS = (
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "access_type",
+    "prompt",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "login_hint",
+)
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+
+
+class _AuthError(Exception):
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.message = message
+
+
+class _AuthRequest:
+    """A validated ``/oauth/v2/auth`` query."""
+
+    def __init__(self, world: SandboxWorld, dc: str, request: Request) -> None:
+        pairs = request.query_params.multi_items()
+        seen: dict[str, str] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise _AuthError("invalid_request", f"The parameter {key} is given twice.")
+            if len(value) > _MAX_PARAM:
+                raise _AuthError("invalid_request", f"The parameter {key} is too long.")
+            seen[key] = value
+        self.params = seen
+        self.client_id = seen.get("client_id", "")
+        client = world.accounts.client(self.client_id)
+        if client is None:
+            raise _AuthError("invalid_client", "This application is not registered.")
+        self.redirect_uri = seen.get("redirect_uri", "")
+        if not world.accounts.redirect_uri_allowed(client, self.redirect_uri):
+            raise _AuthError(
+                "invalid_redirect_uri", "The redirect URI is not registered for this application."
+            )
+        if seen.get("response_type") != "code":
+            raise _AuthError("unsupported_response_type", "response_type must be code.")
+        self.scopes = [s for s in seen.get("scope", "").split(",") if s]
+        if not self.scopes or not all(_SCOPE.match(s) for s in self.scopes):
+            raise _AuthError(
+                "invalid_scope", "Give the scopes comma-separated, e.g. ZohoInvoice.invoices.READ."
+            )
+        access_type = seen.get("access_type", "online")
+        if access_type not in ("online", "offline"):
+            raise _AuthError("invalid_request", "access_type must be online or offline.")
+        self.offline = access_type == "offline"
+        self.force_consent = seen.get("prompt") == "consent"
+        self.state = seen.get("state")
+        self.challenge = seen.get("code_challenge")
+        self.challenge_method: str | None = seen.get("code_challenge_method")
+        if self.challenge is None:
+            if self.challenge_method is not None:
+                raise _AuthError("invalid_request", "code_challenge_method without code_challenge.")
+        else:
+            self.challenge_method = self.challenge_method or "plain"
+            if self.challenge_method not in ("S256", "plain"):
+                raise _AuthError("invalid_request", "code_challenge_method must be S256 or plain.")
+            if not _CHALLENGE.match(self.challenge):
+                raise _AuthError("invalid_request", "code_challenge is malformed.")
+        self.login_hint = seen.get("login_hint")
+
+    def redirect(self, params: Mapping[str, str]) -> RedirectResponse:
+        values = dict(params)
+        if self.state is not None:
+            values["state"] = self.state
+        separator = "&" if "?" in self.redirect_uri else "?"
+        return RedirectResponse(
+            self.redirect_uri + separator + urlencode(values), status_code=302, headers=_NO_STORE
+        )
+
+
+def _error_page(dc: str, error: str, message: str, status: int = 400) -> HTMLResponse:
+    return HTMLResponse(
+        render("error.html", dc=dc, error=error, message=message),
+        status_code=status,
+        headers=_NO_STORE,
+    )
+
+
+def _offered_users(world: SandboxWorld, dc: str) -> list[SimUser]:
+    # Every non-China user signs in at us; the other servers know only their own users.
+    if dc == "us":
+        return [user for user in world.directory.users if user.location != "cn"]
+    return world.directory.users_in(dc)
+
+
+def _token_body(world: SandboxWorld, minted: Minted) -> dict[str, object]:
+    body: dict[str, object] = {"access_token": minted.access_token}
+    if minted.refresh_token is not None:
+        body["refresh_token"] = minted.refresh_token
+    lifetime = int(minted.expires_in)
+    if world.settings.token_format == "legacy":
+        body["expires_in_sec"] = lifetime
+    body["api_domain"] = world.api_domain(minted.location)
+    body["token_type"] = "Bearer"
+    body["expires_in"] = lifetime * 1000 if world.settings.token_format == "legacy" else lifetime
+    return body
+
+
+def _params(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> dict[str, str]:
+    # Zoho takes token parameters from the query string or the body; the body wins.
+    merged = dict(query)
+    merged.update(dict(form))
+    return merged
+
+
+def accounts_routes(world: SandboxWorld) -> list[Route]:
+    def location(request: Request) -> str | None:
+        dc = str(request.path_params["dc"])
+        return dc if dc in DATACENTERS else None
+
+    async def authorize(request: Request) -> Response:
+        dc = location(request)
+        if dc is None:
+            return _error_page("?", "not_found", "No such data centre.", 404)
+        await journal_request(world, "accounts.auth", request)
+        fault = await fault_response(world, "accounts.auth")
+        if fault is not None:
+            return fault
+        try:
+            auth = _AuthRequest(world, dc, request)
+        except _AuthError as exc:
+            return _error_page(dc, exc.error, exc.message)
+        users = _offered_users(world, dc)
+        if request.method == "GET":
+            hinted = world.directory.user_by_email(auth.login_hint) if auth.login_hint else None
+            fallback = users[0].user_id if users else ""
+            selected = hinted.user_id if hinted and hinted in users else fallback
+            action = request.url.path + ("?" + request.url.query if request.url.query else "")
+            page = render(
+                "consent.html",
+                dc=dc,
+                client_id=auth.client_id,
+                scopes=auth.scopes,
+                offline=auth.offline,
+                users=users,
+                selected=selected,
+                action=action,
+                redirect_uri=auth.redirect_uri,
+            )
+            return HTMLResponse(page, headers=_NO_STORE)
+
+        form = await request.form()
+        decision = form.get("decision")
+        if decision == "deny":
+            return auth.redirect({"error": "access_denied"})
+        if decision != "approve":
+            return _error_page(dc, "invalid_request", "Choose Approve or Deny.")
+        user = world.directory.user(str(form.get("user_id", "")))
+        if user is None or user not in users:
+            return _error_page(
+                dc,
+                "unknown_user",
+                "This account is not known at this server"
+                + (" (accounts in China sign in at the cn server)." if dc == "us" else "."),
+            )
+        if user.location != dc:
+            # As Zoho does: us sends the browser to the user's own DC, which issues the code.
+            query = {k: v for k, v in auth.params.items() if k != "login_hint"}
+            query["login_hint"] = user.email
+            target = world.accounts_url(user.location) + "/oauth/v2/auth?" + urlencode(query)
+            return RedirectResponse(target, status_code=302, headers=_NO_STORE)
+        code = world.accounts.create_code(
+            client_id=auth.client_id,
+            redirect_uri=auth.redirect_uri,
+            scopes=auth.scopes,
+            user_id=user.user_id,
+            location=dc,
+            challenge=auth.challenge,
+            challenge_method=auth.challenge_method,
+            offline=auth.offline,
+            force_consent=auth.force_consent,
+        )
+        return auth.redirect(
+            {"code": code, "location": dc, "accounts-server": world.accounts_url(dc)}
+        )
+
+    async def token(request: Request) -> Response:
+        dc = location(request)
+        if dc is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        query, form = await journal_request(world, "accounts.token", request)
+        fault = await fault_response(world, "accounts.token")
+        if fault is not None:
+            return fault
+        params = _params(query, form)
+        grant_type = params.get("grant_type", "")
+        try:
+            if grant_type == "authorization_code":
+                minted = world.accounts.exchange_code(
+                    location=dc,
+                    client_id=params.get("client_id", ""),
+                    client_secret=params.get("client_secret", ""),
+                    code=params.get("code", ""),
+                    redirect_uri=params.get("redirect_uri", ""),
+                    code_verifier=params.get("code_verifier", ""),
+                )
+            elif grant_type == "refresh_token":
+                minted = world.accounts.refresh(
+                    location=dc,
+                    client_id=params.get("client_id", ""),
+                    client_secret=params.get("client_secret", ""),
+                    refresh_token=params.get("refresh_token", ""),
+                )
+            else:
+                raise OAuthFailure("unsupported_grant_type")
+        except OAuthFailure as exc:
+            return JSONResponse({"error": exc.error})
+        except Throttled:
+            return JSONResponse(THROTTLE_BODY)
+        return JSONResponse(_token_body(world, minted), headers={"Cache-Control": "no-store"})
+
+    async def revoke(request: Request) -> Response:
+        dc = location(request)
+        if dc is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        query, form = await journal_request(world, "accounts.revoke", request)
+        fault = await fault_response(world, "accounts.revoke")
+        if fault is not None:
+            return fault
+        value = _params(query, form).get("token", "")
+        if value and world.accounts.revoke(location=dc, token=value):
+            return JSONResponse({"status": "success"})
+        return JSONResponse({"status": "failure", "error": "invalid_token"}, status_code=400)
+
+    return [
+        Route("/accounts/{dc}/oauth/v2/auth", authorize, methods=["GET", "POST"]),
+        Route("/accounts/{dc}/oauth/v2/token", token, methods=["POST"]),
+        Route("/accounts/{dc}/oauth/v2/token/revoke", revoke, methods=["POST"]),
+    ]

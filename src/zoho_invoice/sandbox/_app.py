@@ -1,0 +1,80 @@
+"""The sandbox as one ASGI app: Accounts for every DC, the Invoice API, and the control API."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from ._accounts import accounts_routes
+from ._control import control_routes
+from ._respond import DATACENTERS
+from ._world import SandboxWorld
+
+__all__ = ["create_sandbox_app", "datacenters_table"]
+
+_INVOICE_MODULE = "zoho_invoice.sandbox.invoice"
+
+
+def datacenters_table(base_url: str) -> dict[str, dict[str, str]]:
+    """The ``ZOHO_DATACENTERS`` JSON for a sandbox at ``base_url`` (all nine DCs).
+
+    >>> datacenters_table("http://127.0.0.1:8090")["eu"]["accounts_url"]
+    'http://127.0.0.1:8090/accounts/eu'
+    """
+    base = base_url.rstrip("/")
+    return {
+        dc: {"accounts_url": f"{base}/accounts/{dc}", "api_domain": f"{base}/api/{dc}"}
+        for dc in DATACENTERS
+    }
+
+
+def _invoice_app(world: SandboxWorld) -> ASGIApp | None:
+    # The Invoice API is built alongside; the Accounts side must start without it.
+    try:
+        module = importlib.import_module(_INVOICE_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name == _INVOICE_MODULE:
+            return None
+        raise
+    factory = getattr(module, "create_invoice_app", None)
+    if factory is None:
+        return None
+    return cast(ASGIApp, factory(world))
+
+
+def create_sandbox_app(
+    *,
+    base_url: str,
+    data_dir: Path | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """A local Zoho at ``base_url``: ``/accounts/{dc}/oauth/v2/...``, ``/api/{dc}/invoice/v3/...``
+    and ``/_sandbox/...``. With ``data_dir`` the Accounts state survives a restart.
+
+    The shared :class:`SandboxWorld` is ``app.state.world``.
+    """
+    world = SandboxWorld(base_url=base_url, data_dir=data_dir, clock=clock)
+
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {"sandbox": "zoho-invoice-connect", "datacenters": datacenters_table(world.base_url)}
+        )
+
+    routes: list[BaseRoute] = [Route("/", index), Route("/_sandbox", index)]
+    routes += accounts_routes(world)
+    routes += control_routes(world)
+    invoice = _invoice_app(world)
+    if invoice is not None:
+        routes.append(Mount("/api", app=invoice))
+    app = Starlette(routes=routes)
+    app.state.world = world
+    return app

@@ -1,0 +1,636 @@
+"""Integration tests: the sandbox's Zoho Accounts, driven over ASGITransport with plain HTTP.
+
+The consent flow (us, eu via the us redirect, cn), the token endpoint's rules and limits, and
+revocation, with an injected clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.applications import Starlette
+
+from zoho_invoice._http import httpx
+from zoho_invoice.sandbox import AsyncSandboxControl, SandboxWorld, create_sandbox_app
+
+pytestmark = pytest.mark.anyio
+
+BASE = "http://sandbox.test"
+CLIENT = "1000.TESTCLIENT"
+SECRET = "s3cr3t-value"
+REDIRECT = "http://app.test/zoho/callback"
+SCOPES = "ZohoInvoice.invoices.READ,ZohoInvoice.settings.READ"
+ALICE = "alice@acme.example"  # us
+ELENA = "elena@eurotech.example"  # eu
+CHEN = "chen@chen-electronics.example"  # cn
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(clock: Clock) -> Starlette:
+    return create_sandbox_app(base_url=BASE, clock=clock)
+
+
+@pytest.fixture
+def world(app: Starlette) -> SandboxWorld:
+    world: SandboxWorld = app.state.world
+    return world
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        yield client
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def auth_params(**overrides: str | None) -> dict[str, str]:
+    params: dict[str, str | None] = {
+        "client_id": CLIENT,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": SCOPES,
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": "state-123",
+    }
+    params.update(overrides)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def user_id(world: SandboxWorld, email: str) -> str:
+    user = world.directory.user_by_email(email)
+    assert user is not None
+    return user.user_id
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+async def approve(
+    client: httpx.AsyncClient,
+    world: SandboxWorld,
+    email: str,
+    *,
+    start: str = "us",
+    **overrides: str | None,
+) -> dict[str, str]:
+    """Run the consent flow like a browser would; return the callback's query parameters."""
+    url = f"{BASE}/accounts/{start}/oauth/v2/auth"
+    page = await client.get(url, params=auth_params(**overrides))
+    assert page.status_code == 200, page.text
+    answer = await client.post(
+        str(page.url), data={"user_id": user_id(world, email), "decision": "approve"}
+    )
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    if location.startswith(BASE + "/accounts/"):
+        page = await client.get(location)
+        assert page.status_code == 200
+        answer = await client.post(
+            location, data={"user_id": user_id(world, email), "decision": "approve"}
+        )
+        assert answer.status_code == 302, answer.text
+        location = answer.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    return {k: v[0] for k, v in query_of(location).items()}
+
+
+async def token(
+    client: httpx.AsyncClient, dc: str, *, in_query: bool = False, **params: str
+) -> dict[str, Any]:
+    url = f"/accounts/{dc}/oauth/v2/token"
+    response = (
+        await client.post(url, params=params) if in_query else await client.post(url, data=params)
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def exchange(client: httpx.AsyncClient, dc: str, code: str, **extra: str) -> dict[str, Any]:
+    params = {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT,
+        "client_secret": SECRET,
+        "redirect_uri": REDIRECT,
+        "code": code,
+    }
+    params.update(extra)
+    return await token(client, dc, **params)
+
+
+async def refresh(client: httpx.AsyncClient, dc: str, refresh_token: str) -> dict[str, Any]:
+    return await token(
+        client,
+        dc,
+        grant_type="refresh_token",
+        client_id=CLIENT,
+        client_secret=SECRET,
+        refresh_token=refresh_token,
+    )
+
+
+async def connect(
+    client: httpx.AsyncClient, world: SandboxWorld, email: str = ALICE, **overrides: str | None
+) -> dict[str, Any]:
+    callback = await approve(client, world, email, **overrides)
+    return await exchange(client, callback["location"], callback["code"])
+
+
+# -- the consent flow -----------------------------------------------------------------------------
+
+
+async def test_consent_page_shows_scopes_and_users_escaped(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    page = await client.get(
+        "/accounts/us/oauth/v2/auth", params=auth_params(client_id="<b>evil</b>")
+    )
+    assert page.status_code == 200
+    assert "ZohoInvoice.invoices.READ" in page.text and "ZohoInvoice.settings.READ" in page.text
+    assert "&lt;b&gt;evil&lt;/b&gt;" in page.text and "<b>evil</b>" not in page.text
+    assert ALICE in page.text and ELENA in page.text
+    assert CHEN not in page.text  # China's users sign in at the cn server only
+    assert 'name="decision" value="approve"' in page.text
+    assert 'name="decision" value="deny"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+async def test_us_user_gets_code_tokens_and_refreshes(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    callback = await approve(client, world, ALICE)
+    assert callback["state"] == "state-123"
+    assert callback["location"] == "us"
+    assert callback["accounts-server"] == f"{BASE}/accounts/us"
+    assert re.fullmatch(r"1000\.[0-9a-f]{32}\.[0-9a-f]{32}", callback["code"])
+
+    tokens = await exchange(client, "us", callback["code"])
+    assert set(tokens) == {
+        "access_token",
+        "refresh_token",
+        "api_domain",
+        "token_type",
+        "expires_in",
+    }
+    assert tokens["api_domain"] == f"{BASE}/api/us"
+    assert tokens["token_type"] == "Bearer"
+    assert tokens["expires_in"] == 3600
+    assert re.fullmatch(r"1000\.[0-9a-f]{32}\.[0-9a-f]{32}", tokens["access_token"])
+    grant = world.authenticate(tokens["access_token"])
+    assert grant is not None
+    assert grant.user_id == user_id(world, ALICE)
+    assert grant.location == "us"
+    assert grant.client_id == CLIENT
+    assert grant.scopes == frozenset(SCOPES.split(","))
+
+    refreshed = await refresh(client, "us", tokens["refresh_token"])
+    assert "refresh_token" not in refreshed  # no rotation
+    assert refreshed["access_token"] != tokens["access_token"]
+    assert world.authenticate(refreshed["access_token"]) is not None
+    assert world.authenticate(tokens["access_token"]) is not None  # the old one stays live
+
+
+async def test_eu_user_is_sent_from_us_to_eu_which_issues_the_code(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    page = await client.get("/accounts/us/oauth/v2/auth", params=auth_params())
+    answer = await client.post(
+        str(page.url), data={"user_id": user_id(world, ELENA), "decision": "approve"}
+    )
+    assert answer.status_code == 302
+    target = answer.headers["location"]
+    assert target.startswith(f"{BASE}/accounts/eu/oauth/v2/auth?")
+    query = query_of(target)
+    assert query["login_hint"] == [ELENA]
+    assert query["state"] == ["state-123"] and query["scope"] == [SCOPES]
+
+    eu_page = await client.get(target)
+    assert eu_page.status_code == 200
+    assert re.search(rf'value="{user_id(world, ELENA)}"\s+checked', eu_page.text)
+    assert ALICE not in eu_page.text  # the eu server knows only eu users
+    final = await client.post(
+        target, data={"user_id": user_id(world, ELENA), "decision": "approve"}
+    )
+    callback = {k: v[0] for k, v in query_of(final.headers["location"]).items()}
+    assert callback["location"] == "eu"
+    assert callback["accounts-server"] == f"{BASE}/accounts/eu"
+    assert (
+        f"accounts-server={BASE.replace(':', '%3A').replace('/', '%2F')}"
+        in (final.headers["location"])
+    )
+
+    # The code belongs to eu: the us server does not know this client's code.
+    assert (await exchange(client, "us", callback["code"])) == {"error": "invalid_client"}
+    tokens = await exchange(client, "eu", callback["code"])
+    assert tokens["api_domain"] == f"{BASE}/api/eu"
+    grant = world.authenticate(tokens["access_token"])
+    assert grant is not None and grant.location == "eu"
+
+
+async def test_cn_user_is_unknown_at_us_and_signs_in_at_cn(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    page = await client.get("/accounts/us/oauth/v2/auth", params=auth_params())
+    refused = await client.post(
+        str(page.url), data={"user_id": user_id(world, CHEN), "decision": "approve"}
+    )
+    assert refused.status_code == 400
+    assert "not known at this server" in refused.text
+
+    callback = await approve(client, world, CHEN, start="cn")
+    assert callback["location"] == "cn"
+    tokens = await exchange(client, "cn", callback["code"])
+    assert tokens["api_domain"] == f"{BASE}/api/cn"
+
+
+async def test_deny_redirects_with_access_denied_and_state(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    page = await client.get("/accounts/us/oauth/v2/auth", params=auth_params())
+    answer = await client.post(
+        str(page.url), data={"user_id": user_id(world, ALICE), "decision": "deny"}
+    )
+    assert answer.status_code == 302
+    location = answer.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    assert query_of(location) == {"error": ["access_denied"], "state": ["state-123"]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"scope": "ZohoInvoice.invoices.READ ZohoInvoice.settings.READ"}, "invalid_scope"),
+        ({"scope": None}, "invalid_scope"),
+        ({"redirect_uri": None}, "invalid_redirect_uri"),
+        ({"access_type": "forever"}, "invalid_request"),
+        ({"code_challenge": "a" * 43, "code_challenge_method": "MD5"}, "invalid_request"),
+        ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request"),
+        ({"state": "x" * 5000}, "invalid_request"),
+    ],
+)
+async def test_bad_authorization_requests_get_an_error_page(
+    client: httpx.AsyncClient, overrides: dict[str, str | None], error: str
+) -> None:
+    page = await client.get("/accounts/us/oauth/v2/auth", params=auth_params(**overrides))
+    assert page.status_code == 400
+    assert f'<code id="error">{error}</code>' in page.text
+
+
+async def test_duplicate_authorization_parameter_is_refused(client: httpx.AsyncClient) -> None:
+    query = httpx.QueryParams(auth_params()).add("state", "other")
+    page = await client.get("/accounts/us/oauth/v2/auth", params=query)
+    assert page.status_code == 400
+    assert "given twice" in page.text
+
+
+async def test_unknown_data_centre_is_404(client: httpx.AsyncClient) -> None:
+    page = await client.get("/accounts/xx/oauth/v2/auth", params=auth_params())
+    assert page.status_code == 404
+    answer = await client.post("/accounts/xx/oauth/v2/token", data={"grant_type": "x"})
+    assert answer.status_code == 404
+
+
+# -- the token endpoint ---------------------------------------------------------------------------
+
+
+async def test_code_is_single_use(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    callback = await approve(client, world, ALICE)
+    assert "access_token" in await exchange(client, "us", callback["code"])
+    assert await exchange(client, "us", callback["code"]) == {"error": "invalid_code"}
+
+
+async def test_code_expires_after_two_minutes(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    callback = await approve(client, world, ALICE)
+    clock.advance(121)
+    assert await exchange(client, "us", callback["code"]) == {"error": "invalid_code"}
+
+    fresh = await approve(client, world, ALICE)
+    clock.advance(119)
+    assert "access_token" in await exchange(client, "us", fresh["code"])
+
+
+async def test_unknown_code_and_unsupported_grant(client: httpx.AsyncClient) -> None:
+    assert await exchange(client, "us", "1000.nope.nope") == {"error": "invalid_code"}
+    body = await token(client, "us", grant_type="password", client_id=CLIENT)
+    assert body == {"error": "unsupported_grant_type"}
+
+
+async def test_parameters_in_the_query_string_are_accepted(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    callback = await approve(client, world, ALICE)
+    tokens = await token(
+        client,
+        "us",
+        in_query=True,
+        grant_type="authorization_code",
+        client_id=CLIENT,
+        client_secret=SECRET,
+        redirect_uri=REDIRECT,
+        code=callback["code"],
+    )
+    assert "refresh_token" in tokens
+    refreshed = await token(
+        client,
+        "us",
+        in_query=True,
+        grant_type="refresh_token",
+        client_id=CLIENT,
+        client_secret=SECRET,
+        refresh_token=tokens["refresh_token"],
+    )
+    assert "access_token" in refreshed
+
+
+async def test_refresh_token_at_the_wrong_dc_is_invalid_client(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    tokens = await connect(client, world, ELENA)
+    for dc in ("us", "in", "cn"):
+        assert await refresh(client, dc, tokens["refresh_token"]) == {"error": "invalid_client"}
+    assert "access_token" in await refresh(client, "eu", tokens["refresh_token"])
+
+
+async def test_pkce_s256_is_checked(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    verifier = "v" * 20 + "-verifier-that-is-long-enough-for-pkce"
+    challenge = {"code_challenge": s256(verifier), "code_challenge_method": "S256"}
+    callback = await approve(client, world, ALICE, **challenge)
+    wrong = await exchange(client, "us", callback["code"], code_verifier=verifier + "x")
+    assert wrong == {"error": "invalid_code"}
+    # A failed check burns the code.
+    assert await exchange(client, "us", callback["code"], code_verifier=verifier) == {
+        "error": "invalid_code"
+    }
+
+    callback = await approve(client, world, ALICE, **challenge)
+    missing = await exchange(client, "us", callback["code"])
+    assert missing == {"error": "invalid_code"}
+
+    callback = await approve(client, world, ALICE, **challenge)
+    assert "access_token" in await exchange(client, "us", callback["code"], code_verifier=verifier)
+
+
+async def test_pkce_plain(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    verifier = "p" * 50
+    callback = await approve(client, world, ALICE, code_challenge=verifier)
+    assert "access_token" in await exchange(client, "us", callback["code"], code_verifier=verifier)
+
+
+async def test_redirect_uri_must_match_the_code(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    callback = await approve(client, world, ALICE)
+    body = await exchange(client, "us", callback["code"], redirect_uri=REDIRECT + "/other")
+    assert body == {"error": "invalid_redirect_uri"}
+
+
+async def test_auto_registered_client_keeps_its_first_secret(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    tokens = await connect(client, world)
+    wrong = await token(
+        client,
+        "us",
+        grant_type="refresh_token",
+        client_id=CLIENT,
+        client_secret="another-secret",
+        refresh_token=tokens["refresh_token"],
+    )
+    assert wrong == {"error": "invalid_client_secret"}
+
+
+async def test_registered_client_enforces_redirect_uri_and_secret(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    control = AsyncSandboxControl(client)
+    await control.register_client(CLIENT, SECRET, [REDIRECT])
+    page = await client.get(
+        "/accounts/us/oauth/v2/auth", params=auth_params(redirect_uri=REDIRECT + "/")
+    )
+    assert page.status_code == 400
+    assert "invalid_redirect_uri" in page.text
+
+    callback = await approve(client, world, ALICE)
+    wrong = await exchange(client, "us", callback["code"], client_secret="not-it")
+    assert wrong == {"error": "invalid_client_secret"}
+    callback = await approve(client, world, ALICE)
+    assert "access_token" in await exchange(client, "us", callback["code"])
+
+
+async def test_unknown_client_is_refused_without_auto_registration(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    await AsyncSandboxControl(client).configure(auto_register_clients=False)
+    page = await client.get("/accounts/us/oauth/v2/auth", params=auth_params())
+    assert page.status_code == 400 and "invalid_client" in page.text
+    assert await exchange(client, "us", "1000.a.b") == {"error": "invalid_client"}
+
+
+async def test_online_access_gives_no_refresh_token(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    tokens = await connect(client, world, access_type="online")
+    assert "access_token" in tokens and "refresh_token" not in tokens
+
+
+async def test_second_grant_without_prompt_consent_gives_no_refresh_token(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    first = await connect(client, world, prompt=None)
+    assert "refresh_token" in first
+    again = await connect(client, world, prompt=None)
+    assert "access_token" in again and "refresh_token" not in again
+    forced = await connect(client, world, prompt="consent")
+    assert "refresh_token" in forced
+
+
+async def test_legacy_token_format(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    await AsyncSandboxControl(client).configure(token_format="legacy")
+    tokens = await connect(client, world)
+    assert tokens["expires_in_sec"] == 3600
+    assert tokens["expires_in"] == 3_600_000
+
+
+async def test_access_token_expires(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    await AsyncSandboxControl(client).set_access_token_lifetime(60)
+    tokens = await connect(client, world)
+    assert tokens["expires_in"] == 60
+    clock.advance(59)
+    assert world.authenticate(tokens["access_token"]) is not None
+    clock.advance(1)
+    assert world.authenticate(tokens["access_token"]) is None
+
+
+# -- Zoho's limits --------------------------------------------------------------------------------
+
+
+async def test_s33_throttle_after_ten_refreshes_then_recovers_after_the_window(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    tokens = await connect(client, world)
+    for _ in range(10):
+        assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+        clock.advance(30)
+    throttled = await refresh(client, "us", tokens["refresh_token"])
+    assert throttled["error"] == "Access Denied"
+    assert throttled["status"] == "failure"
+    assert "too many requests" in throttled["error_description"]
+    clock.advance(250)  # 550 s after the first refresh: still inside the window
+    assert (await refresh(client, "us", tokens["refresh_token"]))["error"] == "Access Denied"
+    clock.advance(51)  # the first refresh is now more than 10 minutes old
+    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+    assert (await refresh(client, "us", tokens["refresh_token"]))["error"] == "Access Denied"
+
+
+async def test_sixteenth_live_access_token_kills_the_oldest(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    await AsyncSandboxControl(client).set_access_token_lifetime(86_400)
+    tokens = await connect(client, world)
+    issued = [tokens["access_token"]]
+    for batch in range(2):
+        for _ in range(8 if batch == 0 else 7):
+            issued.append((await refresh(client, "us", tokens["refresh_token"]))["access_token"])
+        clock.advance(601)
+    assert len(issued) == 16
+    assert world.authenticate(issued[0]) is None
+    assert all(world.authenticate(t) is not None for t in issued[1:])
+    stats = await AsyncSandboxControl(client).stats(tokens["refresh_token"])
+    assert stats["live_access_tokens"] == 15
+    assert stats["access_tokens_minted"] == 16
+
+
+async def test_twenty_first_refresh_token_kills_the_oldest_and_its_access_tokens(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    grants = [await connect(client, world) for _ in range(21)]
+    first, second = grants[0], grants[1]
+    assert await refresh(client, "us", first["refresh_token"]) == {"error": "invalid_code"}
+    assert world.authenticate(first["access_token"]) is None
+    assert world.authenticate(second["access_token"]) is not None
+    assert "access_token" in await refresh(client, "us", second["refresh_token"])
+    # Another user's tokens are not touched by Alice's limit.
+    bob = await connect(client, world, "bob@bluebird.example")
+    assert "access_token" in await refresh(client, "us", bob["refresh_token"])
+
+
+# -- revocation -----------------------------------------------------------------------------------
+
+
+async def test_revoking_a_refresh_token_kills_its_access_tokens(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    tokens = await connect(client, world)
+    more = await refresh(client, "us", tokens["refresh_token"])
+    answer = await client.post(
+        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "success"}
+    assert world.authenticate(tokens["access_token"]) is None
+    assert world.authenticate(more["access_token"]) is None
+    assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
+    again = await client.post(
+        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
+    )
+    assert again.status_code == 400
+
+
+async def test_revoke_unknown_or_wrong_dc_token_is_400(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    unknown = await client.post("/accounts/us/oauth/v2/token/revoke", params={"token": "1000.x.y"})
+    assert unknown.status_code == 400
+    tokens = await connect(client, world, ELENA)
+    wrong_dc = await client.post(
+        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
+    )
+    assert wrong_dc.status_code == 400
+    assert "access_token" in await refresh(client, "eu", tokens["refresh_token"])
+
+
+async def test_revoking_an_access_token(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    tokens = await connect(client, world)
+    answer = await client.post(
+        "/accounts/us/oauth/v2/token/revoke", data={"token": tokens["access_token"]}
+    )
+    assert answer.json() == {"status": "success"}
+    assert world.authenticate(tokens["access_token"]) is None
+    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+
+
+# -- scripted faults ------------------------------------------------------------------------------
+
+
+async def test_scripted_token_answers_come_first_then_normal_service(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    control = AsyncSandboxControl(client)
+    tokens = await connect(client, world)
+    await control.script("accounts.token", body={"error": "invalid_code"}, times=2)
+    assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
+    assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
+    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+
+    await control.script("accounts.token", status=503)
+    unavailable = await client.post(
+        "/accounts/us/oauth/v2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert unavailable.status_code == 503
+    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+
+
+async def test_scripted_delay_then_normal_answer(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    control = AsyncSandboxControl(client)
+    tokens = await connect(client, world)
+    await control.script("accounts.*", status=None, delay=0.05)
+    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+    assert (await control.stats(tokens["refresh_token"]))["refresh_grants"] == 1
+
+
+async def test_scripted_revoke_failure(client: httpx.AsyncClient, world: SandboxWorld) -> None:
+    tokens = await connect(client, world)
+    await AsyncSandboxControl(client).script("accounts.revoke", status=500, body={"x": 1})
+    url = "/accounts/us/oauth/v2/token/revoke"
+    failed = await client.post(url, params={"token": tokens["refresh_token"]})
+    assert failed.status_code == 500
+    assert world.authenticate(tokens["access_token"]) is not None
+    done = await client.post(url, params={"token": tokens["refresh_token"]})
+    assert done.json() == {"status": "success"}
