@@ -1,0 +1,315 @@
+"""Unit tests of OAuthClient and AsyncOAuthClient over httpx.MockTransport (SECURITY 9-20)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pydantic import SecretStr
+
+from zoho_invoice import (
+    DataCenterError,
+    InvalidGrantError,
+    OAuthError,
+    OAuthTransientError,
+    TokenThrottledError,
+)
+from zoho_invoice._http import httpx
+from zoho_invoice.datacenters import DataCenter, DataCenterTable
+from zoho_invoice.oauth import AsyncOAuthClient, OAuthClient, code_challenge, make_code_verifier
+
+SECRET = "client-secret-value-42"
+ACCESS = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"
+REFRESH = "1000.aaaabbbbccccddddeeeeffff00001111.2222333344445555666677778888999a"
+REDIRECT = "https://app.example.com/zoho/callback"
+SCOPES = ["ZohoInvoice.invoices.READ", "ZohoInvoice.contacts.CREATE"]
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def token_answer(api_domain: str = "https://www.zohoapis.eu", **extra: object) -> httpx.Response:
+    payload: dict[str, object] = {
+        "access_token": ACCESS,
+        "refresh_token": REFRESH,
+        "api_domain": api_domain,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+    }
+    payload.update(extra)
+    return httpx.Response(200, json=payload)
+
+
+class Recorder:
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.answer(request)
+
+
+def make_client(handler: Handler, table: DataCenterTable | None = None) -> OAuthClient:
+    return OAuthClient(
+        client_id="1000.CLIENTID",
+        client_secret=SecretStr(SECRET),
+        redirect_uri=REDIRECT,
+        scopes=SCOPES,
+        datacenters=table or DataCenterTable.builtin(),
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+
+
+def make_async_client(handler: Handler) -> AsyncOAuthClient:
+    return AsyncOAuthClient(
+        client_id="1000.CLIENTID",
+        client_secret=SecretStr(SECRET),
+        redirect_uri=REDIRECT,
+        scopes=SCOPES,
+        datacenters=DataCenterTable.builtin(),
+        http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+
+
+def form(request: httpx.Request) -> dict[str, list[str]]:
+    return parse_qs(request.content.decode())
+
+
+# -- the authorize URL ------------------------------------------------------------------------
+
+
+def test_s11_authorization_url_has_every_required_parameter() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(500)))
+    verifier = make_code_verifier()
+    url = client.authorization_url(state="opaque-state", code_challenge=code_challenge(verifier))
+    parts = urlsplit(url)
+    assert (
+        f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://accounts.zoho.com/oauth/v2/auth"
+    )
+    query = parse_qs(parts.query)
+    assert {k: v[0] for k, v in query.items()} == {
+        "client_id": "1000.CLIENTID",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "ZohoInvoice.invoices.READ,ZohoInvoice.contacts.CREATE",
+        "access_type": "offline",
+        "prompt": "consent",
+        "state": "opaque-state",
+        "code_challenge": code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    assert all(len(v) == 1 for v in query.values())
+    assert verifier not in url and SECRET not in url
+
+
+def test_s11_china_starts_at_its_own_server_others_at_us() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(500)))
+    assert client.authorization_url(state="s", code_challenge="c", location="cn").startswith(
+        "https://accounts.zoho.com.cn/oauth/v2/auth?"
+    )
+    assert client.authorization_url(state="s", code_challenge="c", location="eu").startswith(
+        "https://accounts.zoho.com/oauth/v2/auth?"
+    )
+
+
+# -- the code exchange ------------------------------------------------------------------------
+
+
+def test_exchange_posts_a_form_to_the_connections_dc() -> None:
+    recorder = Recorder(lambda r: token_answer())
+    client = make_client(recorder)
+    tokens = client.exchange_code(client.datacenters.get("eu"), "1000.code.abc", "v" * 43)
+    assert tokens.access_token == ACCESS and tokens.refresh_token == REFRESH
+    (request,) = recorder.requests
+    assert request.method == "POST"
+    assert str(request.url) == "https://accounts.zoho.eu/oauth/v2/token"  # nothing in the query
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert {k: v[0] for k, v in form(request).items()} == {
+        "grant_type": "authorization_code",
+        "client_id": "1000.CLIENTID",
+        "client_secret": SECRET,
+        "redirect_uri": REDIRECT,
+        "code": "1000.code.abc",
+        "code_verifier": "v" * 43,
+    }
+
+
+def test_s09_a_datacenter_not_in_the_table_gets_nothing() -> None:
+    recorder = Recorder(lambda r: token_answer())
+    client = make_client(recorder)
+    evil = DataCenter("eu", "https://accounts.zoho.eu.evil.com", "https://www.zohoapis.eu")
+    with pytest.raises(DataCenterError):
+        client.exchange_code(evil, "code", "v" * 43)
+    with pytest.raises(DataCenterError):
+        client.refresh("xx", REFRESH)
+    with pytest.raises(DataCenterError):
+        client.revoke(DataCenter("us", "https://evil.example", "https://x.example"), REFRESH)
+    assert recorder.requests == []
+
+
+def test_s09_redirects_are_not_followed() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "evil.example":
+            return token_answer()
+        return httpx.Response(302, headers={"Location": "https://evil.example/steal"})
+
+    recorder = Recorder(answer)
+    client = make_client(recorder)
+    with pytest.raises(OAuthError, match="redirect"):
+        client.refresh("eu", REFRESH)
+    assert [r.url.host for r in recorder.requests] == ["accounts.zoho.eu"]
+
+
+def test_s10_own_http_client_verifies_tls_and_there_is_no_switch() -> None:
+    client = OAuthClient(
+        client_id="1000.CLIENTID",
+        client_secret=SecretStr(SECRET),
+        redirect_uri=REDIRECT,
+        scopes=SCOPES,
+        datacenters=DataCenterTable.builtin(),
+    )
+    try:
+        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    finally:
+        client.close()
+    for cls in (OAuthClient, AsyncOAuthClient):
+        assert "verify" not in inspect.signature(cls).parameters
+
+
+def test_s19_api_domain_of_another_dc_is_rejected() -> None:
+    client = make_client(Recorder(lambda r: token_answer(api_domain="https://www.zohoapis.com")))
+    with pytest.raises(DataCenterError):
+        client.exchange_code("eu", "code", "v" * 43)
+    evil = make_client(Recorder(lambda r: token_answer(api_domain="https://evil.example")))
+    with pytest.raises(DataCenterError):
+        evil.refresh("eu", REFRESH)
+
+
+def test_s20_exchange_timeout_is_not_retried_and_says_connect_again() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    recorder = Recorder(answer)
+    client = make_client(recorder)
+    with pytest.raises(OAuthTransientError, match="connect again") as info:
+        client.exchange_code("eu", "1000.code.abc", "v" * 43)
+    assert len(recorder.requests) == 1
+    assert "1000.code.abc" not in str(info.value)
+
+
+def test_s17_zoho_200_error_on_exchange_stores_nothing() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(200, json={"error": "invalid_code"})))
+    with pytest.raises(InvalidGrantError):
+        client.exchange_code("eu", "code", "v" * 43)
+
+
+# -- refresh -----------------------------------------------------------------------------------
+
+
+def test_refresh_sends_the_refresh_grant_once() -> None:
+    recorder = Recorder(lambda r: token_answer(refresh_token=None))
+    client = make_client(recorder)
+    tokens = client.refresh("eu", REFRESH)
+    assert tokens.refresh_token is None and tokens.access_token == ACCESS
+    (request,) = recorder.requests
+    assert {k: v[0] for k, v in form(request).items()} == {
+        "grant_type": "refresh_token",
+        "client_id": "1000.CLIENTID",
+        "client_secret": SECRET,
+        "refresh_token": REFRESH,
+    }
+    assert REFRESH not in str(request.url) and SECRET not in str(request.url)
+
+
+def test_refresh_5xx_is_one_attempt_and_transient() -> None:
+    recorder = Recorder(lambda r: httpx.Response(503, text="busy"))
+    with pytest.raises(OAuthTransientError):
+        make_client(recorder).refresh("eu", REFRESH)
+    assert len(recorder.requests) == 1
+
+
+def test_throttle_wording_raises_throttled() -> None:
+    answer = {
+        "error": "Access Denied",
+        "error_description": "You have made too many requests continuously.",
+        "status": "failure",
+    }
+    client = make_client(Recorder(lambda r: httpx.Response(200, json=answer)))
+    with pytest.raises(TokenThrottledError):
+        client.refresh("eu", REFRESH)
+
+
+# -- revoke -------------------------------------------------------------------------------------
+
+
+def test_revoke_puts_the_token_where_zoho_wants_it_and_logs_no_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = Recorder(lambda r: httpx.Response(200, json={"status": "success"}))
+    client = make_client(recorder)
+    with caplog.at_level(logging.DEBUG):
+        client.revoke("au", REFRESH)
+    (request,) = recorder.requests
+    assert request.url.host == "accounts.zoho.com.au"
+    assert request.url.path == "/oauth/v2/token/revoke"
+    assert request.url.params["token"] == REFRESH
+    assert REFRESH not in caplog.text and "aaaabbbb" not in caplog.text
+
+
+def test_revoke_unknown_token_is_invalid_grant() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(400, json={"error": "invalid_token"})))
+    with pytest.raises(InvalidGrantError):
+        client.revoke("eu", REFRESH)
+
+
+def test_revoke_server_trouble_is_transient() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(500, text="oops")))
+    with pytest.raises(OAuthTransientError):
+        client.revoke("eu", REFRESH)
+
+
+def test_s38_client_repr_and_errors_hide_the_secret() -> None:
+    client = make_client(Recorder(lambda r: httpx.Response(200, json={"error": "invalid_client"})))
+    assert SECRET not in repr(client)
+    with pytest.raises(OAuthError) as info:
+        client.refresh("eu", REFRESH)
+    assert SECRET not in str(info.value) and REFRESH not in str(info.value)
+
+
+# -- the async twin -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_twin_behaves_the_same() -> None:
+    recorder = Recorder(lambda r: token_answer())
+    async with make_async_client(recorder) as client:
+        tokens = await client.exchange_code("eu", "code", "v" * 43)
+        assert tokens.access_token == ACCESS
+        refreshed = await client.refresh("eu", REFRESH)
+        assert refreshed.refresh_token == REFRESH
+    assert [str(r.url) for r in recorder.requests] == [
+        "https://accounts.zoho.eu/oauth/v2/token"
+    ] * 2
+    assert json.dumps(form(recorder.requests[1])["grant_type"]) == '["refresh_token"]'
+
+
+@pytest.mark.anyio
+async def test_async_s20_and_s09_and_revoke() -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("slow", request=request)
+
+    with pytest.raises(OAuthTransientError, match="connect again"):
+        await make_async_client(Recorder(timeout)).exchange_code("eu", "code", "v" * 43)
+    recorder = Recorder(lambda r: httpx.Response(302, headers={"Location": "https://evil"}))
+    with pytest.raises(OAuthError, match="redirect"):
+        await make_async_client(recorder).refresh("us", REFRESH)
+    assert len(recorder.requests) == 1
+    revoked = Recorder(lambda r: httpx.Response(200, json={"status": "success"}))
+    await make_async_client(revoked).revoke("jp", REFRESH)
+    assert revoked.requests[0].url.host == "accounts.zoho.jp"
