@@ -1,0 +1,143 @@
+"""Unit tests of the request budget (injected clock) and the concurrency cap."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from api._fakes import Recorder, sync_client, zoho
+from zoho_invoice.api import AsyncConcurrencyCap, ConcurrencyCap, TokenBucketBudget
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_burst_then_paced_at_the_rate() -> None:
+    clock = Clock()
+    budget = TokenBucketBudget(rate=100, window=60.0, burst=5, clock=clock)
+    waits = [budget.reserve("org") for _ in range(8)]
+    assert waits[:5] == [0.0] * 5
+    # Then one permit every 0.6 s, queued fairly behind each other.
+    assert waits[5:] == pytest.approx([0.6, 1.2, 1.8])
+
+
+def test_never_more_than_rate_plus_burst_in_any_window() -> None:
+    clock = Clock()
+    budget = TokenBucketBudget(rate=95, window=60.0, burst=5, clock=clock)
+    send_times = []
+    for _ in range(400):
+        wait = budget.reserve("org")
+        send_times.append(clock.now + wait)
+        clock.now += 0.01  # callers arrive far faster than allowed
+    for i, start in enumerate(send_times):
+        in_window = [t for t in send_times[i:] if t < start + 60.0]
+        assert len(in_window) <= 100
+
+
+def test_refills_over_time_and_caps_at_burst() -> None:
+    clock = Clock()
+    budget = TokenBucketBudget(rate=10, window=10.0, burst=2, clock=clock)
+    assert [budget.reserve("o") for _ in range(2)] == [0.0, 0.0]
+    assert budget.reserve("o") == pytest.approx(1.0)
+    clock.now += 3600
+    assert [budget.reserve("o") for _ in range(2)] == [0.0, 0.0]
+    assert budget.reserve("o") > 0
+
+
+def test_organizations_have_separate_buckets() -> None:
+    budget = TokenBucketBudget(rate=1, window=60.0, burst=1, clock=Clock())
+    assert budget.reserve("a") == 0.0
+    assert budget.reserve("b") == 0.0
+    assert budget.reserve("a") > 0
+
+
+def test_invalid_budget_settings_rejected() -> None:
+    with pytest.raises(ValueError):
+        TokenBucketBudget(rate=0)
+    with pytest.raises(ValueError):
+        TokenBucketBudget(burst=0)
+
+
+def test_client_waits_for_permit_instead_of_failing() -> None:
+    clock = Clock()
+    budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
+    recorder = Recorder(zoho(invoices=[]))
+    slept: list[float] = []
+    with sync_client(recorder, budget=budget) as client:
+        client._sleep = slept.append
+        for _ in range(3):
+            client.invoices.list()
+    assert len(recorder.requests) == 3
+    assert slept == pytest.approx([1.0, 2.0])
+
+
+def test_budget_is_thread_safe() -> None:
+    budget = TokenBucketBudget(rate=1000, window=1.0, burst=1000, clock=Clock())
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(100):
+            wait = budget.reserve("o")
+            with lock:
+                results.append(wait)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 800 reservations against 1000 permits: nobody waits, none lost to a race.
+    assert len(results) == 800 and max(results) == 0.0
+    # The clock stands still: the 801st to 1000th are free, the 1001st waits.
+    assert [budget.reserve("o") > 0 for _ in range(201)] == [False] * 200 + [True]
+
+
+def test_concurrency_cap_limits_threads_in_flight() -> None:
+    cap = ConcurrencyCap(3)
+    inside = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, peak
+        with cap.slot("org"):
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.01)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 3
+
+
+@pytest.mark.anyio
+async def test_async_concurrency_cap() -> None:
+    cap = AsyncConcurrencyCap(2)
+    inside = 0
+    peak = 0
+
+    async def work() -> None:
+        nonlocal inside, peak
+        async with cap.slot("org"):
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.005)
+            inside -= 1
+
+    await asyncio.gather(*(work() for _ in range(10)))
+    assert peak == 2

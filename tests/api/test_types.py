@@ -1,0 +1,53 @@
+"""Unit tests of the response models: exact money, dates, big ids, Zoho timestamps, extras."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from zoho_invoice.api.types import Contact, CustomerPayment, Invoice, InvoiceParams
+
+
+def test_invoice_parsing() -> None:
+    invoice = Invoice.model_validate(
+        {
+            "invoice_id": 98200000056711412,  # over 2**53, as a JSON number
+            "customer_id": "460000000026049",
+            "total": 0.1,
+            "balance": "1234567890.05",
+            "date": "2024-05-01",
+            "due_date": "",
+            "created_time": "2016-06-11T17:38:06-0700",
+            "line_items": [{"line_item_id": 1, "rate": 19.99, "quantity": 3}],
+            "custom_fields": [{"label": "PO", "value": "77"}],
+            "zcrm_potential_id": "x",
+        }
+    )
+    assert invoice.invoice_id == "98200000056711412"
+    assert invoice.total == Decimal("0.1")
+    assert invoice.balance == Decimal("1234567890.05")
+    assert invoice.date == date(2024, 5, 1)
+    assert invoice.due_date is None
+    assert invoice.created_time is not None
+    assert invoice.created_time.utcoffset() == -timedelta(hours=7)
+    assert invoice.line_items[0].rate == Decimal("19.99")
+    assert invoice.line_items[0].line_item_id == "1"
+    # Unknown fields are kept, not dropped.
+    assert invoice.model_extra is not None
+    assert invoice.model_extra["zcrm_potential_id"] == "x"
+    assert invoice.custom_fields == [{"label": "PO", "value": "77"}]  # type: ignore[attr-defined]
+
+
+def test_contact_and_payment() -> None:
+    contact = Contact.model_validate({"contact_id": "1", "outstanding_receivable_amount": ""})
+    assert contact.outstanding_receivable_amount is None
+    payment = CustomerPayment.model_validate(
+        {"payment_id": "9", "amount": 10, "invoices": [{"invoice_id": 5, "amount_applied": 2.5}]}
+    )
+    assert payment.invoices[0].invoice_id == "5"
+    assert payment.invoices[0].amount_applied == Decimal("2.5")
+
+
+def test_params_keep_extra_fields() -> None:
+    params = InvoiceParams(customer_id="1", payment_terms=15)
+    assert params.to_body() == {"customer_id": "1", "payment_terms": 15}
