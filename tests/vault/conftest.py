@@ -1,0 +1,97 @@
+"""Fixtures for the vault tests: a database URL per backend, a movable clock, a key ring."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from zoho_invoice.oauth._types import TokenSet
+from zoho_invoice.vault import KeyRing, Vault
+
+START = 1_800_000_000.0
+
+
+class Clock:
+    """Epoch seconds that only move when a test says so."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def keys_text() -> str:
+    return KeyRing.generate_entry("k1")
+
+
+@pytest.fixture
+def keyring(keys_text: str) -> KeyRing:
+    return KeyRing.from_string(keys_text)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vault' / 'zoho.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"vault_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def vault(db_url: str, keyring: KeyRing, clock: Clock) -> Iterator[Vault]:
+    opened = Vault.open(db_url, keyring, upgrade=True, clock=clock)
+    yield opened
+    opened.close()
+
+
+class TokenFactory:
+    """``tokens(access=..., refresh=...)``: a TokenSet that expires an hour after the clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __call__(
+        self, *, access: str = "1000.access.aaa", refresh: str | None = "1000.refresh.rrr"
+    ) -> TokenSet:
+        return TokenSet(
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=datetime.fromtimestamp(self.clock.now, UTC) + timedelta(hours=1),
+            api_domain="https://www.zohoapis.eu",
+            token_type="Bearer",
+            scope="ZohoInvoice.invoices.READ",
+        )
+
+
+@pytest.fixture
+def tokens(clock: Clock) -> TokenFactory:
+    return TokenFactory(clock)
