@@ -1,0 +1,533 @@
+"""The rules of one organization's books: contacts, items, invoices, estimates, payments.
+
+HTTP-free: the app turns requests into calls here, and failures into Zoho's error answers.
+Invoice statuses are stored as ``draft``, ``sent``, ``viewed``, ``partially_paid``, ``paid`` or
+``void``; an unpaid (sent, viewed or partially paid) invoice past its due date is shown and
+filtered as ``overdue``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ._amounts import compute, money
+from ._errors import ZohoAPIFailure, invalid, not_found
+from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
+from ._store import Doc, InvoiceStore
+from ._time import format_timestamp, parse_date, today
+
+__all__ = ["OPEN_STATUSES", "Books", "display_status"]
+
+#: Stored statuses of an invoice that still waits for money.
+OPEN_STATUSES = ("sent", "viewed", "partially_paid")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MAX_TEXT = 2000
+
+
+def display_status(doc: Mapping[str, Any], on: date) -> str:
+    status = str(doc.get("status", "draft"))
+    if status in OPEN_STATUSES and str(doc.get("due_date") or "9999-12-31") < on.isoformat():
+        return "overdue"
+    return status
+
+
+def _text(body: Mapping[str, Any], field: str, *, required: bool = False, default: str = "") -> str:
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise invalid(field)
+        return default
+    if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > _MAX_TEXT:
+        raise invalid(field)
+    text = str(value).strip()
+    if required and not text:
+        raise invalid(field)
+    return text
+
+
+def _email(body: Mapping[str, Any], field: str) -> str:
+    text = _text(body, field)
+    if text and not _EMAIL.match(text):
+        raise invalid(field)
+    return text
+
+
+def _date(body: Mapping[str, Any], field: str, default: date) -> date:
+    value = body.get(field)
+    if value in (None, ""):
+        return default
+    try:
+        return parse_date(str(value))
+    except ValueError:
+        raise invalid(field) from None
+
+
+def _int(body: Mapping[str, Any], field: str, default: int) -> int:
+    value = body.get(field, default)
+    if isinstance(value, bool):
+        raise invalid(field)
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise invalid(field) from None
+    if number < 0 or number > 3650:
+        raise invalid(field)
+    return number
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+class Books:
+    """One organization's data at one moment (``now`` from the world's clock)."""
+
+    def __init__(
+        self, store: InvoiceStore, organization_id: str, *, now: float, currency_code: str = "USD"
+    ) -> None:
+        self.store = store
+        self.org = organization_id
+        self.now = now
+        self.today = today(now)
+        self.currency_code = currency_code
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def _stamp(self, doc: Doc, *, created: bool) -> Doc:
+        stamp = format_timestamp(self.now)
+        if created:
+            doc["created_time"] = stamp
+        doc["last_modified_time"] = stamp
+        return doc
+
+    def get(self, res: Resource, doc_id: str) -> Doc:
+        doc = self.store.get(res, self.org, doc_id)
+        if doc is None:
+            raise not_found(f"{res.label}")
+        return doc
+
+    def present(self, res: Resource, doc: Doc) -> Doc:
+        """The document as the API shows it (invoice status as of today)."""
+        if res is INVOICES:
+            doc = dict(doc, status=display_status(doc, self.today))
+        return doc
+
+    def _number_taken(self, res: Resource, field: str, number: str, own_id: str | None) -> bool:
+        where = [f"{field} = ?"]
+        params: list[Any] = [number]
+        if own_id is not None:
+            where.append("id != ?")
+            params.append(int(own_id))
+        return self.store.count(res, self.org, where=where, params=params) > 0
+
+    def _number(self, res: Resource, body: Mapping[str, Any], own_id: str | None = None) -> str:
+        field, prefix, kind = (
+            ("invoice_number", "INV-", "invoice")
+            if res is INVOICES
+            else ("estimate_number", "EST-", "estimate")
+        )
+        given = _text(body, field)
+        if given:
+            if self._number_taken(res, field, given, own_id):
+                raise ZohoAPIFailure(400, 1001, f'{res.label} "{given}" already exists.')
+            return given
+        while True:
+            number = f"{prefix}{self.store.next_numbers(self.org, kind)[0]:06d}"
+            if not self._number_taken(res, field, number, own_id):
+                return number
+
+    def _customer(self, body: Mapping[str, Any]) -> Doc:
+        customer_id = _text(body, "customer_id", required=True)
+        customer = self.store.get(CONTACTS, self.org, customer_id)
+        if customer is None:
+            raise invalid("customer_id")
+        return customer
+
+    def _amounts(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return compute(
+            body,
+            lookup_item=lambda item_id: self.store.get(ITEMS, self.org, item_id),
+            new_line_id=lambda: self.store.new_ids()[0],
+        )
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def save_contact(self, body: Mapping[str, Any], existing: Doc | None = None) -> Doc:
+        merged: dict[str, Any] = {**(existing or {}), **body}
+        contact_type = _text(merged, "contact_type", default="customer")
+        if contact_type not in ("customer", "vendor"):
+            raise invalid("contact_type")
+        address = merged.get("billing_address") or {}
+        persons = merged.get("contact_persons") or []
+        if not isinstance(address, dict) or not isinstance(persons, list):
+            raise invalid("billing_address" if not isinstance(address, dict) else "contact_persons")
+        doc: Doc = {
+            "contact_id": existing["contact_id"] if existing else self.store.new_ids()[0],
+            "contact_name": _text(merged, "contact_name", required=True),
+            "company_name": _text(merged, "company_name"),
+            "contact_type": contact_type,
+            "status": existing["status"] if existing else "active",
+            "first_name": _text(merged, "first_name"),
+            "last_name": _text(merged, "last_name"),
+            "email": _email(merged, "email"),
+            "phone": _text(merged, "phone"),
+            "currency_code": _text(merged, "currency_code", default=self.currency_code),
+            "payment_terms": _int(merged, "payment_terms", 0),
+            "billing_address": address,
+            "contact_persons": persons,
+            "notes": _text(merged, "notes"),
+            "created_time": existing["created_time"] if existing else "",
+        }
+        self._stamp(doc, created=existing is None)
+        with self.store.transaction():
+            if existing:
+                self.store.replace(CONTACTS, self.org, doc)
+            else:
+                self.store.insert(CONTACTS, self.org, doc)
+        return doc
+
+    def contact_detail(self, doc: Doc) -> Doc:
+        due = self.store.select(
+            INVOICES,
+            self.org,
+            where=["customer_id = ?", "status IN ('sent', 'viewed', 'partially_paid')"],
+            params=[doc["contact_id"]],
+        )
+        outstanding = sum((_dec(inv.get("balance")) for inv in due), Decimal(0))
+        return dict(doc, outstanding_receivable_amount=money(outstanding))
+
+    def set_contact_status(self, contact_id: str, status: str) -> None:
+        doc = self.get(CONTACTS, contact_id)
+        doc["status"] = status
+        self.store.replace(CONTACTS, self.org, self._stamp(doc, created=False))
+
+    def delete_contact(self, contact_id: str) -> None:
+        self.get(CONTACTS, contact_id)
+        with self.store.transaction():
+            for res in (INVOICES, ESTIMATES, PAYMENTS):
+                if self.store.count(res, self.org, where=["customer_id = ?"], params=[contact_id]):
+                    raise ZohoAPIFailure(
+                        400,
+                        12008,
+                        "The contact has transactions associated with it and cannot be deleted. "
+                        "Mark it as inactive instead.",
+                    )
+            self.store.delete(CONTACTS, self.org, contact_id)
+
+    # -- items ------------------------------------------------------------------------------
+
+    def save_item(self, body: Mapping[str, Any], existing: Doc | None = None) -> Doc:
+        merged: dict[str, Any] = {**(existing or {}), **body}
+        rate = merged.get("rate")
+        if isinstance(rate, bool) or rate in (None, ""):
+            raise invalid("rate")
+        try:
+            rate_value = Decimal(str(rate))
+        except ArithmeticError:
+            raise invalid("rate") from None
+        if not rate_value.is_finite() or rate_value < 0:
+            raise invalid("rate")
+        product_type = _text(merged, "product_type", default="service")
+        if product_type not in ("service", "goods"):
+            raise invalid("product_type")
+        doc: Doc = {
+            "item_id": existing["item_id"] if existing else self.store.new_ids()[0],
+            "name": _text(merged, "name", required=True),
+            "description": _text(merged, "description"),
+            "rate": money(rate_value),
+            "unit": _text(merged, "unit"),
+            "sku": _text(merged, "sku"),
+            "product_type": product_type,
+            "status": existing["status"] if existing else "active",
+            "created_time": existing["created_time"] if existing else "",
+        }
+        self._stamp(doc, created=existing is None)
+        if existing:
+            self.store.replace(ITEMS, self.org, doc)
+        else:
+            self.store.insert(ITEMS, self.org, doc)
+        return doc
+
+    # -- invoices and estimates -------------------------------------------------------------
+
+    def save_invoice(self, body: Mapping[str, Any], existing: Doc | None = None) -> Doc:
+        with self.store.transaction():
+            merged: dict[str, Any] = {**(existing or {}), **body}
+            if existing and existing["status"] == "void":
+                raise ZohoAPIFailure(400, 2, "A void invoice cannot be edited.")
+            customer = self._customer(merged)
+            number = self._number(INVOICES, merged, existing["invoice_id"] if existing else None)
+            invoice_date = _date(merged, "date", self.today)
+            terms = _int(merged, "payment_terms", int(customer.get("payment_terms") or 0))
+            if existing and "date" in body and "due_date" not in body:
+                merged.pop("due_date", None)
+            due = _date(merged, "due_date", invoice_date + timedelta(days=terms))
+            if due < invoice_date:
+                raise invalid("due_date")
+            amounts = self._amounts(merged)
+            paid = _dec(existing.get("payment_made")) if existing else Decimal(0)
+            if _dec(amounts["total"]) < paid:
+                raise ZohoAPIFailure(
+                    400, 2, "The invoice total cannot be less than the payments applied to it."
+                )
+            status = existing["status"] if existing else "draft"
+            balance = Decimal(0) if status == "void" else _dec(amounts["total"]) - paid
+            if existing and status in ("paid", "partially_paid"):
+                status = "paid" if balance == 0 else "partially_paid"
+            doc: Doc = {
+                "invoice_id": existing["invoice_id"] if existing else self.store.new_ids()[0],
+                "invoice_number": number,
+                "customer_id": customer["contact_id"],
+                "customer_name": customer["contact_name"],
+                "email": customer.get("email", ""),
+                "reference_number": _text(merged, "reference_number"),
+                "date": invoice_date.isoformat(),
+                "due_date": due.isoformat(),
+                "payment_terms": terms,
+                "status": status,
+                "currency_code": customer.get("currency_code") or self.currency_code,
+                **amounts,
+                "payment_made": money(paid),
+                "balance": money(balance),
+                "payments": existing.get("payments", []) if existing else [],
+                "is_emailed": bool(existing.get("is_emailed")) if existing else False,
+                "notes": _text(merged, "notes"),
+                "terms": _text(merged, "terms"),
+                "created_time": existing["created_time"] if existing else "",
+            }
+            self._stamp(doc, created=existing is None)
+            if existing:
+                self.store.replace(INVOICES, self.org, doc)
+            else:
+                self.store.insert(INVOICES, self.org, doc)
+        return doc
+
+    def invoice_status(self, invoice_id: str, target: str) -> None:
+        with self.store.transaction():
+            doc = self.get(INVOICES, invoice_id)
+            status = doc["status"]
+            paid = _dec(doc.get("payment_made"))
+            if target == "sent":
+                if status == "void":
+                    raise ZohoAPIFailure(400, 2, "A void invoice cannot be marked as sent.")
+                if status == "draft":
+                    doc["status"] = "sent"
+            elif target in ("void", "draft"):
+                if paid > 0:
+                    raise ZohoAPIFailure(
+                        400,
+                        2,
+                        "Payments have been recorded for this invoice. Delete them first.",
+                    )
+                doc["status"] = target
+                doc["balance"] = 0.0 if target == "void" else doc["total"]
+            self.store.replace(INVOICES, self.org, self._stamp(doc, created=False))
+
+    def delete_invoice(self, invoice_id: str) -> None:
+        with self.store.transaction():
+            doc = self.get(INVOICES, invoice_id)
+            if doc["status"] not in ("draft", "void"):
+                raise ZohoAPIFailure(
+                    400,
+                    4001,
+                    "Only draft or void invoices can be deleted. Invoices that have been sent "
+                    "or paid must be voided first.",
+                )
+            self.store.delete(INVOICES, self.org, invoice_id)
+
+    def email_invoice(self, invoice_id: str, body: Mapping[str, Any]) -> Doc:
+        with self.store.transaction():
+            doc = self.get(INVOICES, invoice_id)
+            if doc["status"] == "void":
+                raise ZohoAPIFailure(400, 2, "A void invoice cannot be emailed.")
+            recipients = body.get("to_mail_ids") or ([doc["email"]] if doc.get("email") else [])
+            cc = body.get("cc_mail_ids") or []
+            for field, addresses in (("to_mail_ids", recipients), ("cc_mail_ids", cc)):
+                if not isinstance(addresses, list) or not all(
+                    isinstance(a, str) and _EMAIL.match(a) for a in addresses
+                ):
+                    raise invalid(field)
+            if not recipients:
+                raise invalid("to_mail_ids")
+            email = {
+                "invoice_id": invoice_id,
+                "invoice_number": doc["invoice_number"],
+                "to_mail_ids": recipients,
+                "cc_mail_ids": cc,
+                "subject": _text(body, "subject")
+                or f"Invoice {doc['invoice_number']} from your supplier",
+                "body": _text(body, "body"),
+                "sent_time": format_timestamp(self.now),
+            }
+            self.store.record_email(self.org, invoice_id, email)
+            if doc["status"] == "draft":
+                doc["status"] = "sent"
+            doc["is_emailed"] = True
+            self.store.replace(INVOICES, self.org, self._stamp(doc, created=False))
+        return email
+
+    def save_estimate(self, body: Mapping[str, Any], existing: Doc | None = None) -> Doc:
+        with self.store.transaction():
+            merged: dict[str, Any] = {**(existing or {}), **body}
+            customer = self._customer(merged)
+            number = self._number(ESTIMATES, merged, existing["estimate_id"] if existing else None)
+            estimate_date = _date(merged, "date", self.today)
+            expiry = _date(merged, "expiry_date", estimate_date + timedelta(days=30))
+            if expiry < estimate_date:
+                raise invalid("expiry_date")
+            doc: Doc = {
+                "estimate_id": existing["estimate_id"] if existing else self.store.new_ids()[0],
+                "estimate_number": number,
+                "customer_id": customer["contact_id"],
+                "customer_name": customer["contact_name"],
+                "reference_number": _text(merged, "reference_number"),
+                "date": estimate_date.isoformat(),
+                "expiry_date": expiry.isoformat(),
+                "status": existing["status"] if existing else "draft",
+                "currency_code": customer.get("currency_code") or self.currency_code,
+                **self._amounts(merged),
+                "notes": _text(merged, "notes"),
+                "terms": _text(merged, "terms"),
+                "created_time": existing["created_time"] if existing else "",
+            }
+            self._stamp(doc, created=existing is None)
+            if existing:
+                self.store.replace(ESTIMATES, self.org, doc)
+            else:
+                self.store.insert(ESTIMATES, self.org, doc)
+        return doc
+
+    def estimate_status(self, estimate_id: str, target: str) -> None:
+        with self.store.transaction():
+            doc = self.get(ESTIMATES, estimate_id)
+            if target in ("accepted", "declined") and doc["status"] == "draft":
+                raise ZohoAPIFailure(
+                    400, 2, f"A draft estimate cannot be marked as {target}. Send it first."
+                )
+            if target == "sent" and doc["status"] != "draft":
+                return
+            doc["status"] = target
+            self.store.replace(ESTIMATES, self.org, self._stamp(doc, created=False))
+
+    # -- customer payments ------------------------------------------------------------------
+
+    def _apply(self, payment: Doc, sign: int) -> None:
+        """Apply (+1) or take back (-1) a payment's amounts on its invoices."""
+        for application in payment.get("invoices", []):
+            invoice = self.get(INVOICES, application["invoice_id"])
+            applied = _dec(application["amount_applied"]) * sign
+            paid = _dec(invoice.get("payment_made")) + applied
+            balance = _dec(invoice["total"]) - paid
+            if sign > 0:
+                if invoice["status"] in ("draft", "void") or applied <= 0:
+                    raise invalid("invoice_id")
+                if balance < 0:
+                    raise invalid("amount_applied")
+            invoice["payment_made"] = money(paid)
+            invoice["balance"] = money(balance)
+            invoice["status"] = "paid" if balance == 0 else "partially_paid" if paid else "sent"
+            others = [
+                p for p in invoice.get("payments", []) if p["payment_id"] != payment["payment_id"]
+            ]
+            if sign > 0:
+                others.append(
+                    {
+                        "payment_id": payment["payment_id"],
+                        "payment_number": payment["payment_number"],
+                        "date": payment["date"],
+                        "amount": money(_dec(application["amount_applied"])),
+                        "payment_mode": payment["payment_mode"],
+                    }
+                )
+            invoice["payments"] = others
+            self.store.replace(INVOICES, self.org, self._stamp(invoice, created=False))
+
+    def save_payment(self, body: Mapping[str, Any], existing: Doc | None = None) -> Doc:
+        with self.store.transaction():
+            merged: dict[str, Any] = {**(existing or {}), **body}
+            customer = self._customer(merged)
+            raw_amount = merged.get("amount")
+            if isinstance(raw_amount, bool) or raw_amount in (None, ""):
+                raise invalid("amount")
+            try:
+                amount = Decimal(str(raw_amount))
+            except ArithmeticError:
+                raise invalid("amount") from None
+            if not amount.is_finite() or amount <= 0:
+                raise invalid("amount")
+            raw_apps = merged.get("invoices") or []
+            if not isinstance(raw_apps, list):
+                raise invalid("invoices")
+            applications: list[Doc] = []
+            seen: set[str] = set()
+            for raw in raw_apps:
+                if not isinstance(raw, dict):
+                    raise invalid("invoices")
+                invoice_id = _text(raw, "invoice_id", required=True)
+                if invoice_id in seen:
+                    raise invalid("invoice_id")
+                seen.add(invoice_id)
+                invoice = self.store.get(INVOICES, self.org, invoice_id)
+                if invoice is None or invoice["customer_id"] != customer["contact_id"]:
+                    raise invalid("invoice_id")
+                try:
+                    applied = Decimal(str(raw.get("amount_applied")))
+                except ArithmeticError:
+                    raise invalid("amount_applied") from None
+                if not applied.is_finite() or applied <= 0:
+                    raise invalid("amount_applied")
+                applications.append(
+                    {
+                        "invoice_id": invoice_id,
+                        "invoice_number": invoice["invoice_number"],
+                        "date": invoice["date"],
+                        "total": invoice["total"],
+                        "amount_applied": money(applied),
+                    }
+                )
+            applied_total = sum((_dec(a["amount_applied"]) for a in applications), Decimal(0))
+            if applied_total > amount:
+                raise invalid("amount")
+            if existing:
+                self._apply(existing, -1)
+            number = (
+                existing["payment_number"]
+                if existing
+                else str(self.store.next_numbers(self.org, "payment")[0])
+            )
+            mode = _text(merged, "payment_mode", default="cash")
+            doc: Doc = {
+                "payment_id": existing["payment_id"] if existing else self.store.new_ids()[0],
+                "payment_number": number,
+                "customer_id": customer["contact_id"],
+                "customer_name": customer["contact_name"],
+                "payment_mode": mode,
+                "date": _date(merged, "date", self.today).isoformat(),
+                "amount": money(amount),
+                "unused_amount": money(amount - applied_total),
+                "reference_number": _text(merged, "reference_number"),
+                "description": _text(merged, "description"),
+                "currency_code": customer.get("currency_code") or self.currency_code,
+                "invoices": applications,
+                "created_time": existing["created_time"] if existing else "",
+            }
+            self._stamp(doc, created=existing is None)
+            self._apply(doc, +1)
+            for application in doc["invoices"]:
+                invoice = self.get(INVOICES, application["invoice_id"])
+                application["balance_amount"] = invoice["balance"]
+            if existing:
+                self.store.replace(PAYMENTS, self.org, doc)
+            else:
+                self.store.insert(PAYMENTS, self.org, doc)
+        return doc
+
+    def delete_payment(self, payment_id: str) -> None:
+        with self.store.transaction():
+            doc = self.get(PAYMENTS, payment_id)
+            self._apply(doc, -1)
+            self.store.delete(PAYMENTS, self.org, payment_id)
