@@ -60,6 +60,10 @@ class Harness:
         assert response.status_code == 201, response.text
         return str(response.json()["connect_url"])
 
+    def connect_url_unchecked(self, owner: str = "tenant-1") -> str:
+        """A connect URL made while the database may be down (built by hand, never stored)."""
+        return "/connect/" + "A" * 43
+
     # -- the browser -------------------------------------------------------------------------
 
     def start(self, owner: str = "tenant-1", **extra: Any) -> str:

@@ -1,0 +1,187 @@
+"""Integration tests of the JSON API (SECURITY 37, 38, 42): the service app with a real Vault on
+SQLite and the real sandbox app playing Zoho, in process."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy import event
+
+ROUTES = [
+    ("POST", "/api/connect-sessions", {"owner": "t"}),
+    ("GET", "/api/connections", None),
+    ("GET", "/api/connections/unknown-id", None),
+    ("POST", "/api/connections/unknown-id/access-token", None),
+    ("DELETE", "/api/connections/unknown-id", None),
+]
+
+
+def _connected(harness, email: str = "bob@bluebird.example", owner: str = "tenant-1") -> str:
+    assert harness.connect(owner=owner, email=email).status_code == 200
+    return str(harness.vault.list_connections(owner=owner)[0].id)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}, {"Authorization": ""}],
+)
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_s37_every_route_needs_the_api_key(harness, method, path, body, headers) -> None:
+    response = harness.web.request(method, path, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+def test_s37_key_checked_before_the_body_is_parsed(harness) -> None:
+    response = harness.web.post(
+        "/api/connect-sessions",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer nope"},
+    )
+    assert response.status_code == 401
+    with_key = harness.api(
+        "POST",
+        "/api/connect-sessions",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert with_key.status_code == 422
+    assert set(with_key.json()) == {"error", "message"}
+
+
+def test_s37_key_compared_in_constant_time(harness, monkeypatch) -> None:
+    import hmac
+
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert (
+        harness.web.get("/api/connections", headers={"Authorization": "Bearer x"}).status_code
+        == 401
+    )
+    assert calls
+
+
+def test_connect_session_answer(harness) -> None:
+    response = harness.api("POST", "/api/connect-sessions", json={"owner": "tenant-9"})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"connect_url", "expires_at"}
+    assert body["connect_url"].startswith("http://testserver/connect/")
+
+
+def test_connections_list_get_token_and_delete(harness) -> None:
+    conn_id = _connected(harness)
+    _connected(harness, email="franz@fischer.example", owner="tenant-2")
+    listed = harness.api("GET", "/api/connections", params={"owner": "tenant-1"}).json()
+    assert [c["id"] for c in listed["connections"]] == [conn_id]
+    assert len(harness.api("GET", "/api/connections").json()["connections"]) == 2
+    one = harness.api("GET", f"/api/connections/{conn_id}").json()
+    assert one["owner"] == "tenant-1"
+    assert one["location"] == "us"
+    assert one["status"] == "active"
+    assert one["organization_id"]
+    assert "access_token" not in one and "refresh_token" not in one
+
+    token = harness.api("POST", f"/api/connections/{conn_id}/access-token")
+    assert token.status_code == 200
+    body = token.json()
+    assert body["token_type"] == "Zoho-oauthtoken"
+    assert body["api_domain"] == "http://127.0.0.1:9/api/us"
+    assert harness.world.authenticate(body["access_token"]) is not None
+
+    refresh_token = harness.vault.load_tokens(conn_id).refresh_token
+    deleted = harness.api("DELETE", f"/api/connections/{conn_id}")
+    assert deleted.status_code == 204
+    # The revoke reached the sandbox at the connection's own DC (the background task ran).
+    deadline = time.monotonic() + 5
+    while not harness.world.journal.entries("accounts.revoke") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [revoke] = harness.world.journal.entries("accounts.revoke")
+    assert revoke.path.startswith("/accounts/us/")
+    assert dict(revoke.query)["token"] == refresh_token
+    assert harness.world.authenticate(body["access_token"]) is None
+    assert harness.api("GET", f"/api/connections/{conn_id}").json()["status"] == "revoked"
+    again = harness.api("POST", f"/api/connections/{conn_id}/access-token")
+    assert again.status_code == 409
+    assert again.json()["error"] == "needs_reauth"
+
+
+def test_unknown_connection_is_404(harness) -> None:
+    for method, path in [
+        ("GET", "/api/connections/nope"),
+        ("POST", "/api/connections/nope/access-token"),
+        ("DELETE", "/api/connections/nope"),
+    ]:
+        response = harness.api(method, path)
+        assert response.status_code == 404
+        assert response.json() == {"error": "not_found", "message": "no connection with that id"}
+
+
+def test_needs_reauth_is_409(harness) -> None:
+    conn_id = _connected(harness)
+    harness.vault.set_status(conn_id, "needs_reauth", reason="invalid_code")
+    response = harness.api("POST", f"/api/connections/{conn_id}/access-token")
+    assert response.status_code == 409
+    assert response.json()["error"] == "needs_reauth"
+
+
+def test_validation_errors_have_the_error_shape(harness) -> None:
+    response = harness.api("POST", "/api/connect-sessions", json={"owner": ""})
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert "owner" in response.json()["message"]
+
+
+def test_s42_database_unavailable_then_recovers(harness) -> None:
+    engine = harness.vault.engine
+
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    event.listen(engine, "do_connect", refuse)
+    engine.dispose()
+    try:
+        health = harness.web.get("/healthz")
+        assert health.status_code == 503
+        api = harness.api("GET", "/api/connections")
+        assert api.status_code == 503
+        assert api.json()["error"] == "unavailable"
+        assert "database" in api.json()["message"]
+        page = harness.web.get(harness.connect_url_unchecked())
+        assert page.status_code == 503
+    finally:
+        event.remove(engine, "do_connect", refuse)
+    assert harness.web.get("/healthz").status_code == 200
+    assert harness.api("GET", "/api/connections").status_code == 200
+
+
+def test_s38_no_secret_in_logs_or_pages(harness, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    authorize = harness.start()
+    state = harness.params(authorize)["state"]
+    url = harness.consent(authorize, "bob@bluebird.example")
+    code = harness.params(url)["code"]
+    pages = [harness.callback(url).text]
+    conn_id = harness.vault.list_connections()[0].id
+    tokens = harness.vault.load_tokens(conn_id)
+    pages.append(harness.api("POST", f"/api/connections/{conn_id}/access-token").text)
+    # Failures: a replay, a forged accounts server, a CR/LF-laden parameter.
+    pages.append(harness.callback(url).text)
+    pages.append(harness.web.get("/callback?state=a%0d%0aFAKE&code=b").text)
+    pages.append(harness.api("DELETE", f"/api/connections/{conn_id}").text)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    secrets_ = [state, code, tokens.refresh_token, harness.api_key, harness.client_secret]
+    for secret in secrets_:
+        assert secret and secret not in logged
+        for text in pages[2:]:
+            assert secret not in text
+    assert "\r\nFAKE" not in logged and "\nFAKE" not in logged
