@@ -213,3 +213,8 @@ def https_harness(tmp_path: Path) -> Iterator[Harness]:
 @pytest.fixture
 def demo_harness(tmp_path: Path) -> Iterator[Harness]:
     yield from build_harness(tmp_path, demo=True)
+
+
+@pytest.fixture(scope="module")
+def fuzz_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    yield from build_harness(Path(tmp_path_factory.mktemp("fuzz")))
