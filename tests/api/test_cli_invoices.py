@@ -1,0 +1,137 @@
+"""Integration tests: ``zoho-invoice invoices …`` / ``contacts …`` against the sandbox on a
+real port, the client factory pointed at a token minted by the sandbox's Accounts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api._sandbox import ALICE, mint
+from zoho_invoice._http import httpx
+from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
+from zoho_invoice.cli import _invoices
+from zoho_invoice.cli._invoices import ExportFormat, export_invoices
+from zoho_invoice.sandbox import running_sandbox
+from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+
+INVOICES = 430
+
+
+@pytest.fixture(scope="module")
+def make_client() -> Iterator[object]:
+    with running_sandbox() as sandbox, httpx.Client(base_url=sandbox.base_url) as http:
+        user = sandbox.world.directory.user_by_email(ALICE)
+        assert user is not None
+        org = user.organization_ids[1]
+        control = InvoiceSandboxControl(http)
+        control.set_limits(per_minute=100_000, daily=1_000_000)
+        control.seed(org, contacts=4, items=2, invoices=INVOICES, seed=11)
+        tokens = mint(http, user.user_id)
+
+        def factory(connection_id: str, organization_id: str | None) -> ZohoInvoice:
+            assert connection_id == "conn-1"
+            return ZohoInvoice(
+                access_token=tokens["access_token"],
+                api_domain=tokens["api_domain"],
+                organization_id=organization_id or org,
+                budget=UnlimitedBudget(),
+            )
+
+        yield factory
+
+
+@pytest.fixture
+def cli(make_client: object, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setattr(_invoices, "client_factory", make_client)
+    return CliRunner()
+
+
+def _run(cli: CliRunner, *args: str) -> str:
+    from zoho_invoice.cli._app import app
+
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_invoices_list_json(cli: CliRunner) -> None:
+    output = _run(cli, "invoices", "list", "--connection", "conn-1", "--per-page", "5", "--json")
+    body = json.loads(output)
+    assert len(body["items"]) == 5 and body["page_context"]["has_more_page"] is True
+
+
+def test_invoices_list_table_and_contacts(cli: CliRunner) -> None:
+    assert "more: --page 2" in _run(cli, "invoices", "list", "-c", "conn-1", "--status", "paid")
+    contacts = json.loads(_run(cli, "contacts", "list", "-c", "conn-1", "--json"))
+    assert len(contacts["items"]) == 4
+
+
+def test_invoices_create_from_json(cli: CliRunner, tmp_path: Path) -> None:
+    contacts = json.loads(_run(cli, "contacts", "list", "-c", "conn-1", "--json"))
+    spec = tmp_path / "invoice.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "customer_id": contacts["items"][0]["contact_id"],
+                "line_items": [{"name": "Consulting", "rate": 150.5, "quantity": 2}],
+            }
+        )
+    )
+    assert "created invoice" in _run(
+        cli, "invoices", "create", "-c", "conn-1", "--from-json", str(spec)
+    )
+
+
+def test_export_csv_complete(cli: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "all.csv"
+    output = _run(cli, "invoices", "export", "-c", "conn-1", "--out", str(target))
+    assert "wrote" in output
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) >= INVOICES and len({r["invoice_id"] for r in rows}) == len(rows)
+    again = _run(cli, "invoices", "export", "-c", "conn-1", "--out", str(target), "--resume")
+    assert "already complete" in " ".join(again.split())
+
+
+def test_export_resumes_after_interruption(make_client: object, tmp_path: Path) -> None:
+    factory = make_client
+    assert callable(factory)
+    target = tmp_path / "all.jsonl"
+    with factory("conn-1", None) as client:
+        full_pages, full_count = export_invoices(
+            client, tmp_path / "ref.jsonl", fmt=ExportFormat.jsonl
+        )
+        pages, first = export_invoices(client, target, fmt=ExportFormat.jsonl, max_pages=1)
+        assert (pages, first) == (1, 200)
+        # A crash mid-page: half a line appended after the cursor was written.
+        with target.open("ab") as handle:
+            handle.write(b'{"invoice_id": "half')
+        calls: list[int] = []
+        pages, rest = export_invoices(
+            client,
+            target,
+            fmt=ExportFormat.jsonl,
+            resume=True,
+            on_page=lambda p, _n: calls.append(p),
+        )
+    assert calls[0] == 2  # page 1 was not fetched again
+    lines = target.read_text().splitlines()
+    assert len(lines) == full_count == first + rest
+    ids = [json.loads(line)["invoice_id"] for line in lines]
+    assert len(set(ids)) == len(ids)
+    assert full_pages == pages + 1
+
+
+def test_resume_with_other_filters_refused(cli: CliRunner, tmp_path: Path) -> None:
+    from zoho_invoice.cli._app import app
+
+    target = tmp_path / "x.csv"
+    _run(cli, "invoices", "export", "-c", "conn-1", "--out", str(target), "--status", "paid")
+    result = cli.invoke(
+        app, ["invoices", "export", "-c", "conn-1", "--out", str(target), "--resume"]
+    )
+    assert result.exit_code == 2
