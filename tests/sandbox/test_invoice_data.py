@@ -312,9 +312,18 @@ def test_seed_control_endpoint(tmp_path: Path) -> None:
         assert (result.contacts, result.invoices, result.estimates) == (5, 30, 4)
         assert len(get_all(client, headers, "/invoices")) == 30
         assert len(get_all(client, headers, "/estimates")) == 4
+        # A number typed in by hand where the sequence goes next is skipped, not a crash.
+        customer = get_all(client, headers, "/contacts")[0]["contact_id"]
+        body = {
+            "customer_id": customer,
+            "invoice_number": "INV-000032",
+            "line_items": [{"name": "W", "rate": 1}],
+        }
+        assert client.post(f"{API}/invoices", headers=headers, json=body).status_code == 201
         # Invoices for existing contacts only.
         control.seed(org, contacts=0, items=0, invoices=10, seed=3)
-        assert len(get_all(client, headers, "/invoices")) == 40
+        numbers = [i["invoice_number"] for i in get_all(client, headers, "/invoices")]
+        assert len(numbers) == len(set(numbers)) == 41
         assert len(get_all(client, headers, "/contacts")) == 5
         assert client.post("/_sandbox/seed", json={"organization_id": "x"}).status_code == 400
         assert (

@@ -8,14 +8,13 @@ The same ``seed`` (and the same day) gives the same names, e-mails, amounts, dat
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ._amounts import compute, money
-from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS
+from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
 from ._store import Doc, InvoiceStore, store_for_world
 from ._time import format_timestamp, today
 
@@ -218,7 +217,7 @@ def seed_organization(
         def amounts(spec: dict[str, Any]) -> dict[str, Any]:
             return compute(spec, lookup_item=by_id.get, new_line_id=line_ids.__next__)
 
-        numbers = _numbers(store, organization_id, "invoice", "INV-", invoices)
+        numbers = _numbers(store, organization_id, INVOICES, "INV-", invoices)
         payment_numbers = iter(store.next_numbers(organization_id, "payment", invoices))
         ids = iter(store.new_ids(2 * invoices))
         for number in numbers:
@@ -319,7 +318,7 @@ def seed_organization(
         store.insert_many(INVOICES, organization_id, invoice_docs)
         store.insert_many(PAYMENTS, organization_id, payment_docs)
 
-        estimate_numbers = _numbers(store, organization_id, "estimate", "EST-", estimates)
+        estimate_numbers = _numbers(store, organization_id, ESTIMATES, "EST-", estimates)
         for number, estimate_id in zip(estimate_numbers, store.new_ids(estimates), strict=True):
             customer = rng.choice(customers)
             estimate_day = day0 - timedelta(days=rng.randint(0, 364))
@@ -354,6 +353,14 @@ def seed_organization(
     )
 
 
-def _numbers(store: InvoiceStore, org: str, kind: str, prefix: str, count: int) -> Iterator[str]:
-    for number in store.next_numbers(org, kind, count):
-        yield f"{prefix}{number:06d}"
+def _numbers(store: InvoiceStore, org: str, res: Resource, prefix: str, count: int) -> list[str]:
+    """``count`` fresh numbers of the organization's sequence, skipping any typed in by hand."""
+    kind, column = res.singular, f"{res.singular}_number"
+    taken = store.values(res, org, column)
+    numbers: list[str] = []
+    while len(numbers) < count:
+        for number in store.next_numbers(org, kind, count - len(numbers)):
+            text = f"{prefix}{number:06d}"
+            if text not in taken:
+                numbers.append(text)
+    return numbers

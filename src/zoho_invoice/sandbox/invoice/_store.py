@@ -240,6 +240,16 @@ class InvoiceStore:
             ).fetchone()
         return int(row[0])
 
+    def values(self, res: Resource, org: str, column: str) -> set[str]:
+        """Every value of one of ``res``'s own columns in an organization."""
+        if res.field(column) is None:
+            raise ValueError(column)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {column} FROM {res.table} WHERE org = ?", (org,)
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     # -- e-mails (recorded, never sent) ----------------------------------------------------
 
     def record_email(self, org: str, invoice_id: str, doc: Doc) -> None:
