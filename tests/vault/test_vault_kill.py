@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from zoho_invoice.vault import KeyRing, Vault
 WRITER = textwrap.dedent(
     """
     import sys
+    import time
     from datetime import UTC, datetime, timedelta
 
     from zoho_invoice.oauth._types import TokenSet
@@ -45,6 +47,7 @@ WRITER = textwrap.dedent(
         )
         print(connection.id, owner, flush=True)
         i += 1
+        time.sleep(0.002)  # a real worker does other work between writes
     """
 )
 
@@ -68,27 +71,45 @@ def test_s41_killed_writers_lose_no_committed_connection(tmp_path: Path) -> None
         for name in ("w1", "w2")
     ]
     reported: dict[str, str] = {}
-    try:
-        assert writers[0].stdout is not None
-        # Let them commit for a while, then kill each in the middle of whatever it does.
-        for _ in range(25):
-            line = writers[0].stdout.readline()
-            assert line, writers[0].stderr.read() if writers[0].stderr else "writer died"
+    counts = [0, 0]
+    lock = threading.Lock()
+
+    def read(index: int, writer: subprocess.Popen[str]) -> None:
+        assert writer.stdout is not None
+        for line in writer.stdout:
             cid, owner = line.split()
-            reported[cid] = owner
-        time.sleep(0.05)
+            with lock:
+                reported[cid] = owner
+                counts[index] += 1
+
+    readers = [
+        threading.Thread(target=read, args=(i, writer), daemon=True)
+        for i, writer in enumerate(writers)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        # Let both commit for a while, then kill each in the middle of whatever it does.
+        deadline = time.monotonic() + 30
+        while min(counts) < 15:
+            assert time.monotonic() < deadline, f"writers too slow: {counts}"
+            assert all(w.poll() is None for w in writers), "a writer died"
+            time.sleep(0.01)
         for writer in writers:
             writer.send_signal(signal.SIGKILL)
     finally:
         for writer in writers:
             writer.kill()
-            out, err = writer.communicate(timeout=10)
-            for line in out.splitlines():
-                cid, owner = line.split()
-                reported[cid] = owner
+            writer.wait(timeout=10)
+        for reader in readers:
+            reader.join(timeout=10)
+        for writer in writers:
+            assert writer.stderr is not None and writer.stdout is not None
+            err = writer.stderr.read()
+            writer.stderr.close()
+            writer.stdout.close()
             assert "Traceback" not in err, err
-    assert writers[1].returncode == -signal.SIGKILL
-    assert any(owner.startswith("w2-") for owner in reported.values())
+    assert [w.returncode for w in writers] == [-signal.SIGKILL, -signal.SIGKILL]
 
     vault = Vault.open(url, keyring)
     try:

@@ -360,6 +360,16 @@ def test_s04_purge_keeps_live_transactions(vault: Vault, clock: Clock) -> None:
     assert vault.purge_expired(clock.now + 601) == 1
 
 
+def test_s04_creating_a_session_purges_expired_ones(vault: Vault, clock: Clock) -> None:
+    token, _ = vault.create_connect_session(owner="tenant-1")
+    vault.start_connect(token, state="s", binding="b", code_verifier="v")
+    clock.advance(601)
+    vault.create_connect_session(owner="tenant-2")
+    with pytest.raises(ConnectFlowError, match="unknown"):
+        vault.consume_state("s", "b")
+    assert vault.purge_expired() == 0
+
+
 # -- connections ----------------------------------------------------------------------------
 
 

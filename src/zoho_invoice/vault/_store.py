@@ -398,6 +398,12 @@ class Vault:
         now = self._now()
         expires_at = now + timedelta(seconds=ttl)
         with self._write() as session:
+            # Expired transactions go as new ones come, even if no worker runs (SECURITY 4).
+            session.execute(
+                delete(ConnectTransactionRow)
+                .where(ConnectTransactionRow.expires_at <= now)
+                .execution_options(synchronize_session=False)
+            )
             session.add(
                 ConnectTransactionRow(
                     id=_new_id(),
