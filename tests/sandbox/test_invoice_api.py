@@ -415,6 +415,7 @@ def test_invoice_number_must_be_unique_code_1001(
         ({"date": "21/09/2026"}, "date"),
         ({"date": "2026-09-10", "due_date": "2026-09-01"}, "due_date"),
         ({"discount": "150%"}, "discount"),
+        ({"line_items": [{"name": "x", "rate": 1e300}]}, "rate"),
     ],
 )
 def test_invoice_bad_input_is_400_code_2(
@@ -544,3 +545,12 @@ def test_scripted_fault_and_journal(
         entries[0].headers["x-com-zoho-invoice-organizationid"]
         == headers["X-com-zoho-invoice-organizationid"]
     )
+
+
+@pytest.mark.parametrize("odd_id", ["abc", "9999999999999999999", "1" * 40, "-1", "١٢"])
+def test_odd_ids_are_404_code_1002(
+    client: TestClient, headers: dict[str, str], odd_id: str
+) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        answer = client.request(method, f"{API}/invoices/{odd_id}", headers=headers, json={})
+        assert (answer.status_code, answer.json()["code"]) == (404, 1002), method

@@ -17,6 +17,8 @@ from typing import Any
 from ._errors import invalid
 
 _CENT = Decimal("0.01")
+#: Bigger numbers are typing errors; they would also overflow floats in the JSON answer.
+_MAX_AMOUNT = Decimal(10) ** 12
 
 
 def money(value: Decimal) -> float:
@@ -31,6 +33,8 @@ def _decimal(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) ->
     except InvalidOperation:
         raise invalid(field) from None
     if not number.is_finite() or (minimum is not None and number < minimum):
+        raise invalid(field)
+    if abs(number) > _MAX_AMOUNT:
         raise invalid(field)
     return number
 

@@ -229,7 +229,7 @@ class Books:
             rate_value = Decimal(str(rate))
         except ArithmeticError:
             raise invalid("rate") from None
-        if not rate_value.is_finite() or rate_value < 0:
+        if not rate_value.is_finite() or not 0 <= rate_value <= 10**12:
             raise invalid("rate")
         product_type = _text(merged, "product_type", default="service")
         if product_type not in ("service", "goods"):
@@ -457,7 +457,7 @@ class Books:
                 amount = Decimal(str(raw_amount))
             except ArithmeticError:
                 raise invalid("amount") from None
-            if not amount.is_finite() or amount <= 0:
+            if not amount.is_finite() or not 0 < amount <= 10**12:
                 raise invalid("amount")
             raw_apps = merged.get("invoices") or []
             if not isinstance(raw_apps, list):

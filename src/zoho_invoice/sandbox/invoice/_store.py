@@ -191,7 +191,7 @@ class InvoiceStore:
             )
 
     def get(self, res: Resource, org: str, doc_id: str) -> Doc | None:
-        if not doc_id.isdigit() or len(doc_id) > 19:
+        if not doc_id.isascii() or not doc_id.isdigit() or int(doc_id) >= 2**63:
             return None
         with self._lock:
             row = self._conn.execute(
