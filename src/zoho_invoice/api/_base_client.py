@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError
 from .._http import httpx
@@ -29,6 +29,9 @@ from ._constants import (
     ORG_HEADER,
 )
 from ._errors import make_api_error, parse_envelope
+from ._pagination import Page, parse_page
+
+M = TypeVar("M", bound=BaseModel)
 
 __all__ = ["BaseClient", "RequestOptions"]
 
@@ -182,9 +185,15 @@ class BaseClient:
     def _after_refresh(response: httpx.Response) -> bool:
         return any(previous.status_code == 401 for previous in response.history)
 
-    def _error_for(self, response: httpx.Response) -> APIError | None:
-        """The error this answer means, or ``None`` for a success (``code`` 0 or absent)."""
+    def _error_for(self, response: httpx.Response, *, check_body: bool = True) -> APIError | None:
+        """The error this answer means, or ``None`` for a success (``code`` 0 or absent).
+
+        ``check_body=False`` leaves a 2xx body unread, for callers that decode it anyway and check
+        its ``code`` then (none of the 2xx error codes is worth a retry).
+        """
         if response.is_success:
+            if not check_body:
+                return None
             if "json" not in response.headers.get("content-type", "json"):
                 return None
             _, code, _ = parse_envelope(response.content)
@@ -196,13 +205,31 @@ class BaseClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
-        body, _, _ = parse_envelope(response.content)
+        body, code, _ = parse_envelope(response.content)
+        if code:
+            raise make_api_error(response.status_code, response.content)
         if body is None:
             raise APIError(
                 f"Zoho Invoice API: expected a JSON object (HTTP {response.status_code})",
                 status_code=response.status_code,
             )
         return body
+
+    @staticmethod
+    def _page(
+        response: httpx.Response, key: str, model: type[M], page: int, per_page: int
+    ) -> Page[M]:
+        try:
+            code, result = parse_page(response.content, key, model, page=page, per_page=per_page)
+        except ValidationError:
+            # Not the shape we expect: an error envelope, or not JSON at all.
+            _, code, _ = parse_envelope(response.content)
+            if code:
+                raise make_api_error(response.status_code, response.content) from None
+            raise
+        if code:
+            raise make_api_error(response.status_code, response.content)
+        return result
 
     # -- retries --------------------------------------------------------------------------
     def _backoff(self, retries_done: int) -> float:

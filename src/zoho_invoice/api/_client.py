@@ -18,7 +18,9 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel
 
 from .._exceptions import ConfigurationError
 from .._http import httpx
@@ -37,6 +39,7 @@ from ._auth import (
 from ._base_client import BaseClient, RequestOptions
 from ._budget import AsyncConcurrencyCap, ConcurrencyCap, RequestBudget, default_budget
 from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._pagination import Page
 from ._resources import (
     AsyncContacts,
     AsyncCustomerPayments,
@@ -54,6 +57,7 @@ from ._resources import (
 
 __all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
 
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 Timeout = float | httpx.Timeout
 
@@ -139,7 +143,7 @@ class ZohoInvoice(BaseClient):
     def organization_id(self) -> str | None:
         return self._resolve()[1]
 
-    def _send(self, options: RequestOptions) -> httpx.Response:
+    def _send(self, options: RequestOptions, *, check_body: bool = True) -> httpx.Response:
         api_domain, organization_id = self._resolve()
         key = self._budget_key(api_domain, organization_id, options)
         retries = 0
@@ -158,7 +162,7 @@ class ZohoInvoice(BaseClient):
                 if delay is None:
                     raise self._connection_error(exc, options) from exc
             else:
-                error = self._error_for(response)
+                error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
                 delay = self._retry_delay_for_response(error, response, options, retries)
@@ -168,7 +172,12 @@ class ZohoInvoice(BaseClient):
             self._sleep(delay)
 
     def _request_json(self, options: RequestOptions) -> dict[str, Any]:
-        return self._json(self._send(options))
+        return self._json(self._send(options, check_body=False))
+
+    def _request_page(
+        self, options: RequestOptions, key: str, model: type[M], page: int, per_page: int
+    ) -> Page[M]:
+        return self._page(self._send(options, check_body=False), key, model, page, per_page)
 
     def _request_bytes(self, options: RequestOptions) -> bytes:
         return self._send(options).content
@@ -255,7 +264,7 @@ class AsyncZohoInvoice(BaseClient):
                 )
             return self._target
 
-    async def _send(self, options: RequestOptions) -> httpx.Response:
+    async def _send(self, options: RequestOptions, *, check_body: bool = True) -> httpx.Response:
         api_domain, organization_id = await self._resolve()
         key = self._budget_key(api_domain, organization_id, options)
         retries = 0
@@ -274,7 +283,7 @@ class AsyncZohoInvoice(BaseClient):
                 if delay is None:
                     raise self._connection_error(exc, options) from exc
             else:
-                error = self._error_for(response)
+                error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
                 delay = self._retry_delay_for_response(error, response, options, retries)
@@ -284,7 +293,13 @@ class AsyncZohoInvoice(BaseClient):
             await self._sleep(delay)
 
     async def _request_json(self, options: RequestOptions) -> dict[str, Any]:
-        return self._json(await self._send(options))
+        return self._json(await self._send(options, check_body=False))
+
+    async def _request_page(
+        self, options: RequestOptions, key: str, model: type[M], page: int, per_page: int
+    ) -> Page[M]:
+        response = await self._send(options, check_body=False)
+        return self._page(response, key, model, page, per_page)
 
     async def _request_bytes(self, options: RequestOptions) -> bytes:
         return (await self._send(options)).content

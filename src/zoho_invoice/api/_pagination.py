@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, create_model
 
 from .types import PageContext
 
@@ -52,6 +53,34 @@ class Page(Generic[M]):
                 page=page, per_page=per_page, has_more_page=len(items) >= per_page
             )
         return cls(items=items, page_context=page_context)
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: int | None = None
+    message: str | None = None
+    page_context: PageContext | None = None
+
+
+@lru_cache(maxsize=64)
+def _envelope_for(key: str, model: type[BaseModel]) -> type[_Envelope]:
+    # One model per list, so a page is parsed and validated in one pass from the raw bytes
+    # (pydantic-core), not decoded to dicts first and validated after.
+    fields: Any = {key: (list[model], [])}  # type: ignore[valid-type]
+    return create_model(f"{model.__name__}ListEnvelope", __base__=_Envelope, **fields)
+
+
+def parse_page(
+    content: bytes, key: str, model: type[M], *, page: int, per_page: int
+) -> tuple[int | None, Page[M]]:
+    """Zoho's ``code`` and the page, parsed from the answer's bytes."""
+    envelope = _envelope_for(key, model).model_validate_json(content)
+    items = cast(list[M], getattr(envelope, key))
+    context = envelope.page_context or PageContext(
+        page=page, per_page=per_page, has_more_page=len(items) >= per_page
+    )
+    return envelope.code, Page(items=items, page_context=context)
 
 
 def _next_page(page: Page[Any], number: int) -> int | None:

@@ -80,8 +80,8 @@ class _SyncResource(_Spec[M]):
 
     def list(self, *, page: int = 1, per_page: int = MAX_PER_PAGE, **filters: Any) -> Page[M]:
         """One page. Filters pass through by Zoho's names (``status=``, ``date_after=`` …)."""
-        body = self._client._request_json(self._list_options(page, per_page, filters))
-        return self._page(body, page, per_page)
+        options = self._list_options(page, per_page, filters)
+        return self._client._request_page(options, self._list_key, self._model, page, per_page)
 
     def iter_all(self, **filters: Any) -> PageIterator[M]:
         """Every item, fetched 200 at a time: ``for invoice in client.invoices.iter_all():``."""
@@ -121,8 +121,10 @@ class _AsyncResource(_Spec[M]):
 
     async def list(self, *, page: int = 1, per_page: int = MAX_PER_PAGE, **filters: Any) -> Page[M]:
         """One page. Filters pass through by Zoho's names (``status=``, ``date_after=`` …)."""
-        body = await self._client._request_json(self._list_options(page, per_page, filters))
-        return self._page(body, page, per_page)
+        options = self._list_options(page, per_page, filters)
+        return await self._client._request_page(
+            options, self._list_key, self._model, page, per_page
+        )
 
     def iter_all(self, **filters: Any) -> AsyncPageIterator[M]:
         """Every item, 200 at a time: ``async for invoice in client.invoices.iter_all():``."""
