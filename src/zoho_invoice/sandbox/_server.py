@@ -21,7 +21,10 @@ __all__ = ["RunningSandbox", "running_sandbox", "serve_sandbox"]
 
 
 def _base_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
+    # A wildcard bind is reached on loopback (and the DC table accepts http only there).
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host) or (  # noqa: S104
+        f"[{host}]" if ":" in host else host
+    )
     return f"http://{shown}:{port}"
 
 
@@ -33,7 +36,11 @@ def write_datacenters(base_url: str, path: Path) -> None:
 def serve_sandbox(
     host: str, port: int, data_dir: Path | None, datacenters_out: Path | None
 ) -> None:
-    """Serve the sandbox until interrupted; write the DC table to ``datacenters_out`` first."""
+    """Serve the sandbox until interrupted; write the DC table to ``datacenters_out`` first.
+
+    URLs in the table are ``http://{host}:{port}/accounts/xx`` and ``.../api/xx`` (a wildcard
+    host such as ``0.0.0.0`` is written as ``127.0.0.1``).
+    """
     base_url = _base_url(host, port)
     app = create_sandbox_app(base_url=base_url, data_dir=data_dir)
     if datacenters_out is not None:

@@ -49,6 +49,7 @@ THROTTLE_WINDOW = 600.0
 THROTTLE_LIMIT = 10
 MAX_LIVE_ACCESS_TOKENS = 15
 MAX_REFRESH_TOKENS = 20
+_PURGE_AFTER = 86_400.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
@@ -259,7 +260,11 @@ class AccountsStore:
         force_consent: bool,
     ) -> str:
         code = new_token()
+        now = self._clock()
         with self._tx() as db:
+            # Housekeeping: long-dead codes and access tokens answer like unknown ones anyway.
+            db.execute("DELETE FROM codes WHERE expires_at < ?", (now - _PURGE_AFTER,))
+            db.execute("DELETE FROM access_tokens WHERE expires_at < ?", (now - _PURGE_AFTER,))
             db.execute(
                 "INSERT INTO codes (code, client_id, redirect_uri, scopes, user_id, location, "
                 "challenge, challenge_method, offline, force_consent, expires_at) "
@@ -275,7 +280,7 @@ class AccountsStore:
                     challenge_method,
                     int(offline),
                     int(force_consent),
-                    self._clock() + CODE_LIFETIME,
+                    now + CODE_LIFETIME,
                 ),
             )
         return code
