@@ -292,6 +292,8 @@ async def test_deny_redirects_with_access_denied_and_state(
         ({"scope": "ZohoInvoice.invoices.READ ZohoInvoice.settings.READ"}, "invalid_scope"),
         ({"scope": None}, "invalid_scope"),
         ({"redirect_uri": None}, "invalid_redirect_uri"),
+        ({"redirect_uri": "javascript:alert(1)"}, "invalid_redirect_uri"),
+        ({"redirect_uri": "http://app.test/cb#frag"}, "invalid_redirect_uri"),
         ({"access_type": "forever"}, "invalid_request"),
         ({"code_challenge": "a" * 43, "code_challenge_method": "MD5"}, "invalid_request"),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request"),

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from ._world import SandboxSettings
@@ -227,7 +228,8 @@ class AccountsStore:
     def redirect_uri_allowed(self, client: ClientRecord, redirect_uri: str) -> bool:
         # Registered clients: exact string match, as Zoho does. Auto-registered: any URI.
         if client.redirect_uris is None:
-            return bool(redirect_uri)
+            parts = urlsplit(redirect_uri)
+            return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
         return redirect_uri in client.redirect_uris
 
     def _check_secret(self, db: sqlite3.Connection, client: ClientRecord, secret: str) -> None:
