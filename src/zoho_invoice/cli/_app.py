@@ -108,21 +108,12 @@ def open_vault(settings: Settings, *, upgrade: bool = True) -> Vault:
 
 
 def make_oauth(settings: Settings) -> OAuthClient:
-    from ..datacenters import DataCenterTable
     from ..oauth import OAuthClient
 
     try:
-        client_id, secret, redirect_uri = settings.require_client()
-        table = DataCenterTable.from_settings(settings.datacenters)
+        return OAuthClient.from_settings(settings)
     except ConfigurationError as exc:
         fail(str(exc))
-    return OAuthClient(
-        client_id=client_id,
-        client_secret=secret,
-        redirect_uri=redirect_uri,
-        scopes=settings.scopes,
-        datacenters=table,
-    )
 
 
 def run_service(settings: Settings, *, host: str, port: int, demo: bool = False) -> None:

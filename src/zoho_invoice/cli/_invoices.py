@@ -82,7 +82,7 @@ def _connect(connection_id: str, organization_id: str | None) -> ZohoInvoice:
 
     settings = load_settings()
     vault = open_vault(settings, upgrade=False)
-    manager = TokenManager(vault, make_oauth(settings), leeway=settings.refresh_leeway)
+    manager = TokenManager.from_settings(settings, vault=vault, oauth=make_oauth(settings))
     return ZohoInvoice.for_connection(manager, connection_id, organization_id=organization_id)
 
 

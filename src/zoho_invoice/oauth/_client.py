@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
 from pydantic import SecretStr
@@ -31,6 +31,9 @@ from .._redact import install_redacting_filter
 from ..datacenters import DataCenter, DataCenterTable
 from ._parse import oauth_error_from_body, parse_token_response
 from ._types import Grant, TokenSet
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
 
@@ -83,6 +86,24 @@ class BaseOAuthClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Self:
+        """The client ``ZOHO_CLIENT_ID``, ``ZOHO_CLIENT_SECRET`` (or its file),
+        ``ZOHO_REDIRECT_URI``, ``ZOHO_SCOPES`` and ``ZOHO_DATACENTERS`` describe.
+
+        ``ConfigurationError`` names whatever is missing. ``options`` go to the constructor
+        (``http=``, ``timeout=``).
+        """
+        client_id, secret, redirect_uri = settings.require_client()
+        return cls(
+            client_id=client_id,
+            client_secret=secret,
+            redirect_uri=redirect_uri,
+            scopes=settings.scopes,
+            datacenters=DataCenterTable.from_settings(settings.datacenters),
+            **options,
+        )
 
     # -- the authorize URL -------------------------------------------------------------------
 

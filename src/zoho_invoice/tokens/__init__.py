@@ -5,7 +5,13 @@
 """
 
 from ._backoff import Backoff
-from ._events import EventSink, LoggingEventSink, WebhookEventSink, sign_body
+from ._events import (
+    EventSink,
+    LoggingEventSink,
+    WebhookEventSink,
+    event_sink_from_settings,
+    sign_body,
+)
 from ._locks import InProcessRefreshLocks, RefreshLocks
 from ._manager import AsyncTokenManager, TokenManager, TokenVault
 from ._revocations import process_revocations
@@ -24,6 +30,7 @@ __all__ = [
     "TokenManager",
     "TokenVault",
     "WebhookEventSink",
+    "event_sink_from_settings",
     "process_revocations",
     "sign_body",
 ]

@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
@@ -30,7 +30,16 @@ from .._redact import redact
 from ._backoff import Backoff
 from ._types import ConnectionEvent
 
-__all__ = ["EventSink", "LoggingEventSink", "WebhookEventSink", "sign_body"]
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = [
+    "EventSink",
+    "LoggingEventSink",
+    "WebhookEventSink",
+    "event_sink_from_settings",
+    "sign_body",
+]
 
 logger = logging.getLogger("zoho_invoice.events")
 
@@ -160,3 +169,10 @@ class WebhookEventSink:
             problem,
         )
         return False
+
+
+def event_sink_from_settings(settings: Settings) -> EventSink:
+    """Signed webhooks when ``ZOHO_WEBHOOK_URL`` and ``ZOHO_WEBHOOK_SECRET`` are set; else logs."""
+    if settings.webhook_url and settings.webhook_secret is not None:
+        return WebhookEventSink(settings.webhook_url, settings.webhook_secret)
+    return LoggingEventSink()

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import anyio.to_thread
 import tenacity
@@ -40,6 +40,9 @@ from ._backoff import Backoff
 from ._events import EventSink
 from ._locks import InProcessRefreshLocks, RefreshLocks
 from ._types import AccessToken, ConnectionEvent
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["AsyncTokenManager", "TokenManager", "TokenVault"]
 
@@ -142,6 +145,35 @@ class TokenManager:
         self._blocked_until: dict[str, float] = {}
         # connection id -> an access token the API refused (401): do not hand it out again.
         self._refused: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        vault: TokenVault | None = None,
+        oauth: TokenRefresher | None = None,
+        events: EventSink | None = None,
+        **options: Any,
+    ) -> TokenManager:
+        """A manager wired from the environment: the vault (``ZOHO_DATABASE_URL``,
+        ``ZOHO_ENCRYPTION_KEYS``), the OAuth client (``ZOHO_CLIENT_*``, ``ZOHO_DATACENTERS``),
+        the refresh leeway and the event sink (``ZOHO_WEBHOOK_URL``).
+
+        >>> manager = TokenManager.from_settings(Settings())  # doctest: +SKIP
+        """
+        from ..oauth import OAuthClient
+        from ..vault import Vault
+        from ._events import event_sink_from_settings
+
+        if oauth is None:
+            oauth = OAuthClient.from_settings(settings)
+        if vault is None:
+            vault = Vault.from_settings(settings)
+        if events is None:
+            events = event_sink_from_settings(settings)
+        options.setdefault("leeway", settings.refresh_leeway)
+        return cls(vault, oauth, events=events, **options)
 
     # -- public ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from .._exceptions import ZohoError
 from .._http import httpx
 from ..datacenters import DataCenterTable
 from ..settings import Settings
+from ..tokens._events import event_sink_from_settings
 
 if TYPE_CHECKING:
     from ..oauth import OAuthClient
@@ -104,15 +105,6 @@ def make_templates() -> Jinja2Templates:
     return Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
-def default_event_sink(settings: Settings) -> EventSink:
-    """Webhooks when ``ZOHO_WEBHOOK_URL`` is set, else events go to the log."""
-    from ..tokens import LoggingEventSink, WebhookEventSink
-
-    if settings.webhook_url and settings.webhook_secret is not None:
-        return WebhookEventSink(settings.webhook_url, settings.webhook_secret)
-    return LoggingEventSink()
-
-
 def build_context(
     settings: Settings | None = None,
     *,
@@ -140,16 +132,9 @@ def build_context(
     if oauth is None:
         from ..oauth import OAuthClient
 
-        client_id, secret, redirect_uri = settings.require_client()
-        oauth = OAuthClient(
-            client_id=client_id,
-            client_secret=secret,
-            redirect_uri=redirect_uri,
-            scopes=settings.scopes,
-            datacenters=datacenters,
-        )
+        oauth = OAuthClient.from_settings(settings)
     if events is None:
-        events = default_event_sink(settings)
+        events = event_sink_from_settings(settings)
     if manager is None:
         from ..tokens import TokenManager
 
