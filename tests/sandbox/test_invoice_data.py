@@ -4,7 +4,6 @@ across a restart of the sandbox."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -280,25 +279,23 @@ def test_seed_is_deterministic() -> None:
     assert snapshot(3) != snapshot(4)
 
 
-def test_seed_20000_invoices_fast_and_page_100_in_milliseconds() -> None:
+def test_seed_20000_invoices_and_read_the_last_page() -> None:
+    # How fast seeding and deep pages are is measured in bench/, not asserted here.
     world = make_world()
     headers = auth(world)
     org = headers["X-com-zoho-invoice-organizationid"]
-    started = time.perf_counter()
     result = seed_organization(world, org, contacts=200, items=20, invoices=20_000, seed=1)
-    seeding = time.perf_counter() - started
     assert result.invoices == 20_000 and result.contacts == 200
-    assert seeding < 15, f"seeding 20,000 invoices took {seeding:.1f}s"
     with TestClient(create_invoice_app(world)) as client:
-        client.get(f"{API}/invoices", headers=headers)  # warm up
-        started = time.perf_counter()
         answer = client.get(
             f"{API}/invoices", headers=headers, params={"page": 100, "per_page": 200}
         )
-        listing = time.perf_counter() - started
         assert len(answer.json()["invoices"]) == 200
         assert answer.json()["page_context"]["has_more_page"] is False
-        assert listing < 0.25, f"page 100 took {listing * 1000:.0f} ms"
+        beyond = client.get(
+            f"{API}/invoices", headers=headers, params={"page": 101, "per_page": 200}
+        )
+        assert beyond.json()["invoices"] == []
     world.close()
 
 
