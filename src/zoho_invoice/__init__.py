@@ -1,3 +1,106 @@
-"""zoho-invoice-connect: connect your users' Zoho Invoice accounts and work with their invoices."""
+"""zoho-invoice-connect: connect your users' Zoho Invoice accounts and work with their invoices.
 
-from ._exceptions import *  # noqa: F403  (curated below)
+The public API is exactly what ``__all__`` lists; everything in a ``_private`` module may change.
+The web service (``zoho_invoice.web``), the sandbox (``zoho_invoice.sandbox``) and the command line
+(``zoho_invoice.cli``) are subpackages with optional dependencies (``pip install
+'zoho-invoice-connect[all]'``).
+
+>>> from zoho_invoice import Settings, TokenManager, ZohoInvoice
+>>> manager = TokenManager.from_settings(Settings())  # doctest: +SKIP
+>>> with ZohoInvoice.for_connection(manager, connection_id) as zoho:  # doctest: +SKIP
+...     overdue = list(zoho.invoices.iter_all(status="overdue"))
+"""
+
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    AuthorizationDenied,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    ConnectFlowError,
+    ConnectionNotFoundError,
+    DataCenterError,
+    DecryptionError,
+    InternalServerError,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRedirectURIError,
+    KeyRingError,
+    MissingScopeError,
+    NotFoundError,
+    OAuthError,
+    OAuthTransientError,
+    PermissionDeniedError,
+    RateLimitError,
+    ReauthorizationRequired,
+    StaleWriteError,
+    TokenError,
+    TokenResponseError,
+    TokenThrottledError,
+    TokenUnavailableError,
+    VaultError,
+    VaultUnavailableError,
+    ZohoError,
+)
+from ._version import __version__
+from .api import AsyncZohoInvoice, ZohoInvoice
+from .datacenters import DataCenter, DataCenterTable
+from .oauth import AsyncOAuthClient, OAuthClient, TokenSet
+from .settings import DEFAULT_SCOPES, Settings
+from .tokens import AccessToken, AsyncTokenManager, ConnectionEvent, TokenManager
+from .vault import Connection, KeyRing, Vault
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AccessToken",
+    "AsyncOAuthClient",
+    "AsyncTokenManager",
+    "AsyncZohoInvoice",
+    "AuthenticationError",
+    "AuthorizationDenied",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectFlowError",
+    "Connection",
+    "ConnectionEvent",
+    "ConnectionNotFoundError",
+    "DataCenter",
+    "DataCenterError",
+    "DataCenterTable",
+    "DecryptionError",
+    "InternalServerError",
+    "InvalidClientError",
+    "InvalidGrantError",
+    "InvalidRedirectURIError",
+    "KeyRing",
+    "KeyRingError",
+    "MissingScopeError",
+    "NotFoundError",
+    "OAuthClient",
+    "OAuthError",
+    "OAuthTransientError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReauthorizationRequired",
+    "Settings",
+    "StaleWriteError",
+    "TokenError",
+    "TokenManager",
+    "TokenResponseError",
+    "TokenSet",
+    "TokenThrottledError",
+    "TokenUnavailableError",
+    "Vault",
+    "VaultError",
+    "VaultUnavailableError",
+    "ZohoError",
+    "ZohoInvoice",
+    "__version__",
+]

@@ -15,7 +15,7 @@ from ._exceptions import ConfigurationError
 
 #: The scopes the API client needs, the fewest that cover its resources.
 DEFAULT_SCOPES: tuple[str, ...] = (
-    "ZohoInvoice.settings.READ",
+    "ZohoInvoice.settings.ALL",  # organizations (read) and items (create, update, delete)
     "ZohoInvoice.contacts.ALL",
     "ZohoInvoice.invoices.ALL",
     "ZohoInvoice.estimates.ALL",
