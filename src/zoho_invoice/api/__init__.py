@@ -19,6 +19,7 @@ from ._auth import (
 from ._budget import (
     AsyncConcurrencyCap,
     ConcurrencyCap,
+    RedisRequestBudget,
     RequestBudget,
     TokenBucketBudget,
     UnlimitedBudget,
@@ -39,6 +40,7 @@ __all__ = [
     "ConnectionTokenProvider",
     "Page",
     "PageIterator",
+    "RedisRequestBudget",
     "RequestBudget",
     "StaticTokenProvider",
     "TokenAuth",

@@ -8,8 +8,9 @@ fairly and nobody fails for lack of budget. Reservation is a short critical sect
 ``threading.Lock``: the same object serves threads (the sync client sleeps) and asyncio tasks
 (the async client awaits ``asyncio.sleep``).
 
-``RequestBudget`` is the protocol: a Redis-backed budget shared by several hosts implements the
-same ``reserve``.
+``RequestBudget`` is the protocol. ``RedisRequestBudget`` is the same bucket kept in Redis (one
+atomic script, Redis's own clock), so every worker on every host draws from one budget per
+organization (``ZOHO_REDIS_URL``).
 
 The concurrency cap (Zoho's code 1070: 5 requests in flight on the free plan) is separate:
 ``ConcurrencyCap`` (threads) and ``AsyncConcurrencyCap`` (asyncio).
@@ -23,13 +24,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._constants import DEFAULT_BURST, DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE, DEFAULT_WINDOW
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = [
     "AsyncConcurrencyCap",
     "ConcurrencyCap",
+    "RedisRequestBudget",
     "RequestBudget",
     "TokenBucketBudget",
     "UnlimitedBudget",
@@ -103,6 +108,80 @@ class TokenBucketBudget:
             if bucket.tokens >= 0:
                 return 0.0
             return -bucket.tokens / self._per_second
+
+
+# The bucket of TokenBucketBudget.reserve, atomically in Redis, on Redis's clock (so hosts whose
+# clocks differ still share one budget). Floats travel as strings to keep their precision.
+_RESERVE_SCRIPT = """
+local per_second = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1])
+local updated = tonumber(state[2])
+if tokens == nil or updated == nil then
+  tokens = burst
+  updated = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) * per_second) - 1
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / per_second) + 60)
+if tokens >= 0 then
+  return '0'
+end
+return tostring(-tokens / per_second)
+"""
+
+
+class RedisRequestBudget:
+    """``TokenBucketBudget`` kept in Redis: one budget per organization for every host.
+
+    >>> budget = RedisRequestBudget.from_url("redis://127.0.0.1:6379/0")  # doctest: +SKIP
+    >>> zoho = ZohoInvoice.for_connection(manager, connection_id, budget=budget)  # doctest: +SKIP
+
+    When Redis cannot be reached, it falls back to a local bucket with the same limits rather than
+    failing every request (each host then keeps to the limit on its own).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        rate: int = DEFAULT_RATE,
+        window: float = DEFAULT_WINDOW,
+        *,
+        burst: int = DEFAULT_BURST,
+        prefix: str = "zoho-invoice:budget:",
+    ) -> None:
+        if rate <= 0 or window <= 0:
+            raise ValueError("rate and window must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.rate = rate
+        self.window = window
+        self.burst = burst
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_RESERVE_SCRIPT)
+        self._fallback = TokenBucketBudget(rate, window, burst=burst)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisRequestBudget:
+        import redis as redis_module
+
+        return cls(redis_module.Redis.from_url(url), **options)
+
+    def reserve(self, key: str) -> float:
+        from redis.exceptions import RedisError
+
+        try:
+            answer = self._script(
+                keys=[self._prefix + key], args=[repr(self.rate / self.window), self.burst]
+            )
+        except RedisError:
+            return self._fallback.reserve(key)
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        return max(0.0, float(text))
 
 
 _default_lock = threading.Lock()

@@ -12,7 +12,12 @@ from ._events import (
     event_sink_from_settings,
     sign_body,
 )
-from ._locks import InProcessRefreshLocks, RefreshLocks
+from ._locks import (
+    InProcessRefreshLocks,
+    LayeredRefreshLocks,
+    RedisRefreshLocks,
+    RefreshLocks,
+)
 from ._manager import AsyncTokenManager, TokenManager, TokenVault
 from ._revocations import process_revocations
 from ._types import AccessToken, ConnectionEvent, EventType
@@ -25,7 +30,9 @@ __all__ = [
     "EventSink",
     "EventType",
     "InProcessRefreshLocks",
+    "LayeredRefreshLocks",
     "LoggingEventSink",
+    "RedisRefreshLocks",
     "RefreshLocks",
     "TokenManager",
     "TokenVault",
