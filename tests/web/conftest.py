@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from zoho_invoice.api import UnlimitedBudget
 from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.oauth import OAuthClient
 from zoho_invoice.sandbox import SandboxWorld, create_sandbox_app, datacenters_table
@@ -184,6 +185,8 @@ def build_harness(
             demo=demo,
             organizations=organizations_reader(http_client=zoho),
             events=events.append,
+            api_http_client=zoho,
+            api_budget=UnlimitedBudget(),
         )
         with TestClient(app, base_url=PUBLIC_URL) as web:
             yield Harness(web, zoho, world, vault, app, events, tmp_path)

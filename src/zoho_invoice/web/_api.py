@@ -19,15 +19,23 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from .._exceptions import (
+    APIError,
     ConnectionNotFoundError,
     DataCenterError,
+    RateLimitError,
     ReauthorizationRequired,
     TokenUnavailableError,
 )
+from .._redact import redact
 from ._context import WebContext
 from ._errors import APIProblem, ErrorBody, error_response
 
-__all__ = ["api_router", "is_allowed_return_url"]
+__all__ = [
+    "api_router",
+    "is_allowed_return_url",
+    "read_organizations_or_problem",
+    "set_organization_or_problem",
+]
 
 MAX_OWNER = 200
 MAX_URL = 2000
@@ -120,6 +128,27 @@ class ConnectionOut(BaseModel):
     updated_at: datetime
 
 
+class OrganizationOut(BaseModel):
+    organization_id: str
+    name: str
+    currency_code: str | None = None
+    is_default_org: bool | None = None
+    time_zone: str | None = None
+
+
+class OrganizationList(BaseModel):
+    organizations: list[OrganizationOut]
+
+
+class SetOrganizationIn(BaseModel):
+    organization_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[0-9]+$",
+        description="One of the connection's organizations (GET .../organizations)",
+    )
+
+
 class ConnectionList(BaseModel):
     connections: list[ConnectionOut]
 
@@ -155,6 +184,84 @@ _COMMON: dict[int | str, dict[str, Any]] = {
     503: _err("The database is not answering"),
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _err("No such connection")}
+_ZOHO_CALL: dict[int | str, dict[str, Any]] = {
+    **_NOT_FOUND,
+    409: _err("The connection needs reconnecting (needs_reauth or revoked)"),
+    429: _err("Zoho's request limit for the organization; retry after Retry-After seconds"),
+    502: _err("Zoho answered an error (its message is passed on)"),
+    503: _err("No valid token right now; retry after the Retry-After seconds"),
+}
+
+
+def _needs_reauth(exc: ReauthorizationRequired) -> APIProblem:
+    return APIProblem(
+        409,
+        "needs_reauth",
+        f"the connection is {exc.status}: send its user through a new connect session",
+    )
+
+
+def _token_unavailable(exc: TokenUnavailableError) -> APIProblem:
+    retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
+    return APIProblem(
+        503,
+        "token_unavailable",
+        f"no valid access token right now; retry in about {retry} seconds",
+        headers={"Retry-After": str(retry)},
+    )
+
+
+def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[OrganizationOut]:
+    """The connection's organizations from Zoho, or an ``APIProblem`` saying why not."""
+    try:
+        orgs = ctx.connection_organizations(connection_id)
+    except ReauthorizationRequired as exc:
+        raise _needs_reauth(exc) from None
+    except ConnectionNotFoundError:
+        raise APIProblem(404, "not_found", "no connection with that id") from None
+    except TokenUnavailableError as exc:
+        raise _token_unavailable(exc) from None
+    except RateLimitError as exc:
+        raise APIProblem(
+            429,
+            "rate_limited",
+            "Zoho's request limit for this organization was reached: " + redact(exc.message)[:300],
+            headers={"Retry-After": "60"},
+        ) from None
+    except APIError as exc:
+        raise APIProblem(
+            502, "zoho_error", "Zoho answered an error: " + redact(exc.message)[:300]
+        ) from None
+    return [
+        OrganizationOut(
+            organization_id=o.organization_id,
+            name=o.name or o.organization_id,
+            currency_code=o.currency_code,
+            is_default_org=o.is_default_org,
+            time_zone=o.time_zone,
+        )
+        for o in orgs
+    ]
+
+
+def set_organization_or_problem(ctx: WebContext, connection_id: str, organization_id: str) -> Any:
+    """Bind ``organization_id`` only if Zoho lists it for the connection; the updated connection.
+
+    One code path for the JSON API and the demo's chooser.
+    """
+    known = {o.organization_id for o in read_organizations_or_problem(ctx, connection_id)}
+    if organization_id not in known:
+        raise APIProblem(
+            400,
+            "unknown_organization",
+            "organization_id is not one of this connection's organizations "
+            "(GET /api/connections/{id}/organizations lists them)",
+        )
+    try:
+        ctx.vault.set_organization(connection_id, organization_id)
+        return ctx.vault.get_connection(connection_id)
+    except ConnectionNotFoundError:
+        raise APIProblem(404, "not_found", "no connection with that id") from None
 
 
 def api_router(ctx: WebContext) -> APIRouter:
@@ -239,21 +346,11 @@ def api_router(ctx: WebContext) -> APIRouter:
         try:
             token = ctx.manager.get_access_token(conn.id)
         except ReauthorizationRequired as exc:
-            raise APIProblem(
-                409,
-                "needs_reauth",
-                f"the connection is {exc.status}: send its user through a new connect session",
-            ) from None
+            raise _needs_reauth(exc) from None
         except ConnectionNotFoundError:
             raise APIProblem(404, "not_found", "no connection with that id") from None
         except TokenUnavailableError as exc:
-            retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
-            raise APIProblem(
-                503,
-                "token_unavailable",
-                f"no valid access token right now; retry in about {retry} seconds",
-                headers={"Retry-After": str(retry)},
-            ) from None
+            raise _token_unavailable(exc) from None
         try:
             api_domain = ctx.datacenters.get(conn.location).api_domain
         except DataCenterError:
@@ -261,6 +358,26 @@ def api_router(ctx: WebContext) -> APIRouter:
         return AccessTokenOut(
             access_token=token.token, expires_at=token.expires_at, api_domain=api_domain
         )
+
+    @router.get(
+        "/connections/{connection_id}/organizations",
+        response_model=OrganizationList,
+        responses=_ZOHO_CALL,
+    )
+    def list_organizations(connection_id: str) -> OrganizationList:
+        """The Zoho organizations of the connection's user, read from Zoho now."""
+        conn = _get(connection_id)
+        return OrganizationList(organizations=read_organizations_or_problem(ctx, conn.id))
+
+    @router.patch(
+        "/connections/{connection_id}",
+        response_model=ConnectionOut,
+        responses={**_ZOHO_CALL, 400: _err("Not one of the connection's organizations")},
+    )
+    def update_connection(connection_id: str, body: SetOrganizationIn) -> ConnectionOut:
+        """Bind one of the user's organizations: API calls on the connection then use it."""
+        conn = _get(connection_id)
+        return connection_out(set_organization_or_problem(ctx, conn.id, body.organization_id))
 
     @router.delete(
         "/connections/{connection_id}",

@@ -17,6 +17,8 @@ from ._demo import demo_router
 from ._errors import UNAVAILABLE_MESSAGE, error_response, install_error_handlers
 
 if TYPE_CHECKING:
+    from .._http import httpx
+    from ..api import RequestBudget
     from ..oauth import OAuthClient
     from ..tokens import EventSink, TokenManager
     from ..vault import Vault
@@ -73,12 +75,16 @@ def create_app(
     demo: bool = False,
     organizations: OrganizationsReader | None = None,
     events: EventSink | None = None,
+    api_http_client: httpx.Client | None = None,
+    api_budget: RequestBudget | None = None,
 ) -> FastAPI:
     """The whole service: browser routes, the JSON API, ``/healthz`` (and the demo dashboard).
 
     Whatever is not passed is built from ``settings`` (by default, the environment).
     ``organizations`` replaces how a new connection's organizations are read (tests);
     ``events`` receives connection events (a callable; default: webhooks or the log).
+    ``api_http_client`` and ``api_budget`` are handed to the Invoice API client the routes use
+    (reading organizations, the demo's invoices): a transport for tests, a shared budget.
     """
     _install_redaction()
     ctx = build_context(
@@ -88,6 +94,8 @@ def create_app(
         manager=manager,
         organizations=organizations,
         events=events,
+        api_http_client=api_http_client,
+        api_budget=api_budget,
     )
     app = FastAPI(
         title="Zoho Invoice Connect",

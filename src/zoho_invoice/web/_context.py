@@ -19,6 +19,8 @@ from ..settings import Settings
 from ..tokens._events import event_sink_from_settings
 
 if TYPE_CHECKING:
+    from ..api import RequestBudget, ZohoInvoice
+    from ..api.types import Organization
     from ..oauth import OAuthClient
     from ..tokens import ConnectionEvent, EventSink, TokenManager
     from ..vault import Vault
@@ -64,6 +66,9 @@ class WebContext:
     templates: Jinja2Templates
     organizations: OrganizationsReader = read_organizations
     events: EventSink | None = None
+    #: The transport and request budget of the Invoice API client (tests: the sandbox in process).
+    api_http_client: httpx.Client | None = None
+    api_budget: RequestBudget | None = None
     _revoke_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -78,6 +83,32 @@ class WebContext:
             if path:
                 return path
         return "/callback"
+
+    def invoice_client(
+        self, connection_id: str, organization_id: str | None = None, *, max_retries: int = 0
+    ) -> ZohoInvoice:
+        """The Invoice API client of a stored connection (a fresh token from the manager).
+
+        Pages answer at once: no retry by default, so an error shows instead of a long wait.
+        """
+        from ..api import ZohoInvoice
+
+        return ZohoInvoice.for_connection(
+            self.manager,
+            connection_id,
+            organization_id,
+            http_client=self.api_http_client,
+            budget=self.api_budget,
+            max_retries=max_retries,
+        )
+
+    def connection_organizations(self, connection_id: str) -> list[Organization]:
+        """The organizations of a connection's user, read now through the Invoice API.
+
+        Raises ``ReauthorizationRequired``, ``TokenUnavailableError`` or an ``APIError``.
+        """
+        with self.invoice_client(connection_id) as client:
+            return list(client.organizations.list())
 
     def emit(self, event: ConnectionEvent) -> None:
         """Hand a connection event to the sink; a failing sink never breaks a flow."""
@@ -113,6 +144,8 @@ def build_context(
     manager: TokenManager | None = None,
     organizations: OrganizationsReader | None = None,
     events: EventSink | None = None,
+    api_http_client: httpx.Client | None = None,
+    api_budget: RequestBudget | None = None,
 ) -> WebContext:
     """Fill in whatever was not given from ``settings`` (the environment by default)."""
     settings = settings or Settings()
@@ -148,4 +181,6 @@ def build_context(
         templates=make_templates(),
         organizations=organizations or read_organizations,
         events=events,
+        api_http_client=api_http_client,
+        api_budget=api_budget,
     )

@@ -15,7 +15,16 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from .._exceptions import ConnectionNotFoundError, VaultUnavailableError, ZohoError
+from ._api import set_organization_or_problem
 from ._context import WebContext
+from ._demo_invoices import (
+    PER_PAGE_CHOICES,
+    InvoiceForm,
+    InvoicePanel,
+    describe_error,
+    load_panel,
+)
+from ._errors import APIProblem
 from ._pages import page, problem_page, redirect
 
 __all__ = ["DEMO_OWNER", "demo_router"]
@@ -31,6 +40,12 @@ class _Row:
     conn: Any
     organization_name: str | None
     choices: list[tuple[str, str]]
+    panel: InvoicePanel | None = None
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 7 else default
 
 
 def _csrf_ok(request: Request, token: str) -> bool:
@@ -63,8 +78,14 @@ def demo_router(ctx: WebContext) -> APIRouter:
             logger.warning("demo: cannot list organizations: %s", type(exc).__name__)
             return []
 
-    @router.get("/")
-    def dashboard(request: Request) -> Response:
+    def render(
+        request: Request,
+        *,
+        form_for: str | None = None,
+        form: InvoiceForm | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        """The dashboard; ``form_for``/``form`` show a failed create form again, as typed."""
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         try:
             connections = ctx.vault.list_connections(owner=DEMO_OWNER)
@@ -77,37 +98,113 @@ def demo_router(ctx: WebContext) -> APIRouter:
                 hint="Reload in a few seconds.",
                 status_code=503,
             )
+        paged = request.query_params.get("connection")
+        created = request.query_params.get("created")
         rows = []
         for conn in connections:
             choices: list[tuple[str, str]] = []
             name = None
+            panel = None
             if conn.status == "active":
                 orgs = organizations_of(conn)
                 if conn.organization_id:
                     name = next((n for i, n in orgs if i == conn.organization_id), None)
+                    mine = paged == str(conn.id) or form_for == str(conn.id)
+                    panel = load_panel(
+                        ctx,
+                        conn,
+                        name or str(conn.organization_id),
+                        page=_int_param(request, "page", 1) if mine else 1,
+                        per_page=(
+                            _int_param(request, "per_page", PER_PAGE_CHOICES[0])
+                            if mine
+                            else PER_PAGE_CHOICES[0]
+                        ),
+                        form=form if form_for == str(conn.id) else None,
+                        created_id=created if mine else None,
+                    )
                 else:
                     choices = orgs
-            rows.append(_Row(conn=conn, organization_name=name, choices=choices))
+            rows.append(_Row(conn=conn, organization_name=name, choices=choices, panel=panel))
         notice = None
         status = request.query_params.get("status")
         if status == "connected":
             notice = "Zoho Invoice is connected."
         elif status == "disconnected":
             notice = "The connection was disconnected and its tokens revoked."
+        elif status == "organization":
+            notice = "The organization is bound to the connection."
         response = page(
             ctx,
             request,
             "dashboard.html",
+            status_code=status_code,
             rows=rows,
             owner=DEMO_OWNER,
             csrf_token=csrf,
             notice=notice,
             base_path=_base(request),
+            per_page_choices=PER_PAGE_CHOICES,
         )
         response.set_cookie(
             CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=ctx.secure_cookies
         )
         return response
+
+    @router.get("/")
+    def dashboard(request: Request) -> Response:
+        return render(request)
+
+    @router.post("/demo/connections/{connection_id}/invoices")
+    def demo_create_invoice(
+        connection_id: str,
+        request: Request,
+        csrf_token: str = Form(max_length=100),
+        customer_id: str = Form(default="", max_length=64),
+        date: str = Form(default="", max_length=32),
+        item_id: list[str] = Form(default=[]),
+        description: list[str] = Form(default=[]),
+        quantity: list[str] = Form(default=[]),
+        rate: list[str] = Form(default=[]),
+    ) -> Response:
+        if not _csrf_ok(request, csrf_token):
+            return forbidden(request)
+        form = InvoiceForm.from_fields(
+            customer_id=customer_id[:64],
+            date_text=date[:32],
+            item_ids=[v[:64] for v in item_id],
+            descriptions=[v[:500] for v in description],
+            quantities=[v[:32] for v in quantity],
+            rates=[v[:32] for v in rate],
+        )
+        try:
+            conn = ctx.vault.get_connection(connection_id[:200])
+            if conn.owner != DEMO_OWNER or conn.status != "active" or not conn.organization_id:
+                raise ConnectionNotFoundError("no such connection")
+        except ConnectionNotFoundError:
+            return problem_page(
+                ctx,
+                request,
+                title="No such connection",
+                message="It may have been disconnected, or has no organization yet.",
+                hint="Go back to the dashboard.",
+                status_code=404,
+            )
+        try:
+            body = form.body()
+        except ValueError as exc:
+            form.error = str(exc)
+            return render(request, form_for=str(conn.id), form=form, status_code=400)
+        try:
+            with ctx.invoice_client(str(conn.id)) as client:
+                invoice = client.invoices.create(body)
+        except ZohoError as exc:
+            logger.warning("demo: creating an invoice failed: %s", type(exc).__name__)
+            form.error = describe_error(exc)
+            return render(request, form_for=str(conn.id), form=form, status_code=400)
+        return redirect(
+            f"{_base(request)}/?connection={conn.id}&created={invoice.invoice_id}#invoices-{conn.id}"
+        )
 
     @router.post("/demo/connect")
     def demo_connect(request: Request, csrf_token: str = Form(max_length=100)) -> Response:
@@ -154,22 +251,33 @@ def demo_router(ctx: WebContext) -> APIRouter:
         if not _csrf_ok(request, csrf_token):
             return forbidden(request)
         try:
-            conn = ctx.vault.get_connection(connection_id)
+            conn = ctx.vault.get_connection(connection_id[:200])
             if conn.owner != DEMO_OWNER:
                 raise ConnectionNotFoundError("no such connection")
-            # Only an organization this connection's user really has can be bound.
-            if organization_id not in {i for i, _ in organizations_of(conn)}:
-                raise ZohoError("unknown organization")
-            ctx.vault.set_organization(conn.id, organization_id)
-        except ZohoError:
+            # The JSON API's code path: only an organization Zoho lists for the user is bound.
+            set_organization_or_problem(ctx, str(conn.id), organization_id)
+        except ConnectionNotFoundError:
+            return problem_page(
+                ctx,
+                request,
+                title="No such connection",
+                message="It may have been removed already.",
+                hint="Go back to the dashboard.",
+                status_code=404,
+            )
+        except APIProblem as problem:
+            if problem.error == "unknown_organization":
+                message = "It is not one of this connection's organizations."
+            else:
+                message = problem.message
             return problem_page(
                 ctx,
                 request,
                 title="That organization cannot be used",
-                message="It is not one of this connection's organizations.",
+                message=message,
                 hint="Go back to the dashboard and choose again.",
-                status_code=400,
+                status_code=400 if problem.status_code < 500 else problem.status_code,
             )
-        return redirect(f"{_base(request)}/")
+        return redirect(f"{_base(request)}/?status=organization")
 
     return router
