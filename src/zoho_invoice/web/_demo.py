@@ -72,11 +72,11 @@ def demo_router(ctx: WebContext) -> APIRouter:
 
     def organizations_of(conn: Any) -> list[tuple[str, str]]:
         try:
-            token = ctx.manager.get_access_token(conn.id)
-            return ctx.organizations(token.token, conn.api_domain)
+            orgs = ctx.connection_organizations(str(conn.id))
         except Exception as exc:
             logger.warning("demo: cannot list organizations: %s", type(exc).__name__)
             return []
+        return [(o.organization_id, o.name or o.organization_id) for o in orgs]
 
     def render(
         request: Request,

@@ -1,0 +1,216 @@
+"""Integration tests of the demo dashboard's invoices (create_app(demo=True)): a real Vault, the
+sandbox app playing Zoho in process and seeded with invoices; paging, the create form, Zoho's
+errors shown as notices, escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from zoho_invoice.sandbox import Fault
+from zoho_invoice.sandbox.invoice import seed_organization
+
+FRANZ = "franz@fischer.example"
+
+
+def _csrf(text: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert match
+    return match.group(1)
+
+
+def _rows(text: str) -> list[str]:
+    """The invoice numbers shown, top to bottom."""
+    return re.findall(r'<td class="number">([^<]*)</td>', text)
+
+
+def _dates(text: str) -> list[str]:
+    return re.findall(r'<td class="date">([^<]*)</td>', text)
+
+
+@pytest.fixture
+def seeded(demo_harness):
+    """Franz (eu, one organization: bound on connect) with 30 invoices in his organization."""
+    harness = demo_harness
+    harness.web.get("/")
+    assert harness.connect(owner="demo-user", email=FRANZ).status_code == 200
+    [conn] = harness.vault.list_connections()
+    assert conn.organization_id is not None
+    seed_organization(harness.world, conn.organization_id, contacts=8, items=4, invoices=30, seed=3)
+    return harness, conn
+
+
+def test_dashboard_shows_the_latest_invoices_newest_first_with_paging(seeded) -> None:
+    harness, conn = seeded
+    page1 = harness.web.get("/")
+    assert page1.status_code == 200
+    numbers = _rows(page1.text)
+    assert len(numbers) == 10
+    dates = _dates(page1.text)
+    assert dates == sorted(dates, reverse=True)
+    for column in ("Customer", "Due", "Status", "Total", "Balance"):
+        assert f"<th>{column}</th>" in page1.text or f'<th class="num">{column}</th>' in page1.text
+    assert 'rel="next"' in page1.text and 'rel="prev"' not in page1.text
+    nxt = re.search(r'href="([^"]+)">Next', page1.text)
+    assert nxt
+    page2 = harness.web.get(nxt.group(1).replace("&amp;", "&"))
+    numbers2 = _rows(page2.text)
+    assert len(numbers2) == 10 and not set(numbers) & set(numbers2)
+    assert _dates(page2.text)[0] <= dates[-1]
+    assert 'rel="prev"' in page2.text
+    page3 = harness.web.get(f"/?connection={conn.id}&page=3&per_page=10")
+    assert len(_rows(page3.text)) == 10
+    assert 'rel="next"' not in page3.text  # 30 invoices: no fourth page
+    wide = harness.web.get(f"/?connection={conn.id}&per_page=25")
+    assert len(_rows(wide.text)) == 25
+    # The list the person sees is what Zoho answered for date, newest first.
+    [last] = harness.world.journal.entries("invoice.GET /invoices")[-1:]
+    query = dict(last.query)
+    assert query["sort_column"] == "date" and query["sort_order"] == "D"
+
+
+def test_creating_an_invoice_puts_it_on_top_with_a_flash(seeded) -> None:
+    harness, conn = seeded
+    page = harness.web.get("/")
+    customer_id, customer_name = re.findall(
+        r'<option value="(\d+)">([^<]+)</option>', page.text.split('name="customer_id"')[1]
+    )[0]
+    item_id = re.findall(r'<option value="(\d+)"', page.text.split('name="item_id"')[1])[0]
+    today = datetime.now(UTC).date().isoformat()
+    created = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices",
+        data={
+            "csrf_token": _csrf(page.text),
+            "customer_id": customer_id,
+            "date": today,
+            "item_id": [item_id, "", ""],
+            "description": ["", "Assembly and delivery", ""],
+            "quantity": ["2", "1", ""],
+            "rate": ["", "49.50", ""],
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    after = harness.web.get(created.headers["location"])
+    assert "was created" in after.text
+    top = after.text.split('<tr class="invoice')[1]
+    assert top.startswith(" created")
+    assert customer_name in top and today in top
+    with harness.app.state.context.invoice_client(str(conn.id)) as client:
+        newest = client.invoices.list(per_page=1, sort_column="date", sort_order="D").items[0]
+        invoice = client.invoices.get(newest.invoice_id)
+    assert f"Invoice {invoice.invoice_number} was created." in after.text
+    assert [line.name for line in invoice.line_items][1] == "Assembly and delivery"
+    assert invoice.line_items[0].quantity == 2
+
+
+def test_a_zoho_error_shows_its_message_and_keeps_what_was_typed(seeded) -> None:
+    harness, conn = seeded
+    page = harness.web.get("/")
+    customer_id = re.findall(r'<option value="(\d+)"', page.text.split('name="customer_id"')[1])[0]
+    before = len(_rows(harness.web.get(f"/?connection={conn.id}&per_page=25").text))
+    harness.world.faults.add(
+        "invoice.POST /invoices",
+        Fault(status=400, body={"code": 1001, "message": "Invoice number INV-1 already exists."}),
+    )
+    answer = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices",
+        data={
+            "csrf_token": _csrf(page.text),
+            "customer_id": customer_id,
+            "date": "2025-03-04",
+            "item_id": [""],
+            "description": ["Frame <welding> & paint"],
+            "quantity": ["3"],
+            "rate": ["120"],
+        },
+    )
+    assert answer.status_code == 400
+    assert "Invoice number INV-1 already exists." in answer.text
+    assert 'value="Frame &lt;welding&gt; &amp; paint"' in answer.text
+    assert 'value="2025-03-04"' in answer.text and 'value="120"' in answer.text
+    assert f'<option value="{customer_id}" selected>' in answer.text
+    assert "Frame <welding>" not in answer.text
+    assert len(_rows(harness.web.get(f"/?connection={conn.id}&per_page=25").text)) == before
+
+
+def test_a_form_mistake_is_explained_before_anything_reaches_zoho(seeded) -> None:
+    harness, conn = seeded
+    page = harness.web.get("/")
+    posts = len(harness.world.journal.entries("invoice.POST /invoices"))
+    answer = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices",
+        data={
+            "csrf_token": _csrf(page.text),
+            "customer_id": "",
+            "date": "2025-03-04",
+            "description": ["Wheels"],
+            "quantity": ["two"],
+            "rate": ["10"],
+        },
+    )
+    assert answer.status_code == 400
+    assert "Choose a customer." in answer.text
+    assert 'value="two"' in answer.text
+    assert len(harness.world.journal.entries("invoice.POST /invoices")) == posts
+
+
+def test_the_create_form_needs_the_csrf_token(seeded) -> None:
+    harness, conn = seeded
+    harness.web.get("/")
+    answer = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices",
+        data={"csrf_token": "forged", "customer_id": "1", "description": ["x"], "rate": ["1"]},
+    )
+    assert answer.status_code == 403
+    assert harness.world.journal.entries("invoice.POST /invoices") == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "shown"),
+    [
+        (Fault(status=429, body={"code": 44, "message": "Too many requests."}), "request limit"),
+        (Fault(status=500, body={"code": 9, "message": "Backend on fire"}), "Backend on fire"),
+        (Fault(status=401, body={"code": 57, "message": "Not authorized"}), "Zoho answered"),
+    ],
+)
+def test_api_errors_are_a_notice_on_the_dashboard_never_a_500(seeded, fault, shown) -> None:
+    harness, _ = seeded
+    harness.world.faults.add("invoice.GET /invoices", fault, times=5)
+    page = harness.web.get("/")
+    assert page.status_code == 200
+    assert 'class="notice bad-notice zoho-error"' in page.text
+    assert shown in page.text
+    assert "Connect Zoho Invoice" in page.text
+
+
+def test_a_connection_that_needs_reconnecting_says_so(seeded) -> None:
+    harness, conn = seeded
+    # The refresh token dies at Zoho and the access token is forgotten: the next refresh fails.
+    tokens = harness.vault.load_tokens(conn.id)
+    harness.zoho.post("/_sandbox/revoke", json={"refresh_token": tokens.refresh_token})
+    harness.vault.store_refreshed(
+        conn.id,
+        expected_version=tokens.version,
+        access_token="expired-token",
+        expires_at=datetime(2000, 1, 1, tzinfo=UTC),
+    )
+    page = harness.web.get("/")
+    assert page.status_code == 200
+    assert "must be connected again" in page.text
+    assert harness.vault.get_connection(conn.id).status == "needs_reauth"
+    # On the next visit the row itself says so, and no invoices are asked for.
+    again = harness.web.get("/")
+    assert 'class="status needs_reauth"' in again.text
+    assert 'id="invoices-' not in again.text
+
+
+def test_names_from_zoho_are_escaped(seeded) -> None:
+    harness, conn = seeded
+    with harness.app.state.context.invoice_client(str(conn.id)) as client:
+        client.contacts.create(contact_name="<script>alert('x')</script> Ltd")
+    page = harness.web.get("/")
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(" in page.text
