@@ -8,10 +8,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -151,8 +152,16 @@ def serve(
     run_service(settings, host=host, port=port)
 
 
-@app.command()
+sandbox_app = typer.Typer(
+    help="The Zoho sandbox: run it (Zoho Accounts and the Invoice API), or seed its data.",
+    invoke_without_command=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.callback()
 def sandbox(
+    ctx: typer.Context,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8090,
     data_dir: Annotated[
@@ -164,6 +173,8 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run the Zoho sandbox: Zoho Accounts for every data centre and the Invoice API."""
+    if ctx.invoked_subcommand is not None:
+        return
     setup_logging()
     from ..sandbox import serve_sandbox
 
@@ -171,6 +182,116 @@ def sandbox(
         serve_sandbox(host=host, port=port, data_dir=data_dir, datacenters_out=datacenters_out)
     except OSError as exc:
         fail(f"cannot start the sandbox on {host}:{port}: {exc.strerror or exc}")
+
+
+CountOption = Annotated[int, typer.Option(min=0, max=100_000)]
+
+
+@sandbox_app.command("seed")
+def sandbox_seed(
+    organization: Annotated[
+        str, typer.Option(help="The simulated organization's id, or `all` for every one.")
+    ],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="The sandbox's data folder (it may be running).")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A running sandbox's base URL, e.g. http://127.0.0.1:8090.")
+    ] = None,
+    contacts: CountOption = 50,
+    items: CountOption = 20,
+    invoices: CountOption = 200,
+    seed: Annotated[int, typer.Option(help="Same seed, same day: same data.")] = 0,
+) -> None:
+    """Fill sandbox organizations with contacts, items and invoices (with their payments)."""
+    if (data_dir is None) == (url is None):
+        fail("give exactly one of --data-dir (the sandbox's folder) or --url (a running sandbox)")
+    counts = {"contacts": contacts, "items": items, "invoices": invoices, "seed": seed}
+    results: list[dict[str, object]] = []
+    if url is not None:
+        from .._http import httpx
+        from ..sandbox.invoice import InvoiceSandboxControl
+
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=120) as http:
+                control = InvoiceSandboxControl(http)
+                if organization == "all":
+                    users = http.get("/_sandbox/users")
+                    users.raise_for_status()
+                    org_ids = sorted(_organization_ids(users.json()))
+                else:
+                    org_ids = [organization]
+                for org_id in org_ids:
+                    results.append(control.seed(org_id, **counts).to_json())
+        except httpx.HTTPStatusError as exc:
+            fail(f"the sandbox refused: HTTP {exc.response.status_code} {exc.response.text[:200]}")
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach the sandbox at {url}: {type(exc).__name__}")
+    else:
+        assert data_dir is not None
+        try:
+            results = seed_sandbox_folder(data_dir, organization, **counts)
+        except LookupError as exc:
+            fail(str(exc))
+    for result in results:
+        out.print(
+            f"organization {result['organization_id']}: {result['contacts']} contacts, "
+            f"{result['items']} items, {result['invoices']} invoices, "
+            f"{result['payments']} payments",
+            highlight=False,
+        )
+
+
+def _organization_ids(users: object) -> set[str]:
+    """Organization ids in the control API's ``GET users`` answer."""
+    found: set[str] = set()
+    entries = users.get("users", []) if isinstance(users, dict) else users
+    for user in entries if isinstance(entries, list) else []:
+        if isinstance(user, dict):
+            for org in user.get("organizations") or user.get("organization_ids") or []:
+                org_id = org.get("organization_id") if isinstance(org, dict) else org
+                if org_id:
+                    found.add(str(org_id))
+    return found
+
+
+def seed_sandbox_folder(
+    data_dir: Path,
+    organization: str,
+    *,
+    contacts: int = 50,
+    items: int = 20,
+    invoices: int = 200,
+    seed: int = 0,
+) -> list[dict[str, object]]:
+    """Seed organizations in the sandbox data folder ``data_dir`` (``all``: every one).
+
+    A running sandbox on that folder sees the rows at once (the same SQLite file).
+    ``LookupError`` names the known organizations when ``organization`` is not one of them.
+    """
+    from ..sandbox import SandboxWorld
+    from ..sandbox.invoice import seed_organization
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    world = SandboxWorld(base_url="http://127.0.0.1", data_dir=data_dir)
+    try:
+        known = [o.organization_id for o in world.directory.organizations]
+        if organization == "all":
+            org_ids = known
+        elif organization in known:
+            org_ids = [organization]
+        else:
+            raise LookupError(
+                f"no simulated organization {organization!r}; known: {', '.join(known)} (or all)"
+            )
+        return [
+            seed_organization(
+                world, org_id, contacts=contacts, items=items, invoices=invoices, seed=seed
+            ).to_json()
+            for org_id in org_ids
+        ]
+    finally:
+        world.close()
 
 
 @app.command()
@@ -296,8 +417,8 @@ def connections_list(
 
 
 @contextmanager
-def _sandbox_thread(port: int) -> Iterator[str]:
-    """The sandbox served by uvicorn in a thread on 127.0.0.1; yields its base URL."""
+def _sandbox_thread(port: int, data_dir: Path | None = None) -> Iterator[tuple[str, Any]]:
+    """The sandbox served by uvicorn in a thread on 127.0.0.1; yields its base URL and world."""
     import threading
 
     import uvicorn
@@ -305,12 +426,14 @@ def _sandbox_thread(port: int) -> Iterator[str]:
     from ..sandbox import create_sandbox_app
 
     base_url = f"http://127.0.0.1:{port}"
+    sandbox_app = create_sandbox_app(base_url=base_url, data_dir=data_dir)
     config = uvicorn.Config(
-        create_sandbox_app(base_url=base_url),
+        sandbox_app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
         log_config=None,
+        access_log=False,  # the revoke URL carries a token
     )
     server = uvicorn.Server(config)
     # Outside the main thread uvicorn leaves signals alone: Ctrl-C stops the service's server,
@@ -323,52 +446,151 @@ def _sandbox_thread(port: int) -> Iterator[str]:
             fail(f"the sandbox could not start on port {port}")
         time.sleep(0.05)
     try:
-        yield base_url
+        yield base_url, sandbox_app.state.world
     finally:
         server.should_exit = True
         thread.join(timeout=5)
 
 
-def _demo_secrets(folder: Path) -> dict[str, str]:
-    """The demo's keys, generated once and reused on the next run."""
+DEMO_SANDBOX_PORT = 8090
+#: What the demo puts in every simulated organization on its first run.
+DEMO_CONTACTS, DEMO_ITEMS, DEMO_INVOICES = 40, 15, 120
+
+
+@dataclass
+class DemoSetup:
+    """The demo's folder, kept between runs: keys, the sandbox's port and data folder."""
+
+    data_dir: Path
+    secrets: dict[str, Any]
+    sandbox_port: int
+    sandbox_dir: Path
+
+    @property
+    def seeded(self) -> bool:
+        return bool(self.secrets.get("seeded"))
+
+    def mark_seeded(self) -> None:
+        self.secrets["seeded"] = True
+        _write_demo_json(self.data_dir / "demo.json", self.secrets)
+
+
+def _write_demo_json(path: Path, data: dict[str, Any]) -> None:
+    import os
+
+    tmp = path.with_suffix(".json.tmp")
+    tmp.unlink(missing_ok=True)
+    # Created owner-only: the file holds the demo's keys.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def prepare_demo(data_dir: Path, *, sandbox_port: int | None = None) -> DemoSetup:
+    """Create or reopen the demo's folder.
+
+    The first run generates the keys and picks the sandbox's port (``sandbox_port``, else 8090
+    when free, else any free port) and stores them in ``demo.json``; later runs reuse them, so the
+    stored connections (whose API domain names that port) keep working.
+    """
     import secrets as _secrets
 
     from ..vault import KeyRing
 
-    path = folder / "demo.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo.json"
+    data: dict[str, Any]
     if path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and all(
-                isinstance(data.get(k), str)
-                for k in ("encryption_keys", "api_key", "client_secret")
-            ):
-                return {str(k): str(v) for k, v in data.items()}
+            loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
-            pass
-        fail(f"{path} is damaged; delete the folder {folder} to start the demo afresh")
-    data = {
-        "encryption_keys": KeyRing.generate_entry(),
-        "api_key": _secrets.token_urlsafe(32),
-        "client_id": "1000.DEMOCLIENT",
-        "client_secret": _secrets.token_hex(20),
-    }
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    path.chmod(0o600)
-    return data
+            loaded = None
+        if not isinstance(loaded, dict) or not all(
+            isinstance(loaded.get(k), str) for k in ("encryption_keys", "api_key", "client_secret")
+        ):
+            fail(f"{path} is damaged; delete the folder {data_dir} to start the demo afresh")
+        data = loaded
+    else:
+        data = {
+            "encryption_keys": KeyRing.generate_entry(),
+            "api_key": _secrets.token_urlsafe(32),
+            "client_id": "1000.DEMOCLIENT",
+            "client_secret": _secrets.token_hex(20),
+        }
+    stored = data.get("sandbox_port")
+    if isinstance(stored, int) and 0 < stored < 65536:
+        if sandbox_port and sandbox_port != stored:
+            fail(
+                f"this demo folder uses sandbox port {stored} (its connections point there); "
+                f"drop --sandbox-port or use another --data-dir"
+            )
+        port = stored
+    else:
+        port = sandbox_port or (
+            DEMO_SANDBOX_PORT if _port_is_free(DEMO_SANDBOX_PORT) else _free_port()
+        )
+        data["sandbox_port"] = port
+    if not path.exists() or data.get("sandbox_port") != stored:
+        _write_demo_json(path, data)
+    return DemoSetup(
+        data_dir=data_dir, secrets=data, sandbox_port=port, sandbox_dir=data_dir / "sandbox"
+    )
+
+
+def demo_settings(setup: DemoSetup, sandbox_url: str, public_url: str) -> Settings:
+    """The service's settings in the demo: its stored keys, the sandbox's data-centre table."""
+    from ..sandbox import datacenters_table
+
+    keys = setup.secrets
+    dc_file = setup.data_dir / "datacenters.json"
+    dc_file.write_text(json.dumps(datacenters_table(sandbox_url), indent=2), encoding="utf-8")
+    return load_settings(
+        client_id=str(keys.get("client_id", "1000.DEMOCLIENT")),
+        client_secret=keys["client_secret"],
+        redirect_uri=f"{public_url}/callback",
+        encryption_keys=keys["encryption_keys"],
+        api_key=keys["api_key"],
+        datacenters=dc_file,
+        data_dir=setup.data_dir,
+        public_url=public_url,
+    )
+
+
+def seed_demo_world(world: Any) -> int:
+    """Fill every simulated organization with contacts, items and invoices; returns invoices."""
+    from ..sandbox.invoice import seed_organization
+
+    total = 0
+    for number, org in enumerate(world.directory.organizations):
+        total += seed_organization(
+            world,
+            org.organization_id,
+            contacts=DEMO_CONTACTS,
+            items=DEMO_ITEMS,
+            invoices=DEMO_INVOICES,
+            seed=number,
+        ).invoices
+    return total
 
 
 @app.command()
 def demo(
     port: PortOption = 8000,
     sandbox_port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Sandbox port (0: any free port).")
-    ] = 0,
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Sandbox port on the first run (default 8090, or any free)."
+        ),
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data.")] = Path(
         ".zoho-invoice"
     ),
 ) -> None:
-    """Run the whole product locally: the sandbox plus the service with a demo dashboard."""
+    """Run the whole product locally: the sandbox plus the service with a demo dashboard.
+
+    A second run in the same folder finds the same connections, still working.
+    """
     setup_logging(logging.WARNING)
     from .._http import httpx  # noqa: F401  (fail early if the HTTP stack is missing)
 
@@ -376,31 +598,38 @@ def demo(
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot create {data_dir}: {exc.strerror}")
-    keys = _demo_secrets(data_dir)
-    if sandbox_port == 0:
-        sandbox_port = _free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    with _sandbox_thread(sandbox_port) as sandbox_url:
-        from ..sandbox import datacenters_table
-
-        dc_file = data_dir / "datacenters.json"
-        dc_file.write_text(json.dumps(datacenters_table(sandbox_url), indent=2), encoding="utf-8")
-        settings = load_settings(
-            client_id=keys.get("client_id", "1000.DEMOCLIENT"),
-            client_secret=keys["client_secret"],
-            redirect_uri=f"{public_url}/callback",
-            encryption_keys=keys["encryption_keys"],
-            api_key=keys["api_key"],
-            datacenters=dc_file,
-            data_dir=data_dir,
-            public_url=public_url,
+    setup = prepare_demo(data_dir, sandbox_port=sandbox_port)
+    keys = setup.secrets
+    if not _port_is_free(setup.sandbox_port):
+        fail(
+            f"the demo's sandbox port {setup.sandbox_port} is in use (is another demo running?); "
+            "stop it, or use another --data-dir"
         )
+    public_url = f"http://127.0.0.1:{port}"
+    setup.sandbox_dir.mkdir(parents=True, exist_ok=True)
+    with _sandbox_thread(setup.sandbox_port, setup.sandbox_dir) as (sandbox_url, world):
+        if not setup.seeded:
+            with err.status("filling the sandbox's organizations with invoices..."):
+                seed_demo_world(world)
+            setup.mark_seeded()
+        settings = demo_settings(setup, sandbox_url, public_url)
         out.print(f"\n[bold]Zoho Invoice Connect demo[/]  dashboard: {public_url}/")
         out.print(f"  Zoho sandbox: {sandbox_url}", highlight=False)
         out.print(f"  JSON API key: {keys['api_key']}", highlight=False)
         out.print(f"  data folder:  {data_dir.resolve()}", highlight=False)
         out.print("  Press Ctrl-C to stop.\n", highlight=False)
         run_service(settings, host="127.0.0.1", port=port, demo=True)
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:
