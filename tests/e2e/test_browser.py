@@ -1,6 +1,9 @@
 """End-to-end browser test: ``zoho-invoice demo`` as a real process (sandbox + service), driven
 by Playwright with the system Chromium through the demo dashboard: Connect, pick a user at the
-sandbox, Approve, see the connection, Disconnect."""
+sandbox, Approve, see the connection and its organization's seeded invoices, page through them,
+create one through the form, Disconnect.
+
+``ZOHO_UPDATE_SCREENSHOTS=1`` also saves the dashboard to docs/screenshots/dashboard.png."""
 
 from __future__ import annotations
 
@@ -27,14 +30,19 @@ def test_demo_dashboard_connect_and_disconnect(chromium_path: str, tmp_path: Pat
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
     demo = subprocess.Popen(
-        [*CLI, "demo", "--port", str(port), "--data-dir", str(tmp_path / ".zoho-invoice")],
+        [
+            *CLI,
+            *("demo", "--port", str(port), "--sandbox-port", str(free_port())),
+            *("--data-dir", str(tmp_path / ".zoho-invoice")),
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        # The first run seeds every simulated organization before the service starts.
+        deadline = time.monotonic() + 60
         while True:
             assert demo.poll() is None, demo.stdout.read().decode() if demo.stdout else ""
             try:
@@ -65,6 +73,35 @@ def test_demo_dashboard_connect_and_disconnect(chromium_path: str, tmp_path: Pat
                 expect(row.locator(".organization")).to_contain_text("Fischer Fahrraeder")
                 expect(row).to_contain_text("active")
                 page.screenshot(path=str(tmp_path / "dashboard-connected.png"), full_page=True)
+                # The organization's latest invoices, newest first, ten a page.
+                panel = page.locator("section.invoices")
+                invoices = panel.locator("tr.invoice")
+                expect(invoices).to_have_count(10)
+                first_page = invoices.locator(".number").all_inner_texts()
+                panel.locator("a[rel=next]").click()
+                page.wait_for_url("**page=2**")
+                expect(invoices).to_have_count(10)
+                second_page = invoices.locator(".number").all_inner_texts()
+                assert not set(first_page) & set(second_page)
+                panel.locator("a[rel=prev]").click()
+                page.wait_for_url("**page=1**")
+                # Create an invoice through the form: it comes back on top, with a flash.
+                panel.locator("summary", has_text="New invoice").click()
+                form = panel.locator("form.invoice-form")
+                form.locator("select[name=customer_id]").select_option(index=1)
+                form.locator("select[name=item_id]").first.select_option(index=1)
+                form.locator("input[name=quantity]").first.fill("3")
+                form.locator("input[name=description]").nth(1).fill("Express delivery")
+                form.locator("input[name=rate]").nth(1).fill("25")
+                form.locator("button.create-invoice").click()
+                page.wait_for_url("**created=**")
+                expect(panel.locator(".flash")).to_contain_text("was created")
+                expect(invoices.first).to_have_class("invoice created")
+                if os.environ.get("ZOHO_UPDATE_SCREENSHOTS") == "1":
+                    shot = Path(__file__).resolve().parents[2] / "docs/screenshots/dashboard.png"
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    page.set_viewport_size({"width": 1280, "height": 900})
+                    page.screenshot(path=str(shot), full_page=True)
                 page.click("text=Disconnect")
                 page.wait_for_url("**status=disconnected")
                 expect(page.locator("tr.connection")).to_contain_text("revoked")
