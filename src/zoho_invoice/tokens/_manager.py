@@ -38,7 +38,7 @@ from ..oauth._types import TokenSet
 from ..vault._types import Connection, Status, StoredTokens
 from ._backoff import Backoff
 from ._events import EventSink
-from ._locks import InProcessRefreshLocks, RefreshLocks
+from ._locks import InProcessRefreshLocks, LayeredRefreshLocks, RedisRefreshLocks, RefreshLocks
 from ._types import AccessToken, ConnectionEvent
 
 if TYPE_CHECKING:
@@ -131,7 +131,12 @@ class TokenManager:
         self._vault = vault
         self._oauth = oauth
         self.leeway = leeway
-        self._locks: RefreshLocks = locks if locks is not None else InProcessRefreshLocks()
+        if locks is None:
+            # One refresh per connection across every process sharing the vault's database
+            # (SECURITY 27), with the threads of this process queueing locally first.
+            shared = getattr(vault, "refresh_locks", None)
+            locks = LayeredRefreshLocks(shared()) if callable(shared) else InProcessRefreshLocks()
+        self._locks: RefreshLocks = locks
         self._events = events
         self._clock = clock
         self._retry_attempts = retry_attempts
@@ -173,6 +178,8 @@ class TokenManager:
         if events is None:
             events = event_sink_from_settings(settings)
         options.setdefault("leeway", settings.refresh_leeway)
+        if settings.redis_url and "locks" not in options:
+            options["locks"] = LayeredRefreshLocks(RedisRefreshLocks.from_url(settings.redis_url))
         return cls(vault, oauth, events=events, **options)
 
     # -- public ------------------------------------------------------------------------------

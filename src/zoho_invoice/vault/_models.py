@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -152,3 +153,17 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RefreshLeaseRow(Base):
+    """Who may refresh a connection's token right now, across processes and hosts.
+
+    A lease ends at ``expires_at`` (epoch seconds) even if its holder never comes back, so a
+    crashed or stalled worker blocks nobody for long; the version fence refuses its late write.
+    """
+
+    __tablename__ = "refresh_leases"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)

@@ -37,6 +37,7 @@ from .._exceptions import (
 from ..oauth._types import TokenSet
 from ._db import READ_ONLY, create_engine_for, current_revision, head_revision, upgrade_database
 from ._keyring import KeyRing
+from ._leases import DatabaseRefreshLocks
 from ._models import (
     STATUSES,
     ConnectionRow,
@@ -203,6 +204,10 @@ class Vault:
                 f"the database schema is at revision {revision}, this version needs {head}: "
                 "run `zoho-invoice db upgrade`"
             )
+
+    def refresh_locks(self) -> DatabaseRefreshLocks:
+        """Refresh locks in this database, shared by every process that opens it (SECURITY 27)."""
+        return DatabaseRefreshLocks(self._engine, clock=self._clock)
 
     def ping(self) -> None:
         """``VaultUnavailableError`` unless the database answers."""
