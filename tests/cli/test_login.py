@@ -106,3 +106,19 @@ def test_loopback_redirect_prefers_a_loopback_redirect_uri(tmp_path: Path) -> No
     public = _settings(tmp_path, redirect_uri="https://app.example.com/zoho/callback")
     assert loopback_redirect(public, 8777) == ("http://127.0.0.1:8777/callback", 8777)
     assert loopback_redirect(public, None) == ("http://127.0.0.1:8765/callback", 8765)
+
+
+def test_login_command_without_keys_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from zoho_invoice.cli import app
+
+    for name in list(__import__("os").environ):
+        if name.startswith("ZOHO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["login", "--no-browser", "--timeout", "1"])
+    assert result.exit_code == 2
+    assert "zoho-invoice keys generate" in result.output

@@ -9,8 +9,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import import_module
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -21,6 +19,8 @@ from rich.table import Table
 
 from .._exceptions import ConfigurationError, KeyRingError, ZohoError
 from ..settings import Settings
+from ._invoices import contacts_app, invoices_app
+from ._login import login_command
 
 if TYPE_CHECKING:
     from ..oauth import OAuthClient
@@ -40,10 +40,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(connections_app, name="connections")
 
-if find_spec("zoho_invoice.cli._invoices") is not None:  # another part of the CLI, when present
-    _invoices = import_module("zoho_invoice.cli._invoices")
-    app.add_typer(_invoices.invoices_app, name="invoices")
-    app.add_typer(_invoices.contacts_app, name="contacts")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(contacts_app, name="contacts")
 
 err = Console(stderr=True)
 out = Console()
@@ -292,6 +290,28 @@ def seed_sandbox_folder(
         ]
     finally:
         world.close()
+
+
+@app.command()
+def login(
+    owner: Annotated[str, typer.Option(help="Whose connection this is (your app's user).")] = "cli",
+    location: Annotated[
+        str | None, typer.Option(help="Start at this data centre ('cn' for China).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Loopback port (default: ZOHO_REDIRECT_URI's, or 8765)."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for you.")] = 600.0,
+    browser: Annotated[bool, typer.Option(help="Open the browser by itself.")] = True,
+) -> None:
+    """Connect a Zoho account from this terminal (the callback is served on loopback).
+
+    Register ``http://127.0.0.1:8765/callback`` (or your port) as a redirect URI of the client.
+    """
+    login_command(owner=owner, location=location, port=port, timeout=timeout, open_browser=browser)
 
 
 @app.command()
