@@ -318,22 +318,34 @@ def login(
 def worker(
     once: Annotated[bool, typer.Option(help="Do one round and exit.")] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between rounds.")] = 10.0,
+    refresh: Annotated[
+        bool, typer.Option(help="Refresh tokens that end before the next round.")
+    ] = True,
 ) -> None:
-    """Background work: send queued revocations, purge expired connect transactions."""
+    """Background work: refresh tokens ahead of expiry (finding dead connections early), send
+    queued revocations, purge expired connect transactions. Run one or several."""
     setup_logging()
-    from ..tokens import process_revocations
+    from ..tokens import TokenManager, process_revocations, refresh_expiring
 
     settings = load_settings()
     vault = open_vault(settings, upgrade=False)
     oauth = make_oauth(settings)
+    # Tokens that would lapse before the next round are refreshed in this one.
+    manager = TokenManager.from_settings(
+        settings, vault=vault, oauth=oauth, leeway=settings.refresh_leeway + interval
+    )
     log = logging.getLogger("zoho_invoice.worker")
     try:
         while True:
             try:
+                refreshed = refresh_expiring(manager, vault) if refresh else None
                 done = process_revocations(vault, oauth)
                 purged = vault.purge_expired()
                 log.info(
-                    "worker round: revocations %s, expired transactions purged %s", done, purged
+                    "worker round: %s; revocations %s; expired transactions purged %s",
+                    refreshed,
+                    done,
+                    purged,
                 )
             except ZohoError as exc:
                 log.warning("worker round failed (%s); next round retries", type(exc).__name__)

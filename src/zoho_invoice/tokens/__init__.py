@@ -4,6 +4,7 @@
 >>> token = manager.get_access_token(connection_id)  # doctest: +SKIP
 """
 
+from ._background import RefreshRound, refresh_expiring
 from ._backoff import Backoff
 from ._events import (
     EventSink,
@@ -34,10 +35,12 @@ __all__ = [
     "LoggingEventSink",
     "RedisRefreshLocks",
     "RefreshLocks",
+    "RefreshRound",
     "TokenManager",
     "TokenVault",
     "WebhookEventSink",
     "event_sink_from_settings",
     "process_revocations",
+    "refresh_expiring",
     "sign_body",
 ]

@@ -622,6 +622,22 @@ class Vault:
         with self._read() as session:
             return [_connection(row) for row in session.scalars(query)]
 
+    def connections_expiring(self, before: datetime | float, *, limit: int = 100) -> list[str]:
+        """Ids of active connections whose access token is missing or ends before ``before``,
+        soonest first (what a background refresher works through)."""
+        query = (
+            select(ConnectionRow.id)
+            .where(
+                ConnectionRow.status == "active",
+                (ConnectionRow.access_expires_at.is_(None))
+                | (ConnectionRow.access_expires_at < _as_datetime(before)),
+            )
+            .order_by(ConnectionRow.access_expires_at, ConnectionRow.id)
+            .limit(limit)
+        )
+        with self._read() as session:
+            return list(session.scalars(query))
+
     def load_tokens(self, connection_id: str) -> StoredTokens:
         """The connection's tokens, opened, with the version to fence the next write."""
         if not isinstance(connection_id, str) or not _ID.fullmatch(connection_id):
