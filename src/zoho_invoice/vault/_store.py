@@ -632,7 +632,7 @@ class Vault:
                 (ConnectionRow.access_expires_at.is_(None))
                 | (ConnectionRow.access_expires_at < _as_datetime(before)),
             )
-            .order_by(ConnectionRow.access_expires_at, ConnectionRow.id)
+            .order_by(ConnectionRow.access_expires_at.asc().nulls_first(), ConnectionRow.id)
             .limit(limit)
         )
         with self._read() as session:
