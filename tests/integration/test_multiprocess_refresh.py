@@ -174,4 +174,16 @@ def test_s27_processes_sharing_postgres_refresh_once(
 def test_s27_processes_coordinating_through_redis_refresh_once(
     tmp_path: Path, sandbox: RunningSandbox, redis_url: str
 ) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+
+    def lock_commands() -> int:
+        stats = client.info("commandstats")
+        return int(stats.get("cmdstat_set", {}).get("calls", 0))
+
+    before = lock_commands()
     _run(tmp_path, sandbox, None, {"ZOHO_REDIS_URL": redis_url})
+    # The workers took their lease in Redis (SET NX PX), not only in the database.
+    assert lock_commands() > before
+    client.close()

@@ -23,6 +23,7 @@ from ._budget import (
     RequestBudget,
     TokenBucketBudget,
     UnlimitedBudget,
+    budget_from_settings,
     default_budget,
 )
 from ._client import AsyncZohoInvoice, ZohoInvoice
@@ -49,6 +50,7 @@ __all__ = [
     "TokenProvider",
     "UnlimitedBudget",
     "ZohoInvoice",
+    "budget_from_settings",
     "default_budget",
     "make_api_error",
 ]

@@ -31,6 +31,8 @@ from ._constants import DEFAULT_BURST, DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE, DE
 if TYPE_CHECKING:
     import redis
 
+    from ..settings import Settings
+
 __all__ = [
     "AsyncConcurrencyCap",
     "ConcurrencyCap",
@@ -38,6 +40,7 @@ __all__ = [
     "RequestBudget",
     "TokenBucketBudget",
     "UnlimitedBudget",
+    "budget_from_settings",
     "default_budget",
 ]
 
@@ -229,3 +232,11 @@ class AsyncConcurrencyCap:
         semaphore = self._semaphores.setdefault(key, asyncio.Semaphore(self.limit))
         async with semaphore:
             yield
+
+
+def budget_from_settings(settings: Settings) -> RequestBudget:
+    """The budget every client of this process should share: in Redis when ``ZOHO_REDIS_URL``
+    is set (shared by every host), else the process-wide one."""
+    if settings.redis_url:
+        return RedisRequestBudget.from_url(settings.redis_url)
+    return default_budget()

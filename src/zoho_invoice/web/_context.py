@@ -171,7 +171,11 @@ def build_context(
     if manager is None:
         from ..tokens import TokenManager
 
-        manager = TokenManager(vault, oauth, leeway=settings.refresh_leeway, events=events)
+        manager = TokenManager.from_settings(settings, vault=vault, oauth=oauth, events=events)
+    if api_budget is None:
+        from ..api import budget_from_settings
+
+        api_budget = budget_from_settings(settings)
     return WebContext(
         settings=settings,
         vault=vault,
