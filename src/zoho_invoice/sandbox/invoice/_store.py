@@ -268,7 +268,9 @@ class InvoiceStore:
 
 
 _STORES: dict[tuple[int, str | None], InvoiceStore] = {}
-_STORES_LOCK = threading.Lock()
+# Re-entrant: a world freed by the garbage collector while this thread holds the lock runs
+# _forget on the same thread.
+_STORES_LOCK = threading.RLock()
 
 
 def store_for_world(world: Any) -> InvoiceStore:
