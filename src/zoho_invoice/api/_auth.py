@@ -6,11 +6,24 @@ a token failed. ``TokenAuth`` / ``AsyncTokenAuth`` are httpx ``Auth`` flows over
 token, takes a fresh one and sends the request once more, never more (SECURITY 35). The
 generator asks its driver for I/O (fetch a token, invalidate one) by yielding small commands, so
 the logic stays in one place while the sync twin calls the provider and the async twin awaits it.
+
+Zoho answers code 57 both for a dead token and for a token without the scope. Refreshing on every
+57 would spend Zoho's 10 tokens per 10 minutes on an endpoint the connection may never call, and
+then lock the whole connection out. So a provider may also *remember which tokens work*, and
+for which operation (``"GET invoices"``: Zoho's scopes go by area and operation):
+``confirm(token, operation)`` after an answer that was not a 401 (``operation=None`` after a 57
+on a token it just minted: valid, but under-scoped), and ``invalidate(token, code=...,
+operation=...)`` that answers ``False`` when it keeps the token — a 57 on an operation that token
+never did means a missing scope, reported at once as ``MissingScopeError`` with no refresh; a 57
+on an operation it did before means the token died, and it is refreshed. Providers without those
+methods get the plain rule: one refresh and one retry per 401.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import inspect
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -47,8 +60,13 @@ class TokenProvider(Protocol):
         """``(access_token, api_domain, organization_id)``; may refresh."""
         ...
 
-    def invalidate(self, token: str) -> None:
-        """That token was refused (401): do not hand it out again."""
+    def invalidate(self, token: str) -> bool | None:
+        """That token was refused (401): do not hand it out again.
+
+        Optionally ``invalidate(token, *, code=None) -> bool`` (return ``False`` to keep a token
+        known to work: the 401 then means a missing scope) and ``confirm(token)`` (the token was
+        accepted); see ``ConnectionTokenProvider``.
+        """
         ...
 
 
@@ -58,7 +76,7 @@ class AsyncTokenProvider(Protocol):
 
     async def get(self) -> tuple[str, str, str | None]: ...
 
-    async def invalidate(self, token: str) -> None: ...
+    async def invalidate(self, token: str) -> bool | None: ...
 
 
 class _AccessToken(Protocol):
@@ -116,8 +134,20 @@ class ConnectionTokenProvider:
         access = self._manager.get_access_token(self.connection_id)
         return TokenInfo(access.token, access.api_domain, access.organization_id)
 
-    def invalidate(self, token: str) -> None:
+    def invalidate(
+        self, token: str, *, code: int | None = None, operation: str | None = None
+    ) -> bool:
+        if code is not None and _knows_codes(self._manager):
+            invalidate: Any = self._manager.invalidate
+            kept = invalidate(self.connection_id, token, code=code, operation=operation)
+            return kept is not False
         self._manager.invalidate(self.connection_id, token)
+        return True
+
+    def confirm(self, token: str, operation: str | None = None) -> None:
+        confirm = getattr(self._manager, "confirm", None)
+        if callable(confirm):
+            confirm(self.connection_id, token, operation)
 
 
 class AsyncConnectionTokenProvider:
@@ -131,8 +161,23 @@ class AsyncConnectionTokenProvider:
         access = await self._manager.get_access_token(self.connection_id)
         return TokenInfo(access.token, access.api_domain, access.organization_id)
 
-    async def invalidate(self, token: str) -> None:
+    async def invalidate(
+        self, token: str, *, code: int | None = None, operation: str | None = None
+    ) -> bool:
+        if code is not None and _knows_codes(self._manager):
+            invalidate: Any = self._manager.invalidate
+            kept = await invalidate(self.connection_id, token, code=code, operation=operation)
+            return kept is not False
         await self._manager.invalidate(self.connection_id, token)
+        return True
+
+    async def confirm(self, token: str, operation: str | None = None) -> None:
+        confirm = getattr(self._manager, "confirm", None)
+        if callable(confirm):
+            # AsyncTokenManager.confirm is a plain dict write (no thread hop); await others.
+            result = confirm(self.connection_id, token, operation)
+            if inspect.isawaitable(result):
+                await result
 
 
 class _AsyncStatic:
@@ -156,46 +201,130 @@ class _Fetch:
 
 @dataclass(frozen=True)
 class _Invalidate:
-    """Command: this token was refused."""
+    """Command: this token was refused with Zoho's ``code``; answer whether it was dropped."""
 
     token: str
+    code: int | None
+    operation: str
+
+
+@dataclass(frozen=True)
+class _Confirm:
+    """Command: this token did ``operation`` (``None``: it is valid but lacks a scope)."""
+
+    token: str
+    operation: str | None
+
+
+@dataclass(frozen=True)
+class _Permit:
+    """Command: wait for a permit of the request budget before sending again."""
 
 
 _FETCH = _Fetch()
-_Step = httpx.Request | _Fetch | _Invalidate
+_PERMIT = _Permit()
+_Step = httpx.Request | _Fetch | _Invalidate | _Confirm | _Permit
+
+#: Set on a 401 answer whose token is known to work: the 401 means a missing scope.
+MISSING_SCOPE = "zoho_invoice.missing_scope"
+
+
+def _knows_codes(manager: object) -> bool:
+    # TokenManager.invalidate takes ``code=`` (and may keep a token that works); simpler
+    # managers written against the protocol take only the token.
+    return bool(getattr(manager, "keeps_working_tokens", False))
+
+
+def _zoho_code(response: httpx.Response) -> int | None:
+    try:
+        body = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        return int(code)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def operation_of(request: httpx.Request) -> str:
+    """``"GET invoices"``: the method and the resource under ``/invoice/v3`` (what a scope
+    covers: ``ZohoInvoice.invoices.READ``)."""
+    path = request.url.path
+    _, found, rest = path.partition("/invoice/v3/")
+    resource = (rest if found else path.lstrip("/")).split("/", 1)[0]
+    return f"{request.method.upper()} {resource}"
 
 
 def _flow(request: httpx.Request, refreshable: bool) -> Generator[_Step, Any, None]:
+    operation = operation_of(request)
     token: str = yield _FETCH
     request.headers["Authorization"] = f"{AUTH_SCHEME} {token}"
     response: httpx.Response = yield request
-    if response.status_code != 401 or not refreshable:
+    if response.status_code != 401:
+        yield _Confirm(token, operation)
         return
+    if not refreshable:
+        return
+    code = _zoho_code(response)
     # One refresh and one retry, never more (SECURITY 35). The final answer — a second 401
     # included — goes back to the client, which sees this one in ``response.history``.
-    yield _Invalidate(token)
-    token = yield _FETCH
-    request.headers["Authorization"] = f"{AUTH_SCHEME} {token}"
-    yield request
+    dropped: bool = yield _Invalidate(token, code, operation)
+    if not dropped:
+        # The provider knows this token works: the 57 is a missing scope, not a dead token.
+        response.extensions[MISSING_SCOPE] = True
+        return
+    fresh: str = yield _FETCH
+    request.headers["Authorization"] = f"{AUTH_SCHEME} {fresh}"
+    yield _PERMIT
+    response = yield request
+    if response.status_code != 401:
+        yield _Confirm(fresh, operation)
+    elif _zoho_code(response) == 57:
+        # A token minted for this very retry that gets a 57 is valid but under-scoped:
+        # remember it works so the next 57 does not burn another refresh.
+        yield _Confirm(fresh, None)
 
 
 class TokenAuth(httpx.Auth):
-    """httpx auth for the sync client."""
+    """httpx auth for the sync client.
 
-    def __init__(self, provider: TokenProvider) -> None:
+    ``before_resend`` runs before the retry that follows a refresh (the client takes a permit of
+    its request budget there, so retries count against Zoho's 100 a minute too).
+    """
+
+    def __init__(
+        self, provider: TokenProvider, before_resend: Callable[[], None] | None = None
+    ) -> None:
         self.provider = provider
         self.refreshable = bool(getattr(provider, "refreshable", True))
+        self.before_resend = before_resend
+
+    def _invalidate(self, step: _Invalidate) -> bool:
+        invalidate: Any = self.provider.invalidate
+        if step.code is not None and callable(getattr(self.provider, "confirm", None)):
+            kept = invalidate(step.token, code=step.code, operation=step.operation)
+            return kept is not False
+        invalidate(step.token)
+        return True
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         flow = _flow(request, self.refreshable)
         step = next(flow)
         while True:
-            value: Any
+            value: Any = None
             if isinstance(step, httpx.Request):
                 value = yield step
+                if value.status_code == 401:
+                    value.read()  # Zoho's code tells a dead token from a missing scope
             elif isinstance(step, _Invalidate):
-                self.provider.invalidate(step.token)
-                value = None
+                value = self._invalidate(step)
+            elif isinstance(step, _Confirm):
+                confirm = getattr(self.provider, "confirm", None)
+                if callable(confirm):
+                    confirm(step.token, step.operation)
+            elif isinstance(step, _Permit):
+                if self.before_resend is not None:
+                    self.before_resend()
             else:
                 value = self.provider.get()[0]
             try:
@@ -213,9 +342,22 @@ class TokenAuth(httpx.Auth):
 class AsyncTokenAuth(httpx.Auth):
     """httpx auth for the async client."""
 
-    def __init__(self, provider: AsyncTokenProvider) -> None:
+    def __init__(
+        self,
+        provider: AsyncTokenProvider,
+        before_resend: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.provider = provider
         self.refreshable = bool(getattr(provider, "refreshable", True))
+        self.before_resend = before_resend
+
+    async def _invalidate(self, step: _Invalidate) -> bool:
+        invalidate: Any = self.provider.invalidate
+        if step.code is not None and callable(getattr(self.provider, "confirm", None)):
+            kept = await invalidate(step.token, code=step.code, operation=step.operation)
+            return kept is not False
+        await invalidate(step.token)
+        return True
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("AsyncTokenAuth is for the async client; use TokenAuth")
@@ -227,12 +369,20 @@ class AsyncTokenAuth(httpx.Auth):
         flow = _flow(request, self.refreshable)
         step = next(flow)
         while True:
-            value: Any
+            value: Any = None
             if isinstance(step, httpx.Request):
                 value = yield step
+                if value.status_code == 401:
+                    await value.aread()
             elif isinstance(step, _Invalidate):
-                await self.provider.invalidate(step.token)
-                value = None
+                value = await self._invalidate(step)
+            elif isinstance(step, _Confirm):
+                confirm = getattr(self.provider, "confirm", None)
+                if callable(confirm):
+                    await confirm(step.token, step.operation)
+            elif isinstance(step, _Permit):
+                if self.before_resend is not None:
+                    await self.before_resend()
             else:
                 value = (await self.provider.get())[0]
             try:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError
 from .._http import httpx
+from ._auth import MISSING_SCOPE
 from ._constants import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_DELAY,
@@ -183,6 +184,9 @@ class BaseClient:
     # -- answers --------------------------------------------------------------------------
     @staticmethod
     def _after_refresh(response: httpx.Response) -> bool:
+        # A 57 after a fresh token, or on a token known to work: the scope is missing.
+        if response.extensions.get(MISSING_SCOPE):
+            return True
         return any(previous.status_code == 401 for previous in response.history)
 
     def _error_for(self, response: httpx.Response, *, check_body: bool = True) -> APIError | None:

@@ -97,7 +97,6 @@ class ZohoInvoice(BaseClient):
         assert token_provider is not None
         self._provider: TokenProvider = token_provider
         self._api_domain_override = api_domain
-        self._auth = TokenAuth(token_provider)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
@@ -151,12 +150,12 @@ class ZohoInvoice(BaseClient):
             request = self._build_request(
                 self._http, options, api_domain=api_domain, organization_id=organization_id
             )
-            wait = self._budget.reserve(key)
-            if wait > 0:
-                self._sleep(wait)
+            self._take_permit(key)
+            # The resend after a refresh takes its own permit: retries count against Zoho's 100.
+            auth = TokenAuth(self._provider, before_resend=lambda: self._take_permit(key))
             try:
                 with self._cap.slot(key):
-                    response = self._http.send(request, auth=self._auth)
+                    response = self._http.send(request, auth=auth)
             except httpx.TransportError as exc:
                 delay = self._retry_delay_for_exception(exc, options, retries)
                 if delay is None:
@@ -170,6 +169,11 @@ class ZohoInvoice(BaseClient):
                     raise error
             retries += 1
             self._sleep(delay)
+
+    def _take_permit(self, key: str) -> None:
+        wait = self._budget.reserve(key)
+        if wait > 0:
+            self._sleep(wait)
 
     def _request_json(self, options: RequestOptions) -> dict[str, Any]:
         return self._json(self._send(options, check_body=False))
@@ -223,7 +227,6 @@ class AsyncZohoInvoice(BaseClient):
         assert token_provider is not None
         self._provider: AsyncTokenProvider = token_provider
         self._api_domain_override = api_domain
-        self._auth = AsyncTokenAuth(token_provider)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
@@ -272,12 +275,11 @@ class AsyncZohoInvoice(BaseClient):
             request = self._build_request(
                 self._http, options, api_domain=api_domain, organization_id=organization_id
             )
-            wait = self._budget.reserve(key)
-            if wait > 0:
-                await self._sleep(wait)
+            await self._take_permit(key)
+            auth = AsyncTokenAuth(self._provider, before_resend=lambda: self._take_permit(key))
             try:
                 async with self._cap.slot(key):
-                    response = await self._http.send(request, auth=self._auth)
+                    response = await self._http.send(request, auth=auth)
             except httpx.TransportError as exc:
                 delay = self._retry_delay_for_exception(exc, options, retries)
                 if delay is None:
@@ -291,6 +293,11 @@ class AsyncZohoInvoice(BaseClient):
                     raise error
             retries += 1
             await self._sleep(delay)
+
+    async def _take_permit(self, key: str) -> None:
+        wait = self._budget.reserve(key)
+        if wait > 0:
+            await self._sleep(wait)
 
     async def _request_json(self, options: RequestOptions) -> dict[str, Any]:
         return self._json(await self._send(options, check_body=False))

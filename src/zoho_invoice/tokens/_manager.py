@@ -53,6 +53,10 @@ MINT_LIMIT = 10
 MINT_WINDOW = 600.0
 #: A token with less life than this is not handed out even as a fallback.
 MIN_USEFUL = 5.0
+#: A token we minted this recently is valid: a code 57 on it means a missing scope.
+JUST_MINTED = 120.0
+#: Zoho's "bad, expired or under-scoped token".
+CODE_UNAUTHORIZED = 57
 
 
 class TokenVault(Protocol):
@@ -108,7 +112,16 @@ class TokenManager:
 
     Raises ``ReauthorizationRequired`` when the user must connect again, and
     ``TokenUnavailableError`` (with ``retry_after``) when no valid token can be had right now.
+
+    A 401 code 57 on a token known to work (``confirm``) or minted moments ago, for an operation
+    that token never did, is a missing scope, not a dead token: ``invalidate(..., code=57,
+    operation=...)`` keeps it and answers ``False``, so calls to an under-scoped endpoint never
+    spend Zoho's 10 refreshes per 10 minutes. A 57 on an operation the token did before means
+    the token died: it is refreshed as before.
     """
+
+    #: ``invalidate`` takes ``code=`` and may keep a token that works (the API client asks).
+    keeps_working_tokens = True
 
     def __init__(
         self,
@@ -150,6 +163,10 @@ class TokenManager:
         self._blocked_until: dict[str, float] = {}
         # connection id -> an access token the API refused (401): do not hand it out again.
         self._refused: dict[str, str] = {}
+        # connection id -> (the access token last seen working, the operations it did).
+        self._working: dict[str, tuple[str, set[str]]] = {}
+        # connection id -> (the token this manager minted last, when).
+        self._minted: dict[str, tuple[str, float]] = {}
 
     @classmethod
     def from_settings(
@@ -212,18 +229,77 @@ class TokenManager:
                 )
             return self._refresh_locked(connection_id, row, started)
 
-    def invalidate(self, connection_id: str, token: str) -> None:
+    def invalidate(
+        self,
+        connection_id: str,
+        token: str,
+        *,
+        code: int | None = None,
+        operation: str | None = None,
+    ) -> bool:
         """The API refused ``token`` (a 401): the next call refreshes, if it is still stored.
 
         A token that was already replaced is ignored, so many callers reporting the same 401
-        cause one refresh, not many.
+        cause one refresh, not many. With Zoho's ``code`` 57, a token seen working (``confirm``)
+        or minted here moments ago is kept when ``operation`` (``"GET contacts"``) is one it
+        never did: the refusal is a missing scope, and a refresh would not cure it. Returns
+        ``False`` when the token is kept, ``True`` otherwise.
         """
+        now = self._clock()
         row = self._vault.load_tokens(connection_id)
-        if row.access_token is not None and hmac.compare_digest(
+        stored = row.access_token is not None and hmac.compare_digest(
             row.access_token.encode(), token.encode()
+        )
+        # A stored token near its end may simply have expired at Zoho (clocks differ): refresh.
+        ending = (
+            stored
+            and row.access_expires_at is not None
+            and row.access_expires_at.timestamp() - now <= self.leeway
+        )
+        if (
+            code == CODE_UNAUTHORIZED
+            and not ending
+            and self._known_good(connection_id, token, operation, now)
         ):
+            logger.info(
+                "connection %s: Zoho refused a working token (code 57): a missing scope, "
+                "no refresh",
+                connection_id,
+            )
+            return False
+        if stored:
             with self._state_guard:
                 self._refused[connection_id] = token
+                self._working.pop(connection_id, None)
+        return True
+
+    def confirm(self, connection_id: str, token: str, operation: str | None = None) -> None:
+        """The API accepted ``token`` for ``operation`` (``None``: the token is valid but lacks
+        a scope): a later code 57 on it for another operation is a missing scope. No I/O."""
+        with self._state_guard:
+            current = self._working.get(connection_id)
+            if current is None or not hmac.compare_digest(current[0].encode(), token.encode()):
+                current = self._working[connection_id] = (token, set())
+            if operation is not None:
+                current[1].add(operation)
+
+    def _known_good(
+        self, connection_id: str, token: str, operation: str | None, now: float
+    ) -> bool:
+        with self._state_guard:
+            working = self._working.get(connection_id)
+            minted = self._minted.get(connection_id)
+            if working is not None and hmac.compare_digest(working[0].encode(), token.encode()):
+                # It did this very operation before: now refused, it died (revoked, expired).
+                return operation is None or operation not in working[1]
+        if (
+            minted is not None
+            and now - minted[1] < JUST_MINTED
+            and hmac.compare_digest(minted[0].encode(), token.encode())
+        ):
+            self.confirm(connection_id, token)
+            return True
+        return False
 
     # -- reading the row ---------------------------------------------------------------------
 
@@ -365,6 +441,7 @@ class TokenManager:
         with self._state_guard:
             self._refused.pop(connection_id, None)
             self._blocked_until.pop(connection_id, None)
+            self._minted[connection_id] = (tokens.access_token, minted_at)
         return AccessToken(
             token=tokens.access_token,
             expires_at=tokens.expires_at,
@@ -423,5 +500,21 @@ class AsyncTokenManager:
     async def get_access_token(self, connection_id: str) -> AccessToken:
         return await anyio.to_thread.run_sync(self.manager.get_access_token, connection_id)
 
-    async def invalidate(self, connection_id: str, token: str) -> None:
-        await anyio.to_thread.run_sync(self.manager.invalidate, connection_id, token)
+    #: ``invalidate`` takes ``code=`` and may keep a token that works (the API client asks).
+    keeps_working_tokens = True
+
+    async def invalidate(
+        self,
+        connection_id: str,
+        token: str,
+        *,
+        code: int | None = None,
+        operation: str | None = None,
+    ) -> bool:
+        return await anyio.to_thread.run_sync(
+            lambda: self.manager.invalidate(connection_id, token, code=code, operation=operation)
+        )
+
+    def confirm(self, connection_id: str, token: str, operation: str | None = None) -> None:
+        """As ``TokenManager.confirm`` (a dict write: no thread hop needed)."""
+        self.manager.confirm(connection_id, token, operation)
