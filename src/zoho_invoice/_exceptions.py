@@ -9,7 +9,8 @@ The tree::
     │   ├── ConnectFlowError          a callback that must be refused (state, cookie, parameters)
     │   ├── AuthorizationDenied       the person declined consent (``error=access_denied`` …)
     │   ├── InvalidGrantError         ``invalid_code``: code used/expired, or refresh token revoked
-    │   ├── InvalidClientError        ``invalid_client`` / ``invalid_client_secret`` / wrong DC
+    │   ├── InvalidClientError        ``invalid_client`` (unknown client or wrong DC)
+    │   │   └── InvalidClientSecretError  ``invalid_client_secret`` (also a ConfigurationError)
     │   ├── InvalidRedirectURIError   ``invalid_redirect_uri``
     │   ├── TokenThrottledError       Zoho's "Access Denied … too many requests" throttle
     │   ├── TokenResponseError        a token answer we cannot use (no access/refresh token …)
@@ -23,6 +24,7 @@ The tree::
     ├── TokenError
     │   ├── ReauthorizationRequired   the connection is ``needs_reauth`` / ``revoked``
     │   └── TokenUnavailableError     no valid token now (throttled, lock timeout, Zoho down)
+    │       └── ClientSecretRejectedError  Zoho rejects our secret (also a ConfigurationError)
     └── APIError                      the Invoice API answered an error (status, code, message)
         ├── APIConnectionError        no answer at all (``APITimeoutError`` below it)
         ├── BadRequestError           400
@@ -76,6 +78,14 @@ class InvalidGrantError(OAuthError):
 
 class InvalidClientError(OAuthError):
     """``invalid_client`` / ``invalid_client_secret``: unknown client, wrong secret or wrong DC."""
+
+
+class InvalidClientSecretError(InvalidClientError, ConfigurationError):
+    """``invalid_client_secret``: Zoho rejects the configured secret (rotated or mistyped).
+
+    A fault of the service's configuration, not of any one connection: no connection is marked
+    ``needs_reauth`` for it.
+    """
 
 
 class InvalidRedirectURIError(OAuthError):
@@ -137,6 +147,13 @@ class TokenUnavailableError(TokenError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ClientSecretRejectedError(TokenUnavailableError, ConfigurationError):
+    """A refresh was refused with ``invalid_client_secret``: fix ``ZOHO_CLIENT_SECRET``.
+
+    The connection stays ``active`` (its refresh token is fine); the web service answers 503.
+    """
 
 
 class APIError(ZohoError):

@@ -17,6 +17,7 @@ from zoho_invoice import (
     TokenResponseError,
     TokenThrottledError,
 )
+from zoho_invoice._exceptions import ConfigurationError, InvalidClientSecretError
 from zoho_invoice.oauth import parse_token_response
 
 NOW = 1_800_000_000.0
@@ -65,7 +66,7 @@ def test_expires_in_sec_wins_and_expires_in_is_then_milliseconds() -> None:
     [
         ("invalid_code", None, InvalidGrantError),
         ("invalid_client", None, InvalidClientError),
-        ("invalid_client_secret", None, InvalidClientError),
+        ("invalid_client_secret", None, InvalidClientSecretError),
         ("invalid_redirect_uri", None, InvalidRedirectURIError),
         ("access_denied", None, AuthorizationDenied),
         (
@@ -93,6 +94,16 @@ def test_s17_error_in_a_200_body_is_a_failure(
         parse_token_response(200, body(**payload), now=NOW, grant="refresh_token")
     assert type(info.value) is cls
     assert info.value.error == error
+
+
+def test_invalid_client_secret_is_a_configuration_fault_not_a_dead_connection() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        parse_token_response(
+            200, body(error="invalid_client_secret"), now=NOW, grant="refresh_token"
+        )
+    # Still an InvalidClientError for code that catches that (the connect flow's page).
+    assert isinstance(info.value, InvalidClientError)
+    assert "ZOHO_CLIENT_SECRET" in str(info.value)
 
 
 def test_s17_error_beside_an_access_token_still_fails() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from zoho_invoice import ReauthorizationRequired, TokenUnavailableError
+from zoho_invoice import ConfigurationError, ReauthorizationRequired, TokenUnavailableError
+from zoho_invoice._exceptions import ClientSecretRejectedError
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import AccessToken, AsyncTokenManager, InProcessRefreshLocks
 
@@ -197,6 +198,33 @@ def test_s31_dead_refresh_token_marks_needs_reauth_and_emits(
     with pytest.raises(ReauthorizationRequired):
         manager.get_access_token(cid)
     assert make_manager.zoho.refreshes == 1  # later calls do not ask Zoho
+
+
+def test_invalid_client_secret_keeps_the_connection_active_and_does_not_hammer_zoho(
+    make_manager: Manager, caplog: pytest.LogCaptureFixture
+) -> None:
+    cid = make_manager.save(expires_in=30, owner="tenant-8")
+    make_manager.zoho.script += [make_manager.error("invalid_client_secret")] * 5
+    manager = make_manager(throttle_backoff=60.0)
+    with caplog.at_level("ERROR", logger="zoho_invoice.tokens"):
+        # The current token still lives: it is handed out meanwhile.
+        assert manager.get_access_token(cid).token == make_manager.old_access
+    assert "ZOHO_CLIENT_SECRET" in caplog.text
+    connection = make_manager.vault.get_connection(cid)
+    assert connection.status == "active"
+    assert make_manager.events == []
+    make_manager.clock.advance(40)  # the token is dead now, and we are still backing off
+    with pytest.raises(ClientSecretRejectedError) as info:
+        manager.get_access_token(cid)
+    assert isinstance(info.value, ConfigurationError)
+    assert isinstance(info.value, TokenUnavailableError)  # the web service answers 503
+    assert "ZOHO_CLIENT_SECRET" in str(info.value)
+    assert make_manager.zoho.refreshes == 1
+    make_manager.clock.advance(30)  # the back-off is over: one more try, still refused
+    with pytest.raises(ClientSecretRejectedError):
+        manager.get_access_token(cid)
+    assert make_manager.zoho.refreshes == 2
+    assert make_manager.vault.get_connection(cid).status == "active"
 
 
 @pytest.mark.parametrize("status", ["needs_reauth", "revoked"])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from .._exceptions import (
     AuthorizationDenied,
     InvalidClientError,
+    InvalidClientSecretError,
     InvalidGrantError,
     InvalidRedirectURIError,
     OAuthError,
@@ -64,7 +65,15 @@ def oauth_error_from_body(status_code: int, body: dict[str, object]) -> OAuthErr
             "used, or the refresh token was revoked. The user must connect again.",
             error=error,
         )
-    if error in ("invalid_client", "invalid_client_secret"):
+    if error == "invalid_client_secret":
+        # The service's configuration is wrong, not the connection: nobody must reconnect.
+        return InvalidClientSecretError(
+            "Zoho Accounts answered invalid_client_secret: ZOHO_CLIENT_SECRET is not the secret "
+            "of this client at Zoho (rotated or mistyped; it may differ per data centre). Fix "
+            "the configuration; connections stay as they are.",
+            error=error,
+        )
+    if error == "invalid_client":
         return InvalidClientError(
             f"Zoho Accounts answered {error}: check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET, and "
             "that the request went to the connection's own data centre.",

@@ -22,8 +22,10 @@ import anyio.to_thread
 import tenacity
 
 from .._exceptions import (
+    ClientSecretRejectedError,
     DataCenterError,
     InvalidClientError,
+    InvalidClientSecretError,
     InvalidGrantError,
     OAuthError,
     OAuthTransientError,
@@ -165,6 +167,8 @@ class TokenManager:
         self._refused: dict[str, str] = {}
         # connection id -> (the access token last seen working, the operations it did).
         self._working: dict[str, tuple[str, set[str]]] = {}
+        # connections whose last refresh met invalid_client_secret (our configuration's fault).
+        self._secret_rejected_for: set[str] = set()
         # connection id -> (the token this manager minted last, when).
         self._minted: dict[str, tuple[str, float]] = {}
 
@@ -208,6 +212,8 @@ class TokenManager:
             return self._access(connection_id, row)
         blocked = self._blocked(connection_id, now)
         if blocked is not None:
+            if connection_id in self._secret_rejected_for:
+                return self._secret_rejected(connection_id, row, now)
             return self._fallback(
                 connection_id, row, now, blocked - now, "Zoho's token limit is reached"
             )
@@ -346,6 +352,15 @@ class TokenManager:
             retry_after=max(retry_after, 1.0),
         )
 
+    def _secret_rejected(self, connection_id: str, row: StoredTokens, now: float) -> AccessToken:
+        if self._life(connection_id, row, now) > MIN_USEFUL:
+            return self._access(connection_id, row)
+        raise ClientSecretRejectedError(
+            f"no valid access token for connection {connection_id}: Zoho Accounts rejects the "
+            "configured client secret (invalid_client_secret); fix ZOHO_CLIENT_SECRET",
+            retry_after=self._throttle_backoff,
+        )
+
     def _blocked(self, connection_id: str, now: float) -> float | None:
         with self._state_guard:
             until = self._blocked_until.get(connection_id)
@@ -401,6 +416,19 @@ class TokenManager:
         deadline = now + self._lock_lease - 1.0
         try:
             tokens = self._refresh_with_retries(row, deadline)
+        except InvalidClientSecretError:
+            # Our configuration is wrong, not this connection: keep it active (a rotated secret
+            # must not kill every connection), say so loudly, and do not hammer Zoho meanwhile.
+            now = self._clock()
+            self._block(connection_id, now + self._throttle_backoff)
+            with self._state_guard:
+                self._secret_rejected_for.add(connection_id)
+            logger.error(
+                "Zoho Accounts rejects ZOHO_CLIENT_SECRET (invalid_client_secret) on refresh for "
+                "connection %s: fix the client secret; the connection stays active",
+                connection_id,
+            )
+            return self._secret_rejected(connection_id, row, now)
         except (InvalidGrantError, InvalidClientError) as exc:
             self._needs_reauth(connection_id, f"Zoho answered {exc.error} on refresh")
         except TokenThrottledError:
@@ -442,6 +470,7 @@ class TokenManager:
             self._refused.pop(connection_id, None)
             self._blocked_until.pop(connection_id, None)
             self._minted[connection_id] = (tokens.access_token, minted_at)
+            self._secret_rejected_for.discard(connection_id)
         return AccessToken(
             token=tokens.access_token,
             expires_at=tokens.expires_at,
