@@ -51,3 +51,30 @@ def test_contact_and_payment() -> None:
 def test_params_keep_extra_fields() -> None:
     params = InvoiceParams(customer_id="1", payment_terms=15)
     assert params.to_body() == {"customer_id": "1", "payment_terms": 15}
+
+
+def test_every_amount_is_decimal_declared_or_not() -> None:
+    invoice = Invoice.model_validate_json(
+        b'{"invoice_id": "1", "sub_total": 0.1, "tax_total": 0.2, "payment_made": 10.05,'
+        b' "discount_total": 1.1, "shipping_charge": 2.3, "adjustment": -0.07, "total": 0.3,'
+        b' "line_items": [{"discount": 0.5, "tax_percentage": 8.25, "rate": 1}],'
+        b' "late_fee_amount": 3.3, "taxes": [{"tax_name": "VAT", "tax_amount": 0.21}],'
+        b' "exchange_rate": 1.0, "payment_reminder_enabled": true, "page_count": 2}'
+    )
+    assert invoice.sub_total == Decimal("0.1") and invoice.tax_total == Decimal("0.2")
+    assert invoice.payment_made == Decimal("10.05")
+    assert invoice.discount_total == Decimal("1.1")
+    assert invoice.shipping_charge == Decimal("2.3")
+    assert invoice.adjustment == Decimal("-0.07")
+    # The sums a user does with them come out exact.
+    assert invoice.sub_total + invoice.tax_total == invoice.total
+    line = invoice.line_items[0]
+    assert line.discount == Decimal("0.5") and line.tax_percentage == Decimal("8.25")
+    extra = invoice.model_extra or {}
+    assert extra["late_fee_amount"] == Decimal("3.3")
+    assert extra["taxes"][0]["tax_amount"] == Decimal("0.21")
+    assert extra["exchange_rate"] == Decimal("1.0")
+    # Not amounts: left as they came.
+    assert extra["payment_reminder_enabled"] is True and extra["page_count"] == 2
+    payment = CustomerPayment.model_validate({"payment_id": "9", "unused_amount": 0.7})
+    assert payment.unused_amount == Decimal("0.7")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 
 def _id_to_str(value: Any) -> Any:
@@ -44,10 +44,35 @@ ZohoDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 ZohoDateTime = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
 
 
+def _exact(value: Any) -> Any:
+    """Every float in an undeclared field, however deep, as an exact ``Decimal``."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    return value
+
+
 class ZohoModel(BaseModel):
-    """Base of every response model: unknown fields are kept (``model_extra``), not dropped."""
+    """Base of every response model: unknown fields are kept (``model_extra``), not dropped.
+
+    Zoho's numbers with a fraction are amounts, rates and percentages: in undeclared fields too,
+    a float becomes a ``Decimal`` (through ``str``, so ``0.1`` stays ``0.1``), never binary
+    floating point.
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _exact_extras(self) -> ZohoModel:
+        extra = self.__pydantic_extra__
+        if extra:
+            for key, value in extra.items():
+                if isinstance(value, float | list | dict):
+                    extra[key] = _exact(value)
+        return self
 
 
 class ZohoParams(BaseModel):

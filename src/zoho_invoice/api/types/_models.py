@@ -66,6 +66,8 @@ class LineItem(ZohoModel):
     description: str | None = None
     quantity: Money = None
     rate: Money = None
+    discount: Money = None
+    tax_percentage: Money = None
     item_total: Money = None
 
 
@@ -78,7 +80,13 @@ class Invoice(ZohoModel):
     date: ZohoDate = None
     due_date: ZohoDate = None
     currency_code: str | None = None
+    sub_total: Money = None
+    tax_total: Money = None
+    discount_total: Money = None
+    shipping_charge: Money = None
+    adjustment: Money = None
     total: Money = None
+    payment_made: Money = None
     balance: Money = None
     reference_number: str | None = None
     line_items: list[LineItem] = Field(default_factory=list)
@@ -95,6 +103,11 @@ class Estimate(ZohoModel):
     date: ZohoDate = None
     expiry_date: ZohoDate = None
     currency_code: str | None = None
+    sub_total: Money = None
+    tax_total: Money = None
+    discount_total: Money = None
+    shipping_charge: Money = None
+    adjustment: Money = None
     total: Money = None
     line_items: list[LineItem] = Field(default_factory=list)
     created_time: ZohoDateTime = None
@@ -114,6 +127,7 @@ class CustomerPayment(ZohoModel):
     payment_mode: str | None = None
     date: ZohoDate = None
     amount: Money = None
+    unused_amount: Money = None
     reference_number: str | None = None
     invoices: list[PaymentInvoice] = Field(default_factory=list)
     created_time: ZohoDateTime = None
