@@ -123,6 +123,7 @@ class _InvoiceAPI:
                 "contacts",
                 self._contact_status(status),
             )
+            add("POST", f"/items/{{item_id}}/{status}", "settings", self._item_status(status))
         for status in ("sent", "void", "draft"):
             add("POST", f"/invoices/{{invoice_id}}/status/{status}", "invoices",
                 self._invoice_status(status))  # fmt: skip
@@ -249,6 +250,13 @@ class _InvoiceAPI:
         def handler(ctx: Context) -> Payload:
             ctx.b.set_contact_status(ctx.path["contact_id"], status)
             return _ok(f"The contact has been marked as {status}.")
+
+        return handler
+
+    def _item_status(self, status: str) -> Handler:
+        def handler(ctx: Context) -> Payload:
+            ctx.b.set_item_status(ctx.path["item_id"], status)
+            return _ok(f"The item has been marked as {status}.")
 
         return handler
 

@@ -205,6 +205,11 @@ class Books:
         doc["status"] = status
         self.store.replace(CONTACTS, self.org, self._stamp(doc, created=False))
 
+    def set_item_status(self, item_id: str, status: str) -> None:
+        doc = self.get(ITEMS, item_id)
+        doc["status"] = status
+        self.store.replace(ITEMS, self.org, self._stamp(doc, created=False))
+
     def delete_contact(self, contact_id: str) -> None:
         self.get(CONTACTS, contact_id)
         with self.store.transaction():

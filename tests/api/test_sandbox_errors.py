@@ -1,0 +1,249 @@
+"""Integration tests: both clients (sync and async twins) against the sandbox on a real port —
+Zoho's error answers per resource (400 code 2, 404 code 1002, 400 code 6041 for an organization
+the user is not in, 1001 duplicate invoice number, 4001 deleting a sent invoice) mapped to our
+error classes, and the writes the other suites skip (items active/inactive and delete, estimate
+and payment update/delete)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+
+from api._sandbox import ALICE, mint
+from zoho_invoice import APIError, BadRequestError, NotFoundError
+from zoho_invoice._http import httpx
+from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
+from zoho_invoice.sandbox import RunningSandbox, running_sandbox
+from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+
+RESOURCES = ["contacts", "items", "invoices", "estimates", "customer_payments"]
+MISSING = "460000000099999"
+
+
+@dataclass
+class Setup:
+    sandbox: RunningSandbox
+    tokens: dict[str, Any]
+    org: str
+    foreign_org: str
+
+
+@pytest.fixture(scope="module")
+def setup() -> Iterator[Setup]:
+    with running_sandbox() as sandbox, httpx.Client(base_url=sandbox.base_url) as http:
+        alice = sandbox.world.directory.user_by_email(ALICE)
+        assert alice is not None
+        org = alice.organization_ids[0]
+        control = InvoiceSandboxControl(http)
+        control.set_limits(per_minute=100_000, daily=1_000_000, concurrent=50)
+        control.seed(org, contacts=3, items=3, invoices=4, estimates=2, seed=11)
+        foreign = next(
+            o.organization_id
+            for o in sandbox.world.directory.organizations
+            if o.organization_id not in alice.organization_ids
+        )
+        yield Setup(sandbox, mint(http, alice.user_id), org, foreign)
+
+
+Call = Callable[[Any], Any]
+
+
+class Twin:
+    """Runs one scenario on the sync client or on the async one (``await`` where needed)."""
+
+    def __init__(self, setup: Setup, kind: str) -> None:
+        self.setup = setup
+        self.kind = kind
+
+    def _options(self, org: str | None) -> dict[str, Any]:
+        return {
+            "access_token": self.setup.tokens["access_token"],
+            "api_domain": self.setup.tokens["api_domain"],
+            "organization_id": org or self.setup.org,
+            "budget": UnlimitedBudget(),
+            "max_retries": 0,
+        }
+
+    def run(self, scenario: Callable[[Any], Awaitable[Any]], org: str | None = None) -> Any:
+        """``scenario(call)`` where ``await call(lambda client: client.x.y(...))``."""
+        if self.kind == "sync":
+            with ZohoInvoice(**self._options(org)) as client:
+
+                async def call_sync(fn: Call) -> Any:
+                    return fn(client)
+
+                return anyio.run(scenario, call_sync)
+
+        async def main() -> Any:
+            async with AsyncZohoInvoice(**self._options(org)) as client:
+
+                async def call_async(fn: Call) -> Any:
+                    return await fn(client)
+
+                return await scenario(call_async)
+
+        return anyio.run(main)
+
+    def one(self, fn: Call, org: str | None = None) -> Any:
+        async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+            return await call(fn)
+
+        return self.run(scenario, org)
+
+
+@pytest.fixture(params=["sync", "async"])
+def twin(request: pytest.FixtureRequest, setup: Setup) -> Twin:
+    return Twin(setup, request.param)
+
+
+def _raises(twin: Twin, fn: Call, cls: type[APIError], org: str | None = None) -> APIError:
+    with pytest.raises(cls) as info:
+        twin.one(fn, org)
+    return info.value
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+@pytest.mark.parametrize("action", ["get", "update", "delete"])
+def test_missing_record_is_not_found_1002(twin: Twin, resource: str, action: str) -> None:
+    def fn(client: Any) -> Any:
+        method = getattr(getattr(client, resource), action)
+        return method(MISSING, reference_number="x") if action == "update" else method(MISSING)
+
+    error = _raises(twin, fn, NotFoundError)
+    assert (error.status_code, error.code) == (404, 1002)
+    assert "does not exist" in error.message
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_invalid_value_is_bad_request_code_2(twin: Twin, resource: str) -> None:
+    error = _raises(twin, lambda c: getattr(c, resource).create(date="not-a-date"), BadRequestError)
+    assert (error.status_code, error.code) == (400, 2)
+    assert error.message.startswith("Invalid value passed for")
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_an_organization_of_someone_else_is_6041(twin: Twin, resource: str) -> None:
+    foreign = twin.setup.foreign_org
+    error = _raises(twin, lambda c: getattr(c, resource).list(), BadRequestError, org=foreign)
+    assert (error.status_code, error.code) == (400, 6041)
+
+
+def test_duplicate_invoice_number_is_1001(twin: Twin) -> None:
+    existing = twin.one(lambda c: c.invoices.list(per_page=1)).items[0]
+    error = _raises(
+        twin,
+        lambda c: c.invoices.create(
+            customer_id=existing.customer_id,
+            invoice_number=existing.invoice_number,
+            line_items=[{"name": "Again", "rate": 1, "quantity": 1}],
+        ),
+        BadRequestError,
+    )
+    assert (error.status_code, error.code) == (400, 1001)
+    assert str(existing.invoice_number) in error.message
+
+
+def test_deleting_a_sent_invoice_is_4001(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        customer = (await call(lambda c: c.contacts.list(per_page=1))).items[0]
+        invoice = await call(
+            lambda c: c.invoices.create(
+                customer_id=customer.contact_id,
+                line_items=[{"name": "Sent", "rate": 5, "quantity": 1}],
+            )
+        )
+        await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.invoices.delete(invoice.invoice_id))
+        assert (info.value.status_code, info.value.code) == (400, 4001)
+        # Still there: nothing was deleted.
+        assert (await call(lambda c: c.invoices.get(invoice.invoice_id))).status == "sent"
+
+    twin.run(scenario)
+
+
+def test_items_active_inactive_and_delete(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        item = await call(lambda c: c.items.create(name=f"Gadget-{twin.kind}", rate=3))
+        await call(lambda c: c.items.mark_inactive(item.item_id))
+        assert (await call(lambda c: c.items.get(item.item_id))).status == "inactive"
+        await call(lambda c: c.items.mark_active(item.item_id))
+        assert (await call(lambda c: c.items.get(item.item_id))).status == "active"
+        await call(lambda c: c.items.delete(item.item_id))
+        with pytest.raises(NotFoundError):
+            await call(lambda c: c.items.get(item.item_id))
+        with pytest.raises(NotFoundError):
+            await call(lambda c: c.items.mark_active(MISSING))
+
+    twin.run(scenario)
+
+
+def test_estimates_update_and_delete(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        customer = (await call(lambda c: c.contacts.list(per_page=1))).items[0]
+        estimate = await call(
+            lambda c: c.estimates.create(
+                customer_id=customer.contact_id,
+                line_items=[{"name": "Plan", "rate": 10, "quantity": 2}],
+            )
+        )
+        updated = await call(
+            lambda c: c.estimates.update(
+                estimate.estimate_id,
+                customer_id=customer.contact_id,
+                line_items=[{"name": "Plan", "rate": 10, "quantity": 3}],
+            )
+        )
+        assert updated.total == Decimal("30")
+        await call(lambda c: c.estimates.delete(estimate.estimate_id))
+        with pytest.raises(NotFoundError):
+            await call(lambda c: c.estimates.get(estimate.estimate_id))
+
+    twin.run(scenario)
+
+
+def test_payments_update_and_delete(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        customer = (await call(lambda c: c.contacts.list(per_page=1))).items[0]
+        invoice = await call(
+            lambda c: c.invoices.create(
+                customer_id=customer.contact_id,
+                line_items=[{"name": "Work", "rate": 50, "quantity": 1}],
+            )
+        )
+        await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
+        body = {
+            "customer_id": customer.contact_id,
+            "payment_mode": "cash",
+            "date": "2024-05-01",
+        }
+        payment = await call(
+            lambda c: c.customer_payments.create(
+                **body,
+                amount=Decimal("20"),
+                invoices=[{"invoice_id": invoice.invoice_id, "amount_applied": Decimal("20")}],
+            )
+        )
+        assert (await call(lambda c: c.invoices.get(invoice.invoice_id))).balance == 30
+        updated = await call(
+            lambda c: c.customer_payments.update(
+                payment.payment_id,
+                **body,
+                amount=Decimal("50"),
+                invoices=[{"invoice_id": invoice.invoice_id, "amount_applied": Decimal("50")}],
+            )
+        )
+        assert updated.amount == Decimal("50")
+        assert (await call(lambda c: c.invoices.get(invoice.invoice_id))).status == "paid"
+        await call(lambda c: c.customer_payments.delete(payment.payment_id))
+        with pytest.raises(NotFoundError):
+            await call(lambda c: c.customer_payments.get(payment.payment_id))
+        after = await call(lambda c: c.invoices.get(invoice.invoice_id))
+        assert after.balance == 50 and after.status != "paid"
+
+    twin.run(scenario)
