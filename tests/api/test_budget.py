@@ -141,3 +141,67 @@ async def test_async_concurrency_cap() -> None:
 
     await asyncio.gather(*(work() for _ in range(10)))
     assert peak == 2
+
+
+def test_default_budget_sends_at_most_95_in_any_minute() -> None:
+    clock = Clock()
+    budget = TokenBucketBudget(clock=clock)  # the defaults every client uses
+    send_times = []
+    for _ in range(500):
+        send_times.append(clock.now + budget.reserve("org"))
+        clock.now += 0.01
+    busiest = max(
+        sum(1 for t in send_times[i:] if t < start + 60.0) for i, start in enumerate(send_times)
+    )
+    assert busiest <= 95  # headroom under Zoho's 100 for retries elsewhere and clock drift
+
+
+class CountingBudget:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def reserve(self, key: str) -> float:
+        self.keys.append(key)
+        return 0.0
+
+
+def test_the_resend_after_a_401_takes_its_own_permit() -> None:
+    from api.test_client import FakeProvider
+
+    budget = CountingBudget()
+    recorder = Recorder(zoho(401, 57), zoho(invoice={"invoice_id": "1"}))
+    client = sync_client(recorder, token_provider=FakeProvider(), budget=budget)
+    client.invoices.get("1")
+    assert len(recorder.requests) == 2
+    assert len(budget.keys) == 2  # one permit per request that reached Zoho
+
+
+def test_clients_share_one_concurrency_cap_per_organization() -> None:
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow(request: object) -> object:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return zoho(contacts=[])
+
+    recorder = Recorder(slow)
+
+    def one_request() -> None:
+        # A fresh client per request, as the web layer does.
+        with sync_client(recorder) as client:
+            client.contacts.list()
+
+    threads = [threading.Thread(target=one_request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(recorder.requests) == 12
+    assert 1 <= peak <= 5

@@ -13,7 +13,9 @@ atomic script, Redis's own clock), so every worker on every host draws from one 
 organization (``ZOHO_REDIS_URL``).
 
 The concurrency cap (Zoho's code 1070: 5 requests in flight on the free plan) is separate:
-``ConcurrencyCap`` (threads) and ``AsyncConcurrencyCap`` (asyncio).
+``ConcurrencyCap`` (threads) and ``AsyncConcurrencyCap`` (asyncio). Like the budget, the default
+caps are process-wide (``default_concurrency_cap()``, ``default_async_concurrency_cap()``): the
+web layer builds a client per request, and all of them together must keep to 5 per organization.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -41,7 +44,9 @@ __all__ = [
     "TokenBucketBudget",
     "UnlimitedBudget",
     "budget_from_settings",
+    "default_async_concurrency_cap",
     "default_budget",
+    "default_concurrency_cap",
 ]
 
 
@@ -71,7 +76,7 @@ class TokenBucketBudget:
     """A per-key token bucket: ``rate`` permits per ``window`` seconds, up to ``burst`` at once.
 
     In any span of ``window`` seconds at most ``rate + burst`` requests go out, so the defaults
-    (95 + 5) never exceed Zoho's 100 a minute.
+    (90 + 5) stay under Zoho's 100 a minute, retries included (each retry takes a permit).
 
     >>> budget = TokenBucketBudget(rate=100, window=6.0, burst=1)   # a short window for a test
     """
@@ -219,19 +224,49 @@ class ConcurrencyCap:
 
 
 class AsyncConcurrencyCap:
-    """At most ``limit`` requests in flight per key, across the tasks of one event loop."""
+    """At most ``limit`` requests in flight per key, across the tasks of each event loop."""
 
     def __init__(self, limit: int = DEFAULT_MAX_CONCURRENCY) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._lock = threading.Lock()
+        # An asyncio.Semaphore belongs to one loop: one set per loop, forgotten with the loop.
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
 
     @asynccontextmanager
     async def slot(self, key: str) -> AsyncIterator[None]:
-        semaphore = self._semaphores.setdefault(key, asyncio.Semaphore(self.limit))
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            per_loop = self._semaphores.setdefault(loop, {})
+            semaphore = per_loop.setdefault(key, asyncio.Semaphore(self.limit))
         async with semaphore:
             yield
+
+
+_caps_lock = threading.Lock()
+_caps: dict[int, ConcurrencyCap] = {}
+_async_caps: dict[int, AsyncConcurrencyCap] = {}
+
+
+def default_concurrency_cap(limit: int = DEFAULT_MAX_CONCURRENCY) -> ConcurrencyCap:
+    """The process-wide cap every sync client with this ``limit`` shares (per organization)."""
+    with _caps_lock:
+        cap = _caps.get(limit)
+        if cap is None:
+            cap = _caps[limit] = ConcurrencyCap(limit)
+        return cap
+
+
+def default_async_concurrency_cap(limit: int = DEFAULT_MAX_CONCURRENCY) -> AsyncConcurrencyCap:
+    """The process-wide cap every async client with this ``limit`` shares (per organization)."""
+    with _caps_lock:
+        cap = _async_caps.get(limit)
+        if cap is None:
+            cap = _async_caps[limit] = AsyncConcurrencyCap(limit)
+        return cap
 
 
 def budget_from_settings(settings: Settings) -> RequestBudget:

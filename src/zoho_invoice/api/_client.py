@@ -37,7 +37,14 @@ from ._auth import (
     _AsyncStatic,
 )
 from ._base_client import BaseClient, RequestOptions
-from ._budget import AsyncConcurrencyCap, ConcurrencyCap, RequestBudget, default_budget
+from ._budget import (
+    AsyncConcurrencyCap,
+    ConcurrencyCap,
+    RequestBudget,
+    default_async_concurrency_cap,
+    default_budget,
+    default_concurrency_cap,
+)
 from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._pagination import Page
 from ._resources import (
@@ -100,7 +107,8 @@ class ZohoInvoice(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
-        self._cap = ConcurrencyCap(max_concurrency)
+        # Process-wide, like the budget: every client of this process keeps to one cap per org.
+        self._cap: ConcurrencyCap = default_concurrency_cap(max_concurrency)
         self._sleep: Callable[[float], None] = time.sleep
         self._target: tuple[str, str | None] | None = None
         self._target_lock = threading.Lock()
@@ -230,7 +238,7 @@ class AsyncZohoInvoice(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
-        self._cap = AsyncConcurrencyCap(max_concurrency)
+        self._cap: AsyncConcurrencyCap = default_async_concurrency_cap(max_concurrency)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._target: tuple[str, str | None] | None = None
         self._target_lock = asyncio.Lock()
