@@ -24,6 +24,7 @@ from .._exceptions import APIConnectionError, APIError, APITimeoutError, Configu
 from .._http import httpx
 from ._auth import MISSING_SCOPE
 from ._constants import (
+    DEFAULT_WINDOW,
     INITIAL_RETRY_DELAY,
     MAX_RETRY_DELAY,
     MAX_SERVER_WAIT,
@@ -250,11 +251,16 @@ class BaseClient:
         status = response.status_code
         if error.code == 45:
             return None  # the daily quota: waiting seconds will not help
-        if status == 429 or error.code in (44, 1070):
-            # Refused before any work was done: safe even for a create.
+        # Refused before any work was done: safe to send again, even a create.
+        if error.code == 1070:
+            return self._backoff(retries_done)  # too many in flight: one ends soon
+        if status == 429 or error.code == 44:
+            # Over the organization's minute. Zoho may say when it frees up; if it does not,
+            # the window we pace ourselves by is the honest guess (a short back-off would
+            # just be refused again).
             wait = _server_wait(response, self._clock())
             if wait is None:
-                return self._backoff(retries_done)
+                wait = self._rate_window()
             return wait if wait <= MAX_SERVER_WAIT else None
         if status >= 500 and options.repeatable:
             wait = _server_wait(response, self._clock())
@@ -262,6 +268,23 @@ class BaseClient:
                 return wait
             return self._backoff(retries_done)
         return None
+
+    def _rate_window(self) -> float:
+        """The length of the window the budget paces requests by (Zoho's minute by default)."""
+        window = getattr(getattr(self, "_budget", None), "window", None)
+        return float(window) if isinstance(window, int | float) and window > 0 else DEFAULT_WINDOW
+
+    def _pause_budget(self, key: str, seconds: float) -> float:
+        """After a 429, hold every caller of this organization back for ``seconds``.
+
+        Returns the part of the wait this caller must still sleep itself: 0 when the budget
+        took the pause over (its next permit for ``key`` waits it out), else ``seconds``.
+        """
+        pause = getattr(getattr(self, "_budget", None), "pause", None)
+        if callable(pause):
+            pause(key, seconds)
+            return 0.0
+        return seconds
 
     def _retry_delay_for_exception(
         self, exc: httpx.TransportError, options: RequestOptions, retries_done: int

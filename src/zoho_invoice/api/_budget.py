@@ -117,6 +117,23 @@ class TokenBucketBudget:
                 return 0.0
             return -bucket.tokens / self._per_second
 
+    def pause(self, key: str, seconds: float) -> None:
+        """Zoho refused ``key`` for being over its minute: nobody of this process sends for it
+        again for ``seconds`` (the bucket is drained into debt; waiting callers stay queued)."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
+            else:
+                elapsed = max(0.0, now - bucket.updated)
+                bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self._per_second)
+                bucket.updated = now
+            # The next reserve takes one permit and must wait ``seconds``: tokens - 1 = -s·rate.
+            bucket.tokens = min(bucket.tokens, 1.0 - seconds * self._per_second)
+
 
 # The bucket of TokenBucketBudget.reserve, atomically in Redis, on Redis's clock (so hosts whose
 # clocks differ still share one budget). Floats travel as strings to keep their precision.

@@ -175,8 +175,11 @@ class ZohoInvoice(BaseClient):
                 delay = self._retry_delay_for_response(error, response, options, retries)
                 if delay is None:
                     raise error
+                if error.code == 44 or (response.status_code == 429 and error.code != 1070):
+                    delay = self._pause_budget(key, delay)
             retries += 1
-            self._sleep(delay)
+            if delay > 0:
+                self._sleep(delay)
 
     def _take_permit(self, key: str) -> None:
         wait = self._budget.reserve(key)
@@ -299,8 +302,11 @@ class AsyncZohoInvoice(BaseClient):
                 delay = self._retry_delay_for_response(error, response, options, retries)
                 if delay is None:
                     raise error
+                if error.code == 44 or (response.status_code == 429 and error.code != 1070):
+                    delay = self._pause_budget(key, delay)
             retries += 1
-            await self._sleep(delay)
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _take_permit(self, key: str) -> None:
         wait = self._budget.reserve(key)

@@ -7,7 +7,9 @@
 - In flight: more than ``concurrent`` requests of one organization at once → 429 code 1070.
 
 Every answer that went through the limiter carries ``X-Rate-Limit-Limit`` (the per-window
-budget), ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Reset`` (seconds until a slot frees).
+budget), ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Reset`` (seconds until a slot frees) —
+unless ``rate_limit_headers`` is off: ZOHO.md says no source shows them on Invoice, so the
+sandbox can play that reading too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class InvoiceLimits:
     daily: int = 1000
     concurrent: int = 10
     daily_error_http_200: bool = False
+    rate_limit_headers: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,7 +47,7 @@ class InvoiceLimits:
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(name)
-            if name == "daily_error_http_200":
+            if name in ("daily_error_http_200", "rate_limit_headers"):
                 if not isinstance(value, bool):
                     raise ValueError(name)
             elif (
@@ -55,7 +58,9 @@ class InvoiceLimits:
             ):
                 raise ValueError(name)
             clean[name] = (
-                value if name in ("window_seconds", "daily_error_http_200") else int(value)
+                value
+                if name in ("window_seconds", "daily_error_http_200", "rate_limit_headers")
+                else int(value)
             )
         return replace(self, **clean)
 
@@ -89,6 +94,8 @@ class RateLimiter:
 
     def _headers(self, usage: _Usage, now: float) -> dict[str, str]:
         limits = self.limits
+        if not limits.rate_limit_headers:
+            return {}
         remaining = max(0, limits.per_minute - len(usage.recent))
         reset = usage.recent[0] + limits.window_seconds - now if usage.recent else 0.0
         return {
