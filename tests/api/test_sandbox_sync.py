@@ -195,7 +195,7 @@ def test_injected_5xx_on_create_not_retried(client: ZohoInvoice, sandbox: Runnin
     before = len(sandbox.world.journal.entries("invoice.POST /contacts"))
     with pytest.raises(InternalServerError):
         client.contacts.create(contact_name="Once Only")
-    assert len(sandbox.world.journal.entries("invoice.POST /contacts")) - before <= 1
+    assert len(sandbox.world.journal.entries("invoice.POST /contacts")) - before == 1
 
 
 def test_timeout_is_retried_then_raised(
@@ -248,22 +248,34 @@ def test_sandbox_429_is_waited_out(
 
 
 def test_budget_keeps_under_the_sandbox_limit(
-    tokens: dict[str, Any], http: httpx.Client, seeded: str
+    tokens: dict[str, Any], http: httpx.Client, seeded: str, clock: Clock
 ) -> None:
+    # One clock for both sides: the client's budget and the sandbox's window move together,
+    # and the client's sleeps move that clock instead of waiting in real time.
     control = InvoiceSandboxControl(http)
     control.reset_usage()
-    control.set_limits(per_minute=5, window_seconds=0.5)
+    control.set_limits(per_minute=5, window_seconds=60)
+    budget = TokenBucketBudget(rate=4, window=60.0, burst=1, clock=clock)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.offset += seconds
+
     try:
         with ZohoInvoice(
             access_token=tokens["access_token"],
             api_domain=tokens["api_domain"],
             organization_id=seeded,
-            budget=TokenBucketBudget(rate=4, window=0.5, burst=1),
+            budget=budget,
             max_retries=0,
         ) as client:
+            client._sleep = sleep
             for _ in range(12):  # would be a 429 without the budget
                 client.items.list(per_page=1)
+        assert sum(slept) >= 60.0  # 12 calls at 4 a minute: the budget made it wait
     finally:
+        clock.offset -= sum(slept)
         control.set_limits(per_minute=100_000, window_seconds=60)
         control.reset_usage()
 
