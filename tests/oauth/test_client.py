@@ -17,6 +17,7 @@ from zoho_invoice import (
     InvalidGrantError,
     OAuthError,
     OAuthTransientError,
+    TokenResponseError,
     TokenThrottledError,
 )
 from zoho_invoice._http import httpx
@@ -182,13 +183,49 @@ def test_s10_own_http_client_verifies_tls_and_there_is_no_switch() -> None:
         assert "verify" not in inspect.signature(cls).parameters
 
 
-def test_s19_api_domain_of_another_dc_is_rejected() -> None:
-    client = make_client(Recorder(lambda r: token_answer(api_domain="https://www.zohoapis.com")))
-    with pytest.raises(DataCenterError):
+def _token_or_revoke(api_domain: str) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/revoke"):
+            return httpx.Response(200, json={"status": "success"})
+        return token_answer(api_domain=api_domain)
+
+    return answer
+
+
+def test_s19_api_domain_of_another_dc_is_rejected_and_the_minted_token_revoked() -> None:
+    recorder = Recorder(_token_or_revoke("https://www.zohoapis.com"))
+    client = make_client(recorder)
+    with pytest.raises(TokenResponseError, match="API domain") as info:
         client.exchange_code("eu", "code", "v" * 43)
-    evil = make_client(Recorder(lambda r: token_answer(api_domain="https://evil.example")))
-    with pytest.raises(DataCenterError):
+    assert REFRESH not in str(info.value) and "revoked" in str(info.value)
+    _token, revoke = recorder.requests
+    assert revoke.url.host == "accounts.zoho.eu" and revoke.url.path.endswith("/token/revoke")
+    assert revoke.url.params["token"] == REFRESH
+    evil = make_client(Recorder(_token_or_revoke("https://evil.example")))
+    with pytest.raises(TokenResponseError):
         evil.refresh("eu", REFRESH)
+
+
+def test_s19_refusal_stands_when_the_revoke_fails() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/revoke"):
+            raise httpx.ConnectError("down", request=request)
+        return token_answer(api_domain="https://evil.example")
+
+    with pytest.raises(TokenResponseError, match="nothing was stored"):
+        make_client(Recorder(answer)).exchange_code("eu", "code", "v" * 43)
+
+
+def test_a_body_that_does_not_match_its_encoding_is_transient() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, stream=httpx.ByteStream(b"not gzip"), headers={"Content-Encoding": "gzip"}
+        )
+
+    with pytest.raises(OAuthTransientError, match="connect again"):
+        make_client(Recorder(answer)).exchange_code("eu", "code", "v" * 43)
+    with pytest.raises(OAuthTransientError, match="try again later"):
+        make_client(Recorder(answer)).refresh("eu", REFRESH)
 
 
 def test_s20_exchange_timeout_is_not_retried_and_says_connect_again() -> None:
@@ -313,3 +350,11 @@ async def test_async_s20_and_s09_and_revoke() -> None:
     revoked = Recorder(lambda r: httpx.Response(200, json={"status": "success"}))
     await make_async_client(revoked).revoke("jp", REFRESH)
     assert revoked.requests[0].url.host == "accounts.zoho.jp"
+
+
+@pytest.mark.anyio
+async def test_async_s19_api_domain_of_another_dc_revokes_the_minted_token() -> None:
+    recorder = Recorder(_token_or_revoke("https://www.zohoapis.com"))
+    with pytest.raises(TokenResponseError, match="revoked"):
+        await make_async_client(recorder).exchange_code("eu", "code", "v" * 43)
+    assert [r.url.path for r in recorder.requests] == ["/oauth/v2/token", "/oauth/v2/token/revoke"]

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget
 from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.oauth import OAuthClient
@@ -33,6 +34,26 @@ REDIRECT_URI = PUBLIC_URL + "/callback"
 BINDING_COOKIE = "zoho_invoice_binding"
 
 
+#: Rewrites (or replaces) Zoho's answer to a token request: (request, Zoho's answer) -> answer.
+TokenTamper = Callable[[httpx.Request, httpx.Response], httpx.Response]
+
+
+class TamperingTransport(httpx.BaseTransport):
+    """The sandbox's transport, with a hook on token answers: what the network may do after
+    Zoho has acted (a timeout after the mint, a rewritten ``api_domain``)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.tamper: TokenTamper | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.tamper is not None and request.url.path.endswith("/oauth/v2/token"):
+            response.read()
+            return self.tamper(request, response)
+        return response
+
+
 @dataclass
 class Harness:
     """The service in a TestClient (the "browser") and the sandbox playing Zoho."""
@@ -44,6 +65,7 @@ class Harness:
     app: FastAPI
     events: list[ConnectionEvent]
     tmp_path: Path
+    oauth_transport: TamperingTransport
 
     api_key = API_KEY
     redirect_uri = REDIRECT_URI
@@ -168,13 +190,15 @@ def build_harness(
     events: list[ConnectionEvent] = []
     with TestClient(sandbox_app, base_url=SANDBOX_URL) as zoho:
         table = DataCenterTable.from_settings(settings.datacenters)
+        oauth_transport = TamperingTransport(zoho._transport)
+        oauth_http = httpx.Client(transport=oauth_transport)
         oauth = OAuthClient(
             client_id=CLIENT_ID,
             client_secret=SecretStr(CLIENT_SECRET),
             redirect_uri=REDIRECT_URI,
             scopes=settings.scopes,
             datacenters=table,
-            http=zoho,
+            http=oauth_http,
         )
         manager = TokenManager(vault, oauth, events=events.append)
         app = create_app(
@@ -189,7 +213,8 @@ def build_harness(
             api_budget=UnlimitedBudget(),
         )
         with TestClient(app, base_url=PUBLIC_URL) as web:
-            yield Harness(web, zoho, world, vault, app, events, tmp_path)
+            yield Harness(web, zoho, world, vault, app, events, tmp_path, oauth_transport)
+        oauth_http.close()
     vault.close()
 
 

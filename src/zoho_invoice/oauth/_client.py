@@ -25,6 +25,7 @@ from .._exceptions import (
     InvalidGrantError,
     OAuthError,
     OAuthTransientError,
+    TokenResponseError,
 )
 from .._http import httpx
 from .._redact import install_redacting_filter
@@ -180,7 +181,13 @@ class BaseOAuthClient:
 
     @staticmethod
     def _transport_error(call: _Call, exc: Exception) -> OAuthTransientError:
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        if isinstance(exc, httpx.TimeoutException):
+            kind = "timed out"
+        elif isinstance(exc, httpx.DecodingError):
+            # A body that does not match its Content-Encoding: as malformed as non-JSON.
+            kind = "got an answer that could not be decoded"
+        else:
+            kind = "failed"
         if call.grant == "authorization_code":
             # SECURITY 20: a code is single-use; we cannot know whether Zoho consumed it.
             return OAuthTransientError(
@@ -197,15 +204,26 @@ class BaseOAuthClient:
                 "redirects are not followed."
             )
 
-    def _read_tokens(
-        self, call: _Call, dc: DataCenter | str, status_code: int, body: bytes, sent_at: float
-    ) -> TokenSet:
+    def _read_tokens(self, call: _Call, status_code: int, body: bytes, sent_at: float) -> TokenSet:
         self._refuse_redirect(call, status_code)
         assert call.grant is not None
-        tokens = parse_token_response(status_code, body, now=sent_at, grant=call.grant)
-        # SECURITY 19: the API domain must be the table's for this DC.
-        self.datacenters.check_api_domain(self._table_dc(dc).location, tokens.api_domain)
-        return tokens
+        return parse_token_response(status_code, body, now=sent_at, grant=call.grant)
+
+    def _foreign_api_domain(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+        """SECURITY 19: True when the answer names an API domain that is not the table's."""
+        try:
+            self.datacenters.check_api_domain(self._table_dc(dc).location, tokens.api_domain)
+        except DataCenterError:
+            return True
+        return False
+
+    def _api_domain_error(self, dc: DataCenter | str, *, revoked: bool) -> TokenResponseError:
+        location = self._table_dc(dc).location
+        return TokenResponseError(
+            f"Zoho's token answer names an API domain that is not the one of data centre "
+            f"{location!r}, so it was not used and nothing was stored"
+            + ("; the tokens it carried were revoked." if revoked else ".")
+        )
 
     def _read_revoke(self, call: _Call, status_code: int, body: bytes) -> None:
         self._refuse_redirect(call, status_code)
@@ -293,19 +311,36 @@ class OAuthClient(BaseOAuthClient):
         sent_at = self._clock()
         try:
             response = self._http.send(request, follow_redirects=False)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self._transport_error(call, exc) from None
         return response.status_code, response.content, sent_at
 
     def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
         """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
         call = self._exchange_call(dc, code, code_verifier)
-        return self._read_tokens(call, dc, *self._send(call))
+        tokens = self._read_tokens(call, *self._send(call))
+        if self._foreign_api_domain(dc, tokens):
+            # Zoho minted a refresh token we will not use: give it back, or it takes one of the
+            # user's 20 for nothing. Best effort: the refusal stands whatever the revoke says.
+            raise self._api_domain_error(dc, revoked=self._discard(dc, tokens))
+        return tokens
+
+    def _discard(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+        if not tokens.refresh_token:
+            return False
+        try:
+            self.revoke(dc, tokens.refresh_token)
+        except (OAuthError, DataCenterError):
+            return False
+        return True
 
     def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
         """One refresh attempt at ``dc`` (the token manager decides about retries)."""
         call = self._refresh_call(dc, refresh_token)
-        return self._read_tokens(call, dc, *self._send(call))
+        tokens = self._read_tokens(call, *self._send(call))
+        if self._foreign_api_domain(dc, tokens):
+            raise self._api_domain_error(dc, revoked=False)
+        return tokens
 
     def revoke(self, dc: DataCenter | str, token: str) -> None:
         """Revoke a refresh (or access) token at ``dc``.
@@ -371,19 +406,34 @@ class AsyncOAuthClient(BaseOAuthClient):
         sent_at = self._clock()
         try:
             response = await self._http.send(request, follow_redirects=False)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self._transport_error(call, exc) from None
         return response.status_code, response.content, sent_at
 
     async def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
         """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
         call = self._exchange_call(dc, code, code_verifier)
-        return self._read_tokens(call, dc, *(await self._send(call)))
+        tokens = self._read_tokens(call, *(await self._send(call)))
+        if self._foreign_api_domain(dc, tokens):
+            raise self._api_domain_error(dc, revoked=await self._discard(dc, tokens))
+        return tokens
+
+    async def _discard(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+        if not tokens.refresh_token:
+            return False
+        try:
+            await self.revoke(dc, tokens.refresh_token)
+        except (OAuthError, DataCenterError):
+            return False
+        return True
 
     async def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
         """One refresh attempt at ``dc`` (the token manager decides about retries)."""
         call = self._refresh_call(dc, refresh_token)
-        return self._read_tokens(call, dc, *(await self._send(call)))
+        tokens = self._read_tokens(call, *(await self._send(call)))
+        if self._foreign_api_domain(dc, tokens):
+            raise self._api_domain_error(dc, revoked=False)
+        return tokens
 
     async def revoke(self, dc: DataCenter | str, token: str) -> None:
         """Revoke a token at ``dc``; ``InvalidGrantError`` when Zoho does not know it."""

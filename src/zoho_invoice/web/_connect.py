@@ -28,6 +28,7 @@ from .._exceptions import (
     OAuthError,
     OAuthTransientError,
     TokenResponseError,
+    TokenThrottledError,
     VaultUnavailableError,
 )
 from ._api import is_allowed_return_url
@@ -247,8 +248,9 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
     except OAuthTransientError:
         raise _Refused(
             "Zoho did not answer",
-            "Zoho could not be reached in time. Authorization codes work only once, so "
-            "nothing was connected.",
+            "Zoho could not be reached in time, or its answer could not be read. "
+            "Authorization codes work only once, so nothing was connected: please connect "
+            "again.",
         ) from None
     except InvalidGrantError:
         raise _Refused(
@@ -263,17 +265,18 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             "ZOHO_CLIENT_SECRET and ZOHO_REDIRECT_URI.",
         ) from None
     except TokenResponseError as exc:
+        # Its message says what to fix (access_type=offline, prompt=consent, api_domain) and
+        # never carries a token. An api_domain of another DC lands here too (SECURITY 19).
         raise _Refused("Zoho's answer could not be used", str(exc)) from None
+    except TokenThrottledError:
+        raise _Refused(
+            "Zoho is limiting token requests",
+            "Zoho Accounts refused to issue tokens right now (too many requests). Nothing was "
+            "connected.",
+            hint="Wait a few minutes, then go back to the app and connect again.",
+        ) from None
     except OAuthError:
         raise _Refused("Zoho refused the connection", "Zoho answered with an error.") from None
-    try:
-        ctx.datacenters.check_api_domain(dc.location, tokens.api_domain)
-    except DataCenterError:
-        raise _Refused(
-            "Unknown Zoho data centre",
-            "Zoho's answer names an API domain that does not belong to the data centre. "
-            "Nothing was connected.",
-        ) from None
     try:
         conn, created = ctx.vault.save_connection(
             owner=pending.owner,
