@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -101,13 +102,41 @@ def _client(connection_id: str, organization_id: str | None) -> Iterator[ZohoInv
         _fail(f"{type(exc).__name__}: {exc}")
 
 
-def _filters(status: str | None, customer: str | None) -> dict[str, str]:
+def _filters(
+    status: str | None,
+    customer: str | None,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    search: str | None = None,
+    extra: list[str] | None = None,
+) -> dict[str, str]:
     filters: dict[str, str] = {}
     if status:
         filters["status"] = status
     if customer:
         filters["customer_id"] = customer
+    # Zoho's suffix filters: date_start / date_end bound the invoice date, both inclusive.
+    if date_from:
+        filters["date_start"] = _iso_date(date_from, "--date-from")
+    if date_to:
+        filters["date_end"] = _iso_date(date_to, "--date-to")
+    if search:
+        filters["search_text"] = search
+    for item in extra or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not key.replace("_", "").isalnum():
+            _fail(f"--filter wants key=value (e.g. total_greater_than=100), not {item!r}")
+        filters[key] = value
     return filters
+
+
+def _iso_date(value: str, option: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        _fail(f"{option} wants a date as YYYY-MM-DD, not {value!r}")
 
 
 def _print_json(rows: list[dict[str, Any]], page_context: dict[str, Any]) -> None:
@@ -120,14 +149,34 @@ def invoices_list(
     connection: ConnectionOption,
     status: Annotated[str | None, typer.Option(help="sent, draft, overdue, paid, void, …")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer id.")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--date-from", help="Invoice date on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--date-to", help="Invoice date on or before (YYYY-MM-DD).")
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Search number, reference and customer name.")
+    ] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Any Zoho filter as key=value, repeatable (e.g. total_greater_than=100, "
+            "customer_name_startswith=Ac).",
+        ),
+    ] = None,
     page: PageOption = 1,
     per_page: PerPageOption = 25,
     as_json: JsonOption = False,
     organization: OrgOption = None,
 ) -> None:
     """List one page of invoices."""
+    filters = _filters(
+        status, customer, date_from=date_from, date_to=date_to, search=search, extra=extra
+    )
     with _client(connection, organization) as client:
-        result = client.invoices.list(page=page, per_page=per_page, **_filters(status, customer))
+        result = client.invoices.list(page=page, per_page=per_page, **filters)
     if as_json:
         rows = [invoice.model_dump(mode="json") for invoice in result.items]
         _print_json(rows, result.page_context.model_dump())
@@ -192,6 +241,27 @@ def _write_cursor(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _written_ids(out_file: Path, fmt: ExportFormat, offset: int) -> set[str]:
+    """The invoice ids already in the output, up to ``offset`` (the cursor's size)."""
+    with out_file.open("rb") as handle:
+        text = handle.read(offset).decode("utf-8", "replace")
+    if fmt is ExportFormat.csv:
+        rows = csv.reader(io.StringIO(text))
+        next(rows, None)  # the header
+        return {row[0] for row in rows if row}
+    return {json.loads(line)["invoice_id"] for line in text.splitlines() if line.strip()}
+
+
+def _total_of(page_context: Any) -> int | None:
+    """Zoho's total count when the page context carries one (it often does not)."""
+    extra = getattr(page_context, "model_extra", None) or {}
+    for name in ("total", "total_count"):
+        value = extra.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
 def export_invoices(
     client: ZohoInvoice,
     out_file: Path,
@@ -200,12 +270,18 @@ def export_invoices(
     resume: bool = False,
     filters: dict[str, str] | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
     max_pages: int | None = None,
 ) -> tuple[int, int]:
     """Write every invoice to ``out_file``; return ``(pages, invoices)`` written by this run.
 
-    With ``resume``, continue after the cursor's last completed page (the output is cut back to
-    its size at that page, dropping a half-written one). ``max_pages`` stops early (as if
+    Pages are read oldest first (``created_time`` ascending). The cursor beside the output keeps
+    the last completed page, the output's size then and the last invoice written. With
+    ``resume``, the output is cut back to that size (dropping a half-written page) and the
+    export steps back while the page at the cursor no longer starts with an invoice already
+    written (invoices deleted meanwhile shift later ones to earlier pages), then goes on,
+    skipping ids already written: nothing is skipped, nothing written twice. ``on_total`` gets
+    Zoho's total when a page context carries one. ``max_pages`` stops early (as if
     interrupted), for tests.
     """
     filters = dict(filters or {})
@@ -218,47 +294,78 @@ def export_invoices(
         state = saved
         if state.get("complete"):
             return 0, 0
+    resuming = bool(state["page"]) and out_file.exists()
+    mode = "r+b" if resuming else "wb"
+    written_ids: set[str] = _written_ids(out_file, fmt, int(state["offset"])) if resuming else set()
+
+    def fetch(number: int) -> Any:
+        # Oldest first, so pages already written do not shift when new invoices arrive.
+        return client.invoices.list(
+            page=number,
+            per_page=MAX_PER_PAGE,
+            sort_column="created_time",
+            sort_order="A",
+            **filters,
+        )
+
     page_number = int(state["page"]) + 1
-    mode = "r+b" if state["page"] and out_file.exists() else "wb"
+    page: Any = None
+    if resuming:
+        # Step back while the page at the cursor starts with an invoice not yet written:
+        # deletions since the last run moved unwritten invoices onto earlier pages.
+        page_number = int(state["page"])
+        page = fetch(page_number)
+        while page_number > 1 and page.items and page.items[0].invoice_id not in written_ids:
+            page_number -= 1
+            page = fetch(page_number)
     pages = written = 0
+    told_total = False
     with out_file.open(mode) as handle:
         handle.seek(int(state["offset"]))
         handle.truncate()
         if mode == "wb" and fmt is ExportFormat.csv:
             handle.write((",".join(CSV_COLUMNS) + "\n").encode())
         while max_pages is None or pages < max_pages:
-            # Oldest first, so pages already written do not shift when new invoices arrive.
-            page = client.invoices.list(
-                page=page_number,
-                per_page=MAX_PER_PAGE,
-                sort_column="created_time",
-                sort_order="A",
-                **filters,
-            )
+            if page is None:
+                page = fetch(page_number)
+            if not told_total and on_total is not None:
+                told_total = True
+                total = _total_of(page.page_context)
+                if total is not None:
+                    on_total(total)
+            fresh = 0
+            last_id = state.get("last_invoice_id")
             for invoice in page.items:
+                if invoice.invoice_id in written_ids:
+                    continue
                 line = (
                     _csv_row(invoice)
                     if fmt is ExportFormat.csv
                     else invoice.model_dump_json() + "\n"
                 )
                 handle.write(line.encode())
+                written_ids.add(invoice.invoice_id)
+                last_id = invoice.invoice_id
+                fresh += 1
             handle.flush()
             os.fsync(handle.fileno())
             pages += 1
-            written += len(page.items)
+            written += fresh
             done = not page.items or not page.has_more
             state = {
                 **state,
                 "page": page_number,
                 "offset": handle.tell(),
+                "last_invoice_id": last_id,
                 "complete": done,
             }
             _write_cursor(cursor_file, state)
             if on_page is not None:
-                on_page(page_number, len(page.items))
+                on_page(page_number, fresh)
             if done:
                 break
             page_number += 1
+            page = None
     return pages, written
 
 
@@ -293,6 +400,9 @@ def invoices_export(
         def advance(page: int, count: int) -> None:
             progress.update(task, advance=count, page=page)
 
+        def set_total(total: int) -> None:
+            progress.update(task, total=total)
+
         try:
             pages, count = export_invoices(
                 client,
@@ -301,6 +411,7 @@ def invoices_export(
                 resume=resume,
                 filters=_filters(status, customer),
                 on_page=advance,
+                on_total=set_total,
             )
         except ValueError as exc:
             _fail(str(exc))
