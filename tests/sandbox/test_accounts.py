@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,8 +48,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clock: Clock) -> Starlette:
-    return create_sandbox_app(base_url=BASE, clock=clock)
+def app(clock: Clock) -> Iterator[Starlette]:
+    app = create_sandbox_app(base_url=BASE, clock=clock)
+    yield app
+    app.state.world.close()
 
 
 @pytest.fixture

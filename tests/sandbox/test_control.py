@@ -4,7 +4,7 @@ with a data directory, and the sandbox served on a real port (``running_sandbox`
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,10 @@ def refresh_form(refresh_token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def app() -> Starlette:
-    return create_sandbox_app(base_url=BASE)
+def app() -> Iterator[Starlette]:
+    app = create_sandbox_app(base_url=BASE)
+    yield app
+    app.state.world.close()
 
 
 @pytest.fixture
