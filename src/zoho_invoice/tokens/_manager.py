@@ -76,9 +76,16 @@ class TokenVault(Protocol):
         expires_at: datetime,
     ) -> int: ...
     def set_status(
-        self, connection_id: str, status: Status, /, *, reason: str | None = None
+        self,
+        connection_id: str,
+        status: Status,
+        /,
+        *,
+        reason: str | None = None,
+        expected_version: int | None = None,
     ) -> object: ...
-    def record_mint(self, connection_id: str, at: datetime, /) -> object: ...
+    def record_mint(self, connection_id: str, at: datetime, /) -> int: ...
+    def forget_mint(self, mint_id: int, /) -> object: ...
     def mints_since(self, connection_id: str, since: datetime, /) -> int: ...
 
 
@@ -399,7 +406,7 @@ class TokenManager:
 
     def _refresh_locked(self, connection_id: str, row: StoredTokens, now: float) -> AccessToken:
         if not row.refresh_token:
-            self._needs_reauth(connection_id, "no refresh token is stored")
+            self._needs_reauth(connection_id, "no refresh token is stored", row.version)
         minted = self._vault.mints_since(connection_id, _utc(now - MINT_WINDOW))
         if minted >= MINT_LIMIT:
             frees = self._window_frees_at(connection_id, now, MINT_LIMIT) or now + MINT_WINDOW
@@ -415,7 +422,7 @@ class TokenManager:
             )
         deadline = now + self._lock_lease - 1.0
         try:
-            tokens = self._refresh_with_retries(row, deadline)
+            tokens = self._refresh_with_retries(connection_id, row, deadline)
         except InvalidClientSecretError:
             # Our configuration is wrong, not this connection: keep it active (a rotated secret
             # must not kill every connection), say so loudly, and do not hammer Zoho meanwhile.
@@ -430,7 +437,21 @@ class TokenManager:
             )
             return self._secret_rejected(connection_id, row, now)
         except (InvalidGrantError, InvalidClientError) as exc:
-            self._needs_reauth(connection_id, f"Zoho answered {exc.error} on refresh")
+            try:
+                self._needs_reauth(
+                    connection_id, f"Zoho answered {exc.error} on refresh", row.version
+                )
+            except StaleWriteError:
+                # A reconnect replaced the refresh token Zoho refused (SECURITY 28, 34): the
+                # verdict was about the old one. Act on the row as it is now.
+                logger.info("connection %s changed while its refresh was refused", connection_id)
+                current = self._load(connection_id)
+                now = self._clock()
+                if self._fresh(connection_id, current, now):
+                    return self._access(connection_id, current)
+                return self._fallback(
+                    connection_id, current, now, 2.0, "the connection changed during a refresh"
+                )
         except TokenThrottledError:
             now = self._clock()
             window_end = self._window_frees_at(connection_id, now, MINT_LIMIT)
@@ -451,7 +472,6 @@ class TokenManager:
             logger.error("refresh for connection %s refused: %s", connection_id, redact(exc))
             return self._fallback(connection_id, row, self._clock(), 60.0, str(exc))
         minted_at = self._clock()
-        self._vault.record_mint(connection_id, _utc(minted_at))
         try:
             self._vault.store_refreshed(
                 connection_id,
@@ -479,7 +499,9 @@ class TokenManager:
             connection_id=connection_id,
         )
 
-    def _refresh_with_retries(self, row: StoredTokens, deadline: float) -> TokenSet:
+    def _refresh_with_retries(
+        self, connection_id: str, row: StoredTokens, deadline: float
+    ) -> TokenSet:
         assert row.refresh_token is not None
         refresh_token = row.refresh_token
         dc = self._oauth.datacenters.get(row.location)
@@ -493,11 +515,30 @@ class TokenManager:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._oauth.refresh, dc, refresh_token)
+        return retrying(self._attempt, connection_id, dc, refresh_token)
 
-    def _needs_reauth(self, connection_id: str, reason: str) -> NoReturn:
-        """Mark the connection, announce it, and raise ``ReauthorizationRequired``."""
-        self._vault.set_status(connection_id, "needs_reauth", reason=reason)
+    def _attempt(self, connection_id: str, dc: DataCenter, refresh_token: str) -> TokenSet:
+        # SECURITY 33: count the mint before asking. Zoho may mint and the answer get lost (a
+        # timeout): an uncounted mint would let us overrun its 10 per 10 minutes.
+        mint_id = self._vault.record_mint(connection_id, _utc(self._clock()))
+        try:
+            return self._oauth.refresh(dc, refresh_token)
+        except (TokenThrottledError, InvalidGrantError, InvalidClientError):
+            # Zoho answered, and said no: nothing was minted.
+            self._vault.forget_mint(mint_id)
+            raise
+
+    def _needs_reauth(
+        self, connection_id: str, reason: str, version: int | None = None
+    ) -> NoReturn:
+        """Mark the connection, announce it, and raise ``ReauthorizationRequired``.
+
+        ``version`` is the row version the verdict is about: ``StaleWriteError`` (nothing
+        marked) when the row moved on since (SECURITY 28).
+        """
+        self._vault.set_status(
+            connection_id, "needs_reauth", reason=reason, expected_version=version
+        )
         logger.warning("connection %s needs reauthorization: %s", connection_id, reason)
         if self._events is not None:
             try:

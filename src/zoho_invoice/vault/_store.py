@@ -702,15 +702,41 @@ class Vault:
                 raise ConnectionNotFoundError("no connection with that id")
         raise StaleWriteError("the connection's tokens changed since they were read; re-read them")
 
-    def set_status(self, connection_id: str, status: Status, *, reason: str | None = None) -> None:
-        """Mark the connection ``active``, ``needs_reauth`` or ``revoked``."""
+    def set_status(
+        self,
+        connection_id: str,
+        status: Status,
+        *,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> None:
+        """Mark the connection ``active``, ``needs_reauth`` or ``revoked``.
+
+        With ``expected_version``, only if the row is still at that version (one conditional
+        UPDATE): a verdict about old tokens must not land on a reconnect's new ones
+        (SECURITY 28). ``StaleWriteError`` when the row moved on.
+        """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        values: dict[str, Any] = {
+            "status": status,
+            "status_reason": _one_line(reason) if reason else None,
+            "updated_at": self._now(),
+        }
+        if not isinstance(connection_id, str) or not _ID.fullmatch(connection_id):
+            raise ConnectionNotFoundError("no connection with that id")
         with self._write() as session:
-            row = self._lock(session, connection_id)
-            row.status = status
-            row.status_reason = _one_line(reason) if reason else None
-            row.updated_at = self._now()
+            statement = update(ConnectionRow).where(ConnectionRow.id == connection_id)
+            if expected_version is not None:
+                statement = statement.where(ConnectionRow.version == expected_version)
+            result = session.execute(
+                statement.values(**values).execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 1:
+                return
+            if session.get(ConnectionRow, connection_id) is None:
+                raise ConnectionNotFoundError("no connection with that id")
+        raise StaleWriteError("the connection changed since it was read; re-read it")
 
     def set_organization(self, connection_id: str, organization_id: str | None) -> None:
         """Remember which Zoho organization the connection works in."""
@@ -811,18 +837,35 @@ class Vault:
 
     # -- Zoho's mint budget ---------------------------------------------------------------
 
-    def record_mint(self, connection_id: str, at: datetime | float | None = None) -> None:
-        """Count one access token minted for the connection (and forget old ones)."""
+    def record_mint(self, connection_id: str, at: datetime | float | None = None) -> int:
+        """Count one access token minted for the connection (and forget old ones).
+
+        Returns the mint's id, for ``forget_mint``.
+        """
         minted = self._now() if at is None else _as_datetime(at)
         with self._write() as session:
             self._lock(session, connection_id)
-            session.add(TokenMintRow(connection_id=connection_id, minted_at=minted))
+            mint = TokenMintRow(connection_id=connection_id, minted_at=minted)
+            session.add(mint)
+            session.flush()
+            mint_id = int(mint.id)
             session.execute(
                 delete(TokenMintRow)
                 .where(
                     TokenMintRow.connection_id == connection_id,
                     TokenMintRow.minted_at < minted - _MINT_HISTORY,
                 )
+                .execution_options(synchronize_session=False)
+            )
+        return mint_id
+
+    def forget_mint(self, mint_id: int) -> None:
+        """Uncount a mint recorded before asking Zoho, when Zoho's answer says it minted
+        nothing (a throttle, ``invalid_code``)."""
+        with self._write() as session:
+            session.execute(
+                delete(TokenMintRow)
+                .where(TokenMintRow.id == mint_id)
                 .execution_options(synchronize_session=False)
             )
 
