@@ -9,7 +9,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from zoho_invoice._redact import MASK, RedactingFilter, install_redacting_filter, redact
+from zoho_invoice._redact import (
+    MASK,
+    RedactingFilter,
+    install_redacting_filter,
+    install_redaction,
+    redact,
+)
 
 SECRET_KEYS = [
     "code",
@@ -135,3 +141,44 @@ def test_filter_survives_a_broken_format_string() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d token=abc123456", ("no",), None)
     assert RedactingFilter().filter(record)
     assert "abc123456" not in record.getMessage()
+
+
+def test_s38_filter_keeps_args_a_tuple_for_formatters_that_unpack_them() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/callback?code=abc123456&state=zzz999", "1.1", 400),
+        None,
+    )
+    assert RedactingFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    _client, _method, path, _version, status = record.args  # what uvicorn's formatter does
+    assert status == 400
+    assert "abc123456" not in record.getMessage() and "zzz999" not in path
+
+
+def test_s38_install_redaction_covers_child_loggers(caplog: pytest.LogCaptureFixture) -> None:
+    install_redaction("test_redact_tree")
+    child = logging.getLogger("test_redact_tree.http11.deep")
+    with caplog.at_level(logging.DEBUG, logger="test_redact_tree"):
+        child.debug("send_request_body %s", {"client_secret": "s3cr3t-value"})
+        child.info("url %s", _Url("https://a.example/revoke?token=1000.aa11.bb22"))
+    assert "s3cr3t-value" not in caplog.text and "aa11" not in caplog.text
+    assert "token=[redacted]" in caplog.text
+    other = logging.LogRecord(
+        "test_redact_other", logging.INFO, __file__, 1, "code=%s", ("x",), None
+    )
+    assert other.getMessage() == "code=x"  # loggers not named are left alone
+
+
+class _Url:
+    """An object whose text holds a secret (like an httpx URL)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text

@@ -9,17 +9,30 @@ value from outside cannot forge a log line.
 ``redact("revoke?token=1000.ab12.cd34")`` gives ``"revoke?token=[redacted]"``, and a line
 break inside a value comes out as the two characters ``\\n``.
 
-``RedactingFilter`` applies it to every log record::
+``RedactingFilter`` applies it to every log record a handler sees::
 
     handler.addFilter(RedactingFilter())
+
+and ``install_redaction("uvicorn", "httpx2")`` to every record of those loggers and their
+children, wherever they end up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["MASK", "RedactingFilter", "install_redacting_filter", "redact"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "install_redacting_filter",
+    "install_redaction",
+    "redact",
+    "redact_record",
+]
 
 MASK = "[redacted]"
 
@@ -89,25 +102,71 @@ def redact(text: object, *, escape_newlines: bool = True) -> str:
     return out
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record it sees; it never drops one.
+def _redact_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value  # a number must stay one: a "%d" placeholder needs it
+    text = str(value)
+    safe = redact(text)
+    # An object that renders a secret (an httpx URL with ?token=) is replaced by its safe text.
+    return value if safe == text else safe
 
-    Attach it to handlers (it then sees records from every logger) or to a logger.
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Redact ``record`` in place; its ``args`` stay a tuple (or mapping) of the same shape.
+
+    Formatters that unpack ``args`` (uvicorn's access log) keep working: each argument is
+    redacted on its own. Only when the format string itself carries a secret is the whole
+    message redacted and the arguments dropped.
     """
-
-    def filter(self, record: logging.LogRecord) -> bool:
+    if not getattr(record, "_zoho_redacted", False):
+        record._zoho_redacted = True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the record
-            message = f"{record.msg!r} % {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
+            record.msg = redact(f"{record.msg!r} % {record.args!r}")
+            record.args = ()
+        else:
+            if redact(message) != message:
+                _redact_message(record, message)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text, escape_newlines=False)
         if record.stack_info:
             record.stack_info = redact(record.stack_info, escape_newlines=False)
+
+
+def _redact_message(record: logging.LogRecord, message: str) -> None:
+    args = record.args
+    if isinstance(args, tuple) and args:
+        record.args = tuple(_redact_arg(a) for a in args)
+    elif isinstance(args, Mapping) and args:
+        record.args = {k: _redact_arg(v) for k, v in args.items()}
+    else:
+        record.msg = redact(message)
+        record.args = ()
+        return
+    try:
+        shown = record.getMessage()
+    except Exception:
+        shown = None
+    if shown is None or redact(shown) != shown:
+        # The format string itself holds a secret (or no longer formats): give up its shape.
+        record.msg = redact(message)
+        record.args = ()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record it sees; it never drops one.
+
+    Attach it to handlers (it then sees records from every logger) or to a logger (only that
+    logger's own records: not its children's). ``install_redaction`` covers whole trees.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
         return True
 
 
@@ -116,3 +175,36 @@ def install_redacting_filter(logger: logging.Logger | str) -> None:
     target = logging.getLogger(logger) if isinstance(logger, str) else logger
     if not any(isinstance(f, RedactingFilter) for f in target.filters):
         target.addFilter(RedactingFilter())
+
+
+_covered: set[str] = set()
+_install_lock = threading.Lock()
+_factory_installed = False
+
+
+def _is_covered(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in _covered)
+
+
+def install_redaction(*logger_names: str) -> None:
+    """Redact every record of these loggers and of all their children, whatever handlers,
+    formatters or ``dictConfig`` (uvicorn's) are set up later (idempotent).
+
+    Records are redacted as they are made (a log-record factory wraps the current one), so a
+    child such as ``httpcore2.http11`` is covered by ``"httpcore2"``.
+    """
+    global _factory_installed
+    with _install_lock:
+        _covered.update(logger_names)
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if _is_covered(record.name):
+                redact_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True

@@ -28,7 +28,7 @@ from .._exceptions import (
     TokenResponseError,
 )
 from .._http import httpx
-from .._redact import install_redacting_filter
+from .._redact import install_redaction
 from ..datacenters import DataCenter, DataCenterTable
 from ._parse import oauth_error_from_body, parse_token_response
 from ._types import Grant, TokenSet
@@ -41,8 +41,7 @@ __all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
 _USER_AGENT = "zoho-invoice-connect"
 
 # httpx logs request URLs at INFO; the revoke URL carries a token by Zoho's design.
-for _logger_name in ("httpx2", "httpx", "httpcore2", "httpcore"):
-    install_redacting_filter(_logger_name)
+install_redaction("httpx2", "httpx", "httpcore2", "httpcore")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,26 @@ __all__ = ["api_router", "connect_router", "create_app"]
 logger = logging.getLogger("zoho_invoice.web")
 
 
-def _install_redaction() -> None:
-    """Every record of ours passes through the redacting filter (SECURITY 38)."""
-    from .._redact import install_redacting_filter
+#: Loggers whose records (their children's too) may carry a callback URL, a connect path or a
+#: token: uvicorn's access log shows every request line.
+_REDACTED_LOGGERS = (
+    "zoho_invoice",
+    "uvicorn",
+    "gunicorn",
+    "starlette",
+    "fastapi",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+)
 
-    for name in ("zoho_invoice.web", "uvicorn.access", "uvicorn.error"):
-        install_redacting_filter(name)
+
+def _install_redaction() -> None:
+    """Every record of these loggers is redacted, whatever handlers log it (SECURITY 38)."""
+    from .._redact import install_redaction
+
+    install_redaction(*_REDACTED_LOGGERS)
 
 
 def connect_router(
@@ -49,6 +63,7 @@ def connect_router(
     >>> app.include_router(connect_router(settings, vault=vault, oauth=oauth))  # doctest: +SKIP
     """
     ctx = context or build_context(settings, vault=vault, oauth=oauth, manager=manager)
+    _install_redaction()
     return _connect_router(ctx)
 
 
