@@ -520,6 +520,23 @@ async def test_s33_throttle_after_ten_refreshes_then_recovers_after_the_window(
     assert (await refresh(client, "us", tokens["refresh_token"]))["error"] == "Access Denied"
 
 
+async def test_s33_fixed_window_reading_of_the_throttle(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    await AsyncSandboxControl(client).configure(throttle_window="fixed", throttle_wording="new")
+    tokens = await connect(client, world)
+    for _ in range(10):
+        assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+        clock.advance(30)
+    throttled = await refresh(client, "us", tokens["refresh_token"])
+    assert throttled["error"] == "Access Denied"
+    assert "Token creation throttle limit reached" in throttled["error_description"]
+    clock.advance(301)  # 601 s after the window opened: a new window, all 10 refreshes again
+    for _ in range(10):
+        assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+    assert (await refresh(client, "us", tokens["refresh_token"]))["error"] == "Access Denied"
+
+
 async def test_sixteenth_live_access_token_kills_the_oldest(
     client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
 ) -> None:

@@ -186,6 +186,8 @@ async def test_settings_change_the_token_answers(client: httpx.AsyncClient) -> N
         "access_token_lifetime": 120,
         "token_format": "legacy",
         "auto_register_clients": True,
+        "throttle_wording": "classic",
+        "throttle_window": "sliding",
     }
     tokens = await connect_async(client)
     assert tokens["expires_in_sec"] == 120 and tokens["expires_in"] == 120_000

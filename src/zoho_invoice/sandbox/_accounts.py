@@ -29,6 +29,13 @@ THROTTLE_BODY = {
     "Please try again after some time.",
     "status": "failure",
 }
+#: The newer wording Zoho has been seen to use for the same throttle.
+THROTTLE_BODY_NEW = {
+    "error": "Access Denied",
+    "error_description": "Token creation throttle limit reached. "
+    "Please reuse the valid tokens you currently have.",
+    "status": "failure",
+}
 
 _SCOPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
@@ -251,7 +258,8 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
         except OAuthFailure as exc:
             return JSONResponse({"error": exc.error})
         except Throttled:
-            return JSONResponse(THROTTLE_BODY)
+            new_wording = world.settings.throttle_wording == "new"
+            return JSONResponse(THROTTLE_BODY_NEW if new_wording else THROTTLE_BODY)
         return JSONResponse(_token_body(world, minted), headers={"Cache-Control": "no-store"})
 
     async def revoke(request: Request) -> Response:

@@ -47,6 +47,8 @@ class _SettingsIn(_Strict):
     access_token_lifetime: float | None = Field(default=None, gt=0)
     token_format: Literal["current", "legacy"] | None = None
     auto_register_clients: bool | None = None
+    throttle_wording: Literal["classic", "new"] | None = None
+    throttle_window: Literal["sliding", "fixed"] | None = None
 
 
 class _RevokeIn(_Strict):
@@ -162,11 +164,15 @@ def _settings_json(
     access_token_lifetime: float | None,
     token_format: Literal["current", "legacy"] | None,
     auto_register_clients: bool | None,
+    throttle_wording: Literal["classic", "new"] | None = None,
+    throttle_window: Literal["sliding", "fixed"] | None = None,
 ) -> dict[str, Any]:
     values = {
         "access_token_lifetime": access_token_lifetime,
         "token_format": token_format,
         "auto_register_clients": auto_register_clients,
+        "throttle_wording": throttle_wording,
+        "throttle_window": throttle_window,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -222,8 +228,16 @@ class SandboxControl:
         access_token_lifetime: float | None = None,
         token_format: Literal["current", "legacy"] | None = None,
         auto_register_clients: bool | None = None,
+        throttle_wording: Literal["classic", "new"] | None = None,
+        throttle_window: Literal["sliding", "fixed"] | None = None,
     ) -> dict[str, Any]:
-        payload = _settings_json(access_token_lifetime, token_format, auto_register_clients)
+        payload = _settings_json(
+            access_token_lifetime,
+            token_format,
+            auto_register_clients,
+            throttle_wording,
+            throttle_window,
+        )
         result: dict[str, Any] = _checked(self._client.patch("/_sandbox/settings", json=payload))
         return result
 
@@ -297,8 +311,16 @@ class AsyncSandboxControl:
         access_token_lifetime: float | None = None,
         token_format: Literal["current", "legacy"] | None = None,
         auto_register_clients: bool | None = None,
+        throttle_wording: Literal["classic", "new"] | None = None,
+        throttle_window: Literal["sliding", "fixed"] | None = None,
     ) -> dict[str, Any]:
-        payload = _settings_json(access_token_lifetime, token_format, auto_register_clients)
+        payload = _settings_json(
+            access_token_lifetime,
+            token_format,
+            auto_register_clients,
+            throttle_wording,
+            throttle_window,
+        )
         result: dict[str, Any] = _checked(
             await self._client.patch("/_sandbox/settings", json=payload)
         )

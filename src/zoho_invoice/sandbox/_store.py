@@ -358,12 +358,7 @@ class AccountsStore:
             self._check_secret(db, client, client_secret)
             if row is None:
                 raise OAuthFailure("invalid_code")
-            recent = db.execute(
-                "SELECT COUNT(*) FROM mints WHERE refresh_token = ? AND grant_type = "
-                "'refresh_token' AND at > ?",
-                (refresh_token, now - THROTTLE_WINDOW),
-            ).fetchone()[0]
-            if recent >= THROTTLE_LIMIT:
+            if self._throttled(db, refresh_token, now):
                 raise Throttled()
             access = self._issue_access(
                 db,
@@ -376,6 +371,29 @@ class AccountsStore:
                 grant_type="refresh_token",
             )
         return Minted(access, None, self._settings.access_token_lifetime, location)
+
+    def _throttled(self, db: sqlite3.Connection, refresh_token: str, now: float) -> bool:
+        """Zoho's 10 refreshes per 10 minutes per refresh token, in either reading."""
+        times = [
+            row[0]
+            for row in db.execute(
+                "SELECT at FROM mints WHERE refresh_token = ? AND grant_type = 'refresh_token' "
+                "AND at > ? ORDER BY at",
+                (refresh_token, now - 2 * THROTTLE_WINDOW),
+            )
+        ]
+        if self._settings.throttle_window == "sliding":
+            return sum(1 for at in times if at > now - THROTTLE_WINDOW) >= THROTTLE_LIMIT
+        # Fixed windows: each starts at the first refresh after the previous one closed.
+        start: float | None = None
+        count = 0
+        for at in times:
+            if start is None or at >= start + THROTTLE_WINDOW:
+                start, count = at, 0
+            count += 1
+        if start is None or now >= start + THROTTLE_WINDOW:
+            return False
+        return count >= THROTTLE_LIMIT
 
     def revoke(self, *, location: str, token: str) -> bool:
         """Revoke a refresh token (and its access tokens) or an access token of this DC."""

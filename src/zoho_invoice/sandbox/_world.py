@@ -180,6 +180,13 @@ class SandboxSettings:
     token_format: Literal["current", "legacy"] = "current"
     #: Accept any client id and remember the first secret it presents.
     auto_register_clients: bool = True
+    #: The throttle's wording: ``"classic"`` ("You have made too many requests continuously")
+    #: or ``"new"`` ("Token creation throttle limit reached"); both seen from Zoho.
+    throttle_wording: Literal["classic", "new"] = "classic"
+    #: ``"sliding"``: a refresh is refused while 10 refreshes lie in the last 10 minutes;
+    #: ``"fixed"``: the 10-minute window starts at its first refresh and is closed for the rest
+    #: of it once 10 are used (the other reading of Zoho's documentation).
+    throttle_window: Literal["sliding", "fixed"] = "sliding"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
