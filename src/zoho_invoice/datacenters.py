@@ -60,15 +60,13 @@ BUILTIN_DATACENTERS: Mapping[str, DataCenter] = {
     )
 }
 
-_LOOPBACK_NAMES = {"localhost"}
-
 
 def _is_loopback_http(url: str) -> bool:
+    # Loopback IP literals only (127.0.0.0/8, ::1): a name such as "localhost" is whatever the
+    # resolver says it is.
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         return False
-    if parts.hostname in _LOOPBACK_NAMES:
-        return True
     try:
         return ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
@@ -85,7 +83,8 @@ def _check_table_url(location: str, field: str, url: object) -> str:
         # TLS cannot be switched off for real hosts (SECURITY 10): plain http only on loopback.
         raise ConfigurationError(
             f"data centre {location!r}: {field} {url!r} must be https "
-            "(plain http is allowed only on a loopback address, for the sandbox)"
+            "(plain http is allowed only on a loopback IP address such as 127.0.0.1 or [::1], "
+            "for the sandbox)"
         )
     if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError(
@@ -179,10 +178,13 @@ class DataCenterTable:
     def check_accounts_server(
         self, location: str | None, accounts_server: str | None
     ) -> DataCenter:
-        """The DC for a callback, when ``accounts-server`` is exactly the table's URL."""
+        """The DC for a callback, when ``accounts-server`` is exactly the table's URL.
+
+        Zoho always sends ``accounts-server``: a callback without it is refused (SECURITY 7).
+        """
         dc = self.get(location)
         if accounts_server is None:
-            return dc
+            raise DataCenterError("the callback has no accounts-server; refusing the code")
         if accounts_server != dc.accounts_url:
             raise DataCenterError(
                 f"accounts-server does not match the data centre {dc.location!r}; refusing to "

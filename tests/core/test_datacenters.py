@@ -130,6 +130,8 @@ def test_table_from_file_with_paths_on_loopback(tmp_path: Path) -> None:
         "http://accounts.zoho.eu",  # plain http to a real host: TLS cannot be switched off
         "http://10.0.0.5/accounts/us",
         "http://127.0.0.1.evil.com/x",
+        "http://localhost:8090/accounts/us",  # a name, not a loopback literal
+        "http://LOCALHOST/x",
         "ftp://127.0.0.1/x",
         "https://user:pw@accounts.zoho.com",
         "https://accounts.zoho.com/?x=1",
@@ -157,3 +159,17 @@ def test_file_table_errors_are_clear(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="'us'"):
         DataCenterTable.from_file(no_us)
+
+
+def test_s10_file_table_accepts_loopback_ip_literals(tmp_path: Path) -> None:
+    for base in ("http://127.0.0.1:8090", "http://127.5.6.7", "http://[::1]:8090"):
+        table = DataCenterTable.from_mapping(
+            {"us": {"accounts_url": f"{base}/accounts/us", "api_domain": f"{base}/api/us"}}
+        )
+        assert table.get("us").accounts_url == f"{base}/accounts/us"
+
+
+def test_s07_absent_accounts_server_is_refused() -> None:
+    table = DataCenterTable.builtin()
+    with pytest.raises(DataCenterError, match="accounts-server"):
+        table.check_accounts_server("eu", None)

@@ -140,6 +140,13 @@ def test_s07_accounts_server_not_in_table(harness, server: str) -> None:
     )
 
 
+def test_s07_absent_accounts_server_is_refused(harness) -> None:
+    url = harness.consent(harness.start(), "bob@bluebird.example")
+    response = _callback_with(harness, url, accounts_server=None)
+    _refused(response, harness)
+    assert "data centre" in response.text
+
+
 @pytest.mark.parametrize("location", [None, "", "xx", "US", "eu "])
 def test_s08_unknown_or_missing_location(harness, location: str | None) -> None:
     url = harness.consent(harness.start(), "bob@bluebird.example")
