@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
 
 from ._accounts import accounts_routes
 from ._control import control_routes
 from ._respond import DATACENTERS
 from ._world import SandboxWorld
+from .invoice import InvoiceLimits, create_invoice_app
 
 __all__ = ["create_sandbox_app", "datacenters_table"]
-
-_INVOICE_MODULE = "zoho_invoice.sandbox.invoice"
 
 
 def datacenters_table(base_url: str) -> dict[str, dict[str, str]]:
@@ -37,28 +33,17 @@ def datacenters_table(base_url: str) -> dict[str, dict[str, str]]:
     }
 
 
-def _invoice_app(world: SandboxWorld) -> ASGIApp | None:
-    # The Invoice API is built alongside; the Accounts side must start without it.
-    try:
-        module = importlib.import_module(_INVOICE_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == _INVOICE_MODULE:
-            return None
-        raise
-    factory = getattr(module, "create_invoice_app", None)
-    if factory is None:
-        return None
-    return cast(ASGIApp, factory(world))
-
-
 def create_sandbox_app(
     *,
     base_url: str,
     data_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
+    invoice_limits: InvoiceLimits | None = None,
 ) -> Starlette:
     """A local Zoho at ``base_url``: ``/accounts/{dc}/oauth/v2/...``, ``/api/{dc}/invoice/v3/...``
-    and ``/_sandbox/...``. With ``data_dir`` the Accounts state survives a restart.
+    and ``/_sandbox/...``. With ``data_dir`` its state (tokens, invoices) survives a restart;
+    ``invoice_limits`` sets the organizations' request limits (also changeable at
+    ``/api/_sandbox/limits`` while it runs).
 
     The shared :class:`SandboxWorld` is ``app.state.world``.
     """
@@ -72,9 +57,7 @@ def create_sandbox_app(
     routes: list[BaseRoute] = [Route("/", index), Route("/_sandbox", index)]
     routes += accounts_routes(world)
     routes += control_routes(world)
-    invoice = _invoice_app(world)
-    if invoice is not None:
-        routes.append(Mount("/api", app=invoice))
+    routes.append(Mount("/api", app=create_invoice_app(world, limits=invoice_limits)))
     app = Starlette(routes=routes)
     app.state.world = world
     return app
