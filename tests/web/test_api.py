@@ -185,3 +185,31 @@ def test_s38_no_secret_in_logs_or_pages(harness, caplog) -> None:
         for text in pages[2:]:
             assert secret not in text
     assert "\r\nFAKE" not in logged and "\nFAKE" not in logged
+
+
+UNMATCHED = [
+    ("GET", "/api/nope"),
+    ("GET", "/api/connections/x/y/z"),
+    ("GET", "/api"),
+    ("PUT", "/api/connections"),  # a known path, a wrong method
+    ("GET", "/api/connect-sessions"),
+    ("POST", "/api/connections/some-id"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), UNMATCHED)
+def test_s37_unknown_paths_and_wrong_methods_need_the_key_first(harness, method, path) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        response = harness.web.request(method, path, headers=headers)
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json()["error"] == "unauthorized"
+
+
+def test_s37_with_the_key_unknown_is_404_and_wrong_method_405(harness) -> None:
+    assert harness.api("GET", "/api/nope").status_code == 404
+    assert harness.api("GET", "/api/nope").json()["error"] == "not_found"
+    wrong = harness.api("PUT", "/api/connections")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET"
+    assert harness.api("GET", "/api/connect-sessions").status_code == 405
+    assert harness.api("GET", "/api/connections").status_code == 200

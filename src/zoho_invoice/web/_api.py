@@ -17,6 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.routing import Match
 
 from .._exceptions import (
     APIError,
@@ -395,4 +396,42 @@ def api_router(ctx: WebContext) -> APIRouter:
         background.add_task(ctx.process_revocations)
         return Response(status_code=204)
 
+    _add_catch_all(router)
     return router
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _add_catch_all(router: APIRouter) -> None:
+    """Last routes: any other path under ``/api`` still needs the key (SECURITY 37).
+
+    The route class checks the key first, so without one every path is a 401 (not a 404 or
+    405 that would tell routes apart); with it, the 404 or 405 a router would have given.
+    """
+    known = [route for route in router.routes if isinstance(route, APIRoute)]
+
+    def unmatched(request: Request) -> Response:
+        rest = request.path_params.get("unmatched", "")
+        scope = {**request.scope, "path": f"{router.prefix}/{rest}".rstrip("/") or "/"}
+        allowed = sorted(
+            {
+                method
+                for route in known
+                if route.matches(scope)[0] == Match.PARTIAL
+                for method in route.methods
+            }
+        )
+        if allowed:
+            return error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_response(404, "not_found", "no such API route")
+
+    for path in ("", "/{unmatched:path}"):
+        router.add_api_route(
+            path, unmatched, methods=_ALL_METHODS, include_in_schema=False, response_model=None
+        )
