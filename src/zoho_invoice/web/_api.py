@@ -419,7 +419,7 @@ def _add_catch_all(router: APIRouter) -> None:
                 method
                 for route in known
                 if route.matches(scope)[0] == Match.PARTIAL
-                for method in route.methods
+                for method in route.methods or ()
             }
         )
         if allowed:
