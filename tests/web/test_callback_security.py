@@ -177,11 +177,44 @@ def test_s12_declined_consent_is_a_clear_escaped_page(harness) -> None:
     response = harness.callback(url)
     assert response.status_code == 400
     assert "You declined" in response.text
+    # A fresh flow whose answer carries a hostile description: shown escaped.
+    url = harness.consent(harness.start(), "bob@bluebird.example", decision="deny")
     hostile = _callback_with(
         harness, url, error="access_denied", error_description="<script>alert(1)</script>"
     )
+    assert hostile.status_code == 400
+    assert "You declined" in hostile.text
     assert "<script>alert(1)</script>" not in hostile.text
     assert "&lt;script&gt;" in hostile.text
+    assert harness.token_requests() == []
+    assert harness.vault.list_connections() == []
+
+
+def test_s12_declined_page_only_for_the_browser_that_started(harness) -> None:
+    url = harness.consent(harness.start(), "bob@bluebird.example", decision="deny")
+    cookie = harness.web.cookies.get(harness.binding_cookie)
+    harness.web.cookies.clear()
+    crafted = _callback_with(
+        harness, url, error="access_denied", error_description="Call +1-555 for support"
+    )
+    assert crafted.status_code == 400
+    assert "You declined" not in crafted.text and "555" not in crafted.text
+    assert "not valid" in crafted.text
+    # With the cookie but an unknown state: the same generic page.
+    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    unknown = _callback_with(harness, url, state="x" * 43, error_description="Call +1-555")
+    assert "You declined" not in unknown.text and "not valid" in unknown.text
+
+
+def test_s12_declined_consumes_the_state(harness) -> None:
+    authorize = harness.start()
+    cookie = harness.web.cookies.get(harness.binding_cookie)
+    approved = harness.consent(authorize, "bob@bluebird.example")
+    declined = _callback_with(harness, approved, error="access_denied", code=None)
+    assert "You declined" in declined.text
+    # The same state can no longer finish a connection, even with a valid code.
+    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    assert harness.callback(approved).status_code == 400
     assert harness.token_requests() == []
     assert harness.vault.list_connections() == []
 

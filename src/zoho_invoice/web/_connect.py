@@ -190,21 +190,8 @@ def connect_router(ctx: WebContext) -> APIRouter:
     return router
 
 
-def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> Response:
-    params = _parse_query(request)
-    if "error" in params:
-        # SECURITY 12: the person declined (or Zoho said no); nothing is stored. The page is
-        # autoescaped, so a hostile description cannot inject HTML.
-        description = params.get("error_description") or ""
-        logger.info("callback: authorization declined")
-        return page(
-            ctx,
-            request,
-            "declined.html",
-            status_code=400,
-            error=params["error"][:100],
-            description=description[:300],
-        )
+def _consume(ctx: WebContext, request: Request, params: dict[str, str]) -> Any:
+    """Check the browser binding and the state, and consume the state (SECURITY 1-5)."""
     binding = request.cookies.get(BINDING_COOKIE)
     if not binding or len(binding) > MAX_PARAM:
         raise _Refused(
@@ -216,7 +203,7 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
     if not state:
         raise _Refused("Not a valid callback", "Zoho's answer lacks its state parameter.")
     try:
-        pending = ctx.vault.consume_state(state, binding)
+        return ctx.vault.consume_state(state, binding)
     except ConnectFlowError:
         raise _Refused(
             "This connection attempt cannot be finished",
@@ -229,6 +216,36 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             "The service cannot reach its database right now. Nothing was connected.",
             status=503,
         ) from None
+
+
+def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> Response:
+    params = _parse_query(request)
+    if "error" in params:
+        # SECURITY 12: the person declined (or Zoho said no); nothing is stored. Only the
+        # browser that started this very flow sees it (its state is consumed); anyone else
+        # gets the generic page, so a crafted link cannot put words on our page.
+        try:
+            _consume(ctx, request, params)
+        except _Refused as refused:
+            if refused.status == 503:
+                raise
+            raise _Refused(
+                "This link is not valid",
+                "It does not belong to a connection started in this browser. Nothing was "
+                "connected.",
+            ) from None
+        description = params.get("error_description") or ""
+        logger.info("callback: authorization declined")
+        # The page is autoescaped, so a hostile description cannot inject HTML.
+        return page(
+            ctx,
+            request,
+            "declined.html",
+            status_code=400,
+            error=params["error"][:100],
+            description=description[:300],
+        )
+    pending = _consume(ctx, request, params)
     code = params.get("code")
     if not code:
         raise _Refused("Not a valid callback", "Zoho's answer lacks an authorization code.")
