@@ -17,3 +17,27 @@ def test_connect_us_user_with_one_org_binds_it(harness) -> None:
     assert conn.organization_id == bob.organization_ids[0]
     assert [e.type for e in harness.events] == ["connection.created"]
     assert len(harness.token_requests()) == 1
+
+
+def _only(harness, owner: str = "tenant-1"):
+    [conn] = harness.vault.list_connections(owner=owner)
+    return conn
+
+
+def test_reconnect_keeps_the_organization_only_if_the_new_login_has_it(harness) -> None:
+    alice = harness.user("alice@acme.example")
+    bob = harness.user("bob@bluebird.example")
+    assert harness.connect(email="alice@acme.example").status_code == 200
+    assert _only(harness).organization_id is None  # two organizations: the person chooses
+    harness.vault.set_organization(_only(harness).id, alice.organization_ids[1])
+    # Alice reconnects: her chosen organization is still hers, so it stays bound.
+    assert harness.connect(email="alice@acme.example").status_code == 200
+    assert _only(harness).organization_id == alice.organization_ids[1]
+    # The same tenant reconnects as Bob (one organization): rebound to his.
+    assert harness.connect(email="bob@bluebird.example").status_code == 200
+    assert _only(harness).organization_id == bob.organization_ids[0]
+    # And back to Alice: Bob's organization is not hers, so the stale binding is cleared.
+    response = harness.connect(email="alice@acme.example")
+    assert response.status_code == 200
+    assert _only(harness).organization_id is None
+    assert "Bluebird" not in response.text

@@ -309,7 +309,7 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             status=503,
         ) from None
     organization_name = _bind_organization(ctx, conn, tokens.access_token, dc.api_domain)
-    if organization_name is not None or conn.organization_id is None:
+    if organization_name is not None or conn.organization_id is not None:
         try:
             conn = ctx.vault.get_connection(conn.id)
         except Exception:  # the page may show stale data, the connection is saved
@@ -354,6 +354,12 @@ def _bind_organization(
         for org_id, name in organizations:
             if org_id == conn.organization_id:
                 return name
+        # A reconnect (maybe as another Zoho user) whose organizations no longer include the
+        # bound one: unbind it, so the person chooses again instead of calls failing.
+        try:
+            ctx.vault.set_organization(conn.id, None)
+        except Exception as exc:
+            logger.warning("could not unbind a stale organization: %s", type(exc).__name__)
     return None
 
 
