@@ -213,3 +213,23 @@ def test_s37_with_the_key_unknown_is_404_and_wrong_method_405(harness) -> None:
     assert wrong.headers["allow"] == "GET"
     assert harness.api("GET", "/api/connect-sessions").status_code == 405
     assert harness.api("GET", "/api/connections").status_code == 200
+
+
+def test_access_token_that_cannot_be_opened_is_a_clear_500(harness, caplog) -> None:
+    from sqlalchemy import text
+
+    cid = _connected(harness)
+    with harness.vault.engine.begin() as db:
+        # A ciphertext moved to another field no longer opens (AAD binds row and field).
+        db.execute(
+            text("UPDATE connections SET access_token_sealed = refresh_token_sealed WHERE id = :i"),
+            {"i": cid},
+        )
+    with caplog.at_level(logging.INFO):
+        response = harness.api("POST", f"/api/connections/{cid}/access-token")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == "encryption_keys"
+    assert "ZOHO_ENCRYPTION_KEYS" in body["message"]
+    assert "Traceback" not in caplog.text
+    assert harness.web.get("/healthz").status_code == 200

@@ -72,11 +72,20 @@ def run_login(
     """
     import uvicorn
 
+    from .._exceptions import DataCenterError
+    from ..datacenters import DataCenterTable
     from ..oauth import OAuthClient
     from ..tokens import ConnectionEvent, event_sink_from_settings
     from ..vault import Vault
     from ..web import create_app
 
+    table = DataCenterTable.from_settings(settings.datacenters)
+    if location is not None and location not in table:
+        # Before anything is started or stored: a bad --location is the user's typo.
+        raise DataCenterError(
+            f"unknown data-centre location {location[:16]!r}; use one of "
+            f"{', '.join(table.locations)}"
+        )
     redirect_uri, port = loopback_redirect(settings, port)
     parts = urlsplit(redirect_uri)
     host = parts.hostname or "127.0.0.1"

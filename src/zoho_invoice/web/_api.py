@@ -23,13 +23,14 @@ from .._exceptions import (
     APIError,
     ConnectionNotFoundError,
     DataCenterError,
+    DecryptionError,
     RateLimitError,
     ReauthorizationRequired,
     TokenUnavailableError,
 )
 from .._redact import redact
 from ._context import WebContext
-from ._errors import APIProblem, ErrorBody, error_response
+from ._errors import KEYS_MESSAGE, APIProblem, ErrorBody, error_response
 
 __all__ = [
     "api_router",
@@ -338,6 +339,7 @@ def api_router(ctx: WebContext) -> APIRouter:
         responses={
             **_NOT_FOUND,
             409: _err("The connection needs reconnecting (needs_reauth or revoked)"),
+            500: _err("The stored tokens cannot be opened with ZOHO_ENCRYPTION_KEYS"),
             503: _err("No valid token right now; retry after the Retry-After seconds"),
         },
     )
@@ -352,6 +354,9 @@ def api_router(ctx: WebContext) -> APIRouter:
             raise APIProblem(404, "not_found", "no connection with that id") from None
         except TokenUnavailableError as exc:
             raise _token_unavailable(exc) from None
+        except DecryptionError:
+            # Not the caller's fault and not transient: say which setting to look at.
+            raise APIProblem(500, "encryption_keys", KEYS_MESSAGE) from None
         try:
             api_domain = ctx.datacenters.get(conn.location).api_domain
         except DataCenterError:

@@ -153,11 +153,21 @@ def connect_router(ctx: WebContext) -> APIRouter:
                 hint="Wait a few seconds, then reload this page.",
                 status_code=503,
             )
-        url = ctx.oauth.authorization_url(
-            state=state,
-            code_challenge=code_challenge(verifier),
-            location=pending.start_location,
-        )
+        try:
+            url = ctx.oauth.authorization_url(
+                state=state,
+                code_challenge=code_challenge(verifier),
+                location=pending.start_location,
+            )
+        except DataCenterError:
+            # The session names a location the table no longer has (the table was changed).
+            return problem_page(
+                ctx,
+                request,
+                title="Unknown Zoho data centre",
+                message="This connect link names a Zoho data centre this service does not know.",
+                hint=START_AGAIN,
+            )
         response = redirect(url)
         response.set_cookie(
             BINDING_COOKIE,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._exceptions import VaultUnavailableError
+from .._exceptions import DecryptionError, VaultUnavailableError
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -69,6 +69,13 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
+KEYS_MESSAGE = (
+    "The stored tokens of this connection cannot be opened with the configured "
+    "ZOHO_ENCRYPTION_KEYS: the key that sealed them was removed or changed. Restore that key "
+    "(keys can be listed side by side), or have the user connect again."
+)
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -100,7 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning("database unavailable while serving %s", request.url.path)
         return error_response(503, "unavailable", UNAVAILABLE_MESSAGE, headers={"Retry-After": "5"})
 
+    async def on_keys(request: Request, exc: Exception) -> Response:
+        logger.error("stored tokens could not be opened while serving %s", request.url.path)
+        return error_response(500, "encryption_keys", KEYS_MESSAGE)
+
     app.add_exception_handler(APIProblem, on_problem)
+    app.add_exception_handler(DecryptionError, on_keys)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(VaultUnavailableError, on_unavailable)
