@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from zoho_invoice import (
+    ConfigurationError,
     DataCenterError,
     InvalidGrantError,
     OAuthError,
@@ -358,3 +359,49 @@ async def test_async_s19_api_domain_of_another_dc_revokes_the_minted_token() -> 
     with pytest.raises(TokenResponseError, match="revoked"):
         await make_async_client(recorder).exchange_code("eu", "code", "v" * 43)
     assert [r.url.path for r in recorder.requests] == ["/oauth/v2/token", "/oauth/v2/token/revoke"]
+
+
+def _client_with(http: object, table: DataCenterTable | None = None) -> object:
+    cls = AsyncOAuthClient if isinstance(http, httpx.AsyncClient) else OAuthClient
+    return cls(
+        client_id="1000.CLIENTID",
+        client_secret=SecretStr(SECRET),
+        redirect_uri=REDIRECT,
+        scopes=SCOPES,
+        datacenters=table or DataCenterTable.builtin(),
+        http=http,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: httpx.Client(verify=False),
+        lambda: httpx.AsyncClient(verify=False),
+        lambda: httpx.Client(transport=httpx.HTTPTransport(verify=False)),
+        lambda: httpx.Client(mounts={"https://": httpx.HTTPTransport(verify=False)}),
+    ],
+)
+def test_s10_injected_client_without_tls_verification_is_refused(make) -> None:
+    with pytest.raises(ConfigurationError, match="verify TLS"):
+        _client_with(make())
+
+
+def test_s10_injected_clients_that_verify_or_stay_in_process_are_accepted() -> None:
+    _client_with(httpx.Client())
+    _client_with(httpx.AsyncClient())
+    _client_with(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))))
+
+
+def test_s10_unknown_transport_refused_for_zoho_but_fine_for_a_sandbox_table() -> None:
+    class Custom(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200)
+
+    with pytest.raises(ConfigurationError, match="cannot be checked"):
+        _client_with(httpx.Client(transport=Custom()))
+    sandbox = DataCenterTable.from_mapping(
+        {"us": {"accounts_url": "http://127.0.0.1:9/a/us", "api_domain": "http://127.0.0.1:9/x"}}
+    )
+    _client_with(httpx.Client(transport=Custom()), sandbox)
+    _client_with(httpx.Client(verify=False), sandbox)

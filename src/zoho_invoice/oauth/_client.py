@@ -10,6 +10,7 @@ except the revoke token where Zoho requires ``?token=`` (that URL is never logge
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from .._exceptions import (
+    ConfigurationError,
     DataCenterError,
     InvalidClientError,
     InvalidGrantError,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
 
 _USER_AGENT = "zoho-invoice-connect"
+_IN_PROCESS_TRANSPORTS = (httpx.MockTransport, httpx.ASGITransport, httpx.WSGITransport)
 
 # httpx logs request URLs at INFO; the revoke URL carries a token by Zoho's design.
 install_redaction("httpx2", "httpx", "httpcore2", "httpcore")
@@ -86,6 +89,38 @@ class BaseOAuthClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
+
+    def _require_verified_tls(self, http: object) -> None:
+        """SECURITY 10: an injected client must verify TLS, unless the table is a sandbox's.
+
+        httpx2 exposes no public "does this client verify" switch, so the transports are
+        inspected: an HTTP transport must carry a context that requires a certificate and
+        checks the host name; in-process transports (Mock, ASGI, WSGI) never open TLS. Any
+        other transport cannot be checked and is refused for Zoho's real hosts.
+        """
+        if self.datacenters.sandbox:
+            return
+        mounts = getattr(http, "_mounts", {}) or {}
+        for transport in (getattr(http, "_transport", None), *mounts.values()):
+            if transport is None or isinstance(transport, _IN_PROCESS_TRANSPORTS):
+                continue
+            if isinstance(transport, httpx.HTTPTransport | httpx.AsyncHTTPTransport):
+                context = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
+                if (
+                    isinstance(context, ssl.SSLContext)
+                    and context.verify_mode == ssl.CERT_REQUIRED
+                    and context.check_hostname
+                ):
+                    continue
+                raise ConfigurationError(
+                    "the HTTP client given to the OAuth client does not verify TLS "
+                    "certificates; Zoho's hosts are only reached with verification on"
+                )
+            raise ConfigurationError(
+                f"the HTTP client given to the OAuth client uses a transport "
+                f"({type(transport).__name__}) whose TLS verification cannot be checked; "
+                "pass a plain httpx client (verification on) or use a sandbox DC table"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
@@ -280,6 +315,8 @@ class OAuthClient(BaseOAuthClient):
             timeout=timeout,
             clock=clock,
         )
+        if http is not None:
+            self._require_verified_tls(http)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(follow_redirects=False)
 
@@ -375,6 +412,8 @@ class AsyncOAuthClient(BaseOAuthClient):
             timeout=timeout,
             clock=clock,
         )
+        if http is not None:
+            self._require_verified_tls(http)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
 
