@@ -22,6 +22,7 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
 
+from .. import _metrics
 from .._exceptions import ConfigurationError
 from .._http import httpx
 from ._auth import (
@@ -165,10 +166,14 @@ class ZohoInvoice(BaseClient):
                 with self._cap.slot(key):
                     response = self._http.send(request, auth=auth)
             except httpx.TransportError as exc:
+                _metrics.api_request(request.method, "error")
+                reason = type(exc).__name__
                 delay = self._retry_delay_for_exception(exc, options, retries)
                 if delay is None:
                     raise self._connection_error(exc, options) from exc
             else:
+                _metrics.api_request(request.method, response.status_code)
+                reason = str(response.status_code)
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
@@ -178,11 +183,13 @@ class ZohoInvoice(BaseClient):
                 if error.code == 44 or (response.status_code == 429 and error.code != 1070):
                     delay = self._pause_budget(key, delay)
             retries += 1
+            _metrics.api_retry(reason)
             if delay > 0:
                 self._sleep(delay)
 
     def _take_permit(self, key: str) -> None:
         wait = self._budget.reserve(key)
+        _metrics.budget_wait(wait)
         if wait > 0:
             self._sleep(wait)
 
@@ -292,10 +299,14 @@ class AsyncZohoInvoice(BaseClient):
                 async with self._cap.slot(key):
                     response = await self._http.send(request, auth=auth)
             except httpx.TransportError as exc:
+                _metrics.api_request(request.method, "error")
+                reason = type(exc).__name__
                 delay = self._retry_delay_for_exception(exc, options, retries)
                 if delay is None:
                     raise self._connection_error(exc, options) from exc
             else:
+                _metrics.api_request(request.method, response.status_code)
+                reason = str(response.status_code)
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
@@ -305,11 +316,13 @@ class AsyncZohoInvoice(BaseClient):
                 if error.code == 44 or (response.status_code == 429 and error.code != 1070):
                     delay = self._pause_budget(key, delay)
             retries += 1
+            _metrics.api_retry(reason)
             if delay > 0:
                 await self._sleep(delay)
 
     async def _take_permit(self, key: str) -> None:
         wait = self._budget.reserve(key)
+        _metrics.budget_wait(wait)
         if wait > 0:
             await self._sleep(wait)
 

@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from .. import _metrics
 from .._exceptions import DataCenterError, InvalidGrantError, OAuthError
 from .._redact import redact
 from ..datacenters import DataCenter, DataCenterTable
@@ -54,8 +55,9 @@ def process_revocations(
         try:
             oauth.revoke(oauth.datacenters.get(pending.location), pending.token)
         except InvalidGrantError:
-            pass  # Zoho no longer knows it: already revoked or expired.
+            _metrics.revocation_outcome("unknown_token")  # already revoked or expired
         except (OAuthError, DataCenterError) as exc:
+            _metrics.revocation_outcome("retry_later")
             delay = revocation_retry_delay(pending.attempts + 1)
             error = redact(exc)[:500]
             vault.revocation_failed(pending.id, error, now + timedelta(seconds=delay))
@@ -67,6 +69,8 @@ def process_revocations(
                 error,
             )
             continue
+        else:
+            _metrics.revocation_outcome("revoked")
         vault.revocation_done(pending.id)
         done += 1
     return done
