@@ -20,6 +20,7 @@ The tree::
     │   ├── DecryptionError           a sealed value failed to open (wrong key or moved row)
     │   ├── ConnectionNotFoundError
     │   ├── StaleWriteError           a write lost the version race (fencing)
+    │   ├── InvalidVaultInputError    a value the database cannot take (also a ValueError)
     │   └── VaultUnavailableError     the database did not answer (the web layer answers 503)
     ├── TokenError
     │   ├── ReauthorizationRequired   the connection is ``needs_reauth`` / ``revoked``
@@ -122,6 +123,10 @@ class ConnectionNotFoundError(VaultError):
 
 class StaleWriteError(VaultError):
     """The row changed since it was read; the write was refused (version fence)."""
+
+
+class InvalidVaultInputError(VaultError, ValueError):
+    """A value the database cannot store (a NUL byte, a control character): the caller's fault."""
 
 
 class VaultUnavailableError(VaultError):

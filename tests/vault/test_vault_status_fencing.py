@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from zoho_invoice import ConnectionNotFoundError, StaleWriteError
+from zoho_invoice._exceptions import InvalidVaultInputError
 from zoho_invoice.vault import Vault
 
 from .conftest import TokenFactory
@@ -49,3 +50,18 @@ def test_s28_unfenced_status_write_and_unknown_id(vault: Vault, tokens: TokenFac
     assert vault.get_connection(cid).status == "revoked"
     with pytest.raises(ConnectionNotFoundError):
         vault.set_status("0" * 32, "needs_reauth", expected_version=1)
+
+
+@pytest.mark.parametrize("owner", ["a\x00b", "\x00", "line\nbreak", "", "x" * 256])
+def test_s39_owner_must_be_printable(vault: Vault, tokens: TokenFactory, owner: str) -> None:
+    with pytest.raises(ValueError, match="owner"):
+        vault.create_connect_session(owner=owner)
+    with pytest.raises(InvalidVaultInputError):
+        vault.save_connection(
+            owner=owner,
+            location="eu",
+            api_domain="https://www.zohoapis.eu",
+            scopes=[],
+            tokens=tokens(),
+        )
+    assert vault.list_connections(owner=owner) == []

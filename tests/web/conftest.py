@@ -3,7 +3,9 @@ the real sandbox app (in process) playing Zoho for the OAuth client and the API 
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +15,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from support import missing
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget
 from zoho_invoice.datacenters import DataCenterTable
@@ -246,3 +250,31 @@ def demo_harness(tmp_path: Path) -> Iterator[Harness]:
 @pytest.fixture(scope="module")
 def fuzz_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     yield from build_harness(Path(tmp_path_factory.mktemp("fuzz")))
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_db_harness(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Harness]:
+    """The fuzz harness on SQLite, and on PostgreSQL (a schema of its own, dropped after)."""
+    tmp = Path(tmp_path_factory.mktemp("fuzzdb"))
+    if request.param == "sqlite":
+        yield from build_harness(tmp)
+        return
+    base = os.environ.get("ZOHO_TEST_POSTGRES_URL", "")
+    if not base:
+        missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
+    if base.startswith("postgresql://"):
+        base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
+    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base else "?"
+        url = f"{base}{separator}options=-csearch_path%3D{schema}"
+        yield from build_harness(tmp, database_url=url)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

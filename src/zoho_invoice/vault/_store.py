@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, delete, func, select, text, update
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from .._exceptions import (
     ConnectFlowError,
     ConnectionNotFoundError,
     DecryptionError,
+    InvalidVaultInputError,
     KeyRingError,
     StaleWriteError,
     VaultError,
@@ -86,6 +87,18 @@ def _as_datetime(value: datetime | float) -> datetime:
 def _scopes_text(scopes: Sequence[str] | str) -> str:
     items = scopes.split(",") if isinstance(scopes, str) else list(scopes)
     return ",".join(s.strip() for s in items if s.strip())
+
+
+def _valid_owner(owner: object) -> bool:
+    return isinstance(owner, str) and 1 <= len(owner) <= 255 and owner.isprintable()
+
+
+def _check_owner(owner: object) -> None:
+    """An owner is 1-255 printable characters: no NUL, no line break, no control character."""
+    if not _valid_owner(owner):
+        raise InvalidVaultInputError(
+            "owner must be 1-255 printable characters (no control characters)"
+        )
 
 
 def _one_line(text_: str, limit: int = 500) -> str:
@@ -233,6 +246,11 @@ class Vault:
             cause = type(getattr(exc, "orig", None) or exc).__name__
             raise VaultUnavailableError(
                 f"the database did not answer ({cause}); try again shortly"
+            ) from None
+        except DataError:
+            # PostgreSQL refuses some text (a NUL byte): the input's fault, not the database's.
+            raise InvalidVaultInputError(
+                "a value could not be stored (it holds a character the database refuses)"
             ) from None
         except DBAPIError as exc:
             if exc.connection_invalidated:
@@ -397,8 +415,7 @@ class Vault:
         ttl: float = 600.0,
     ) -> tuple[str, datetime]:
         """A single-use session token the app hands to its user's browser, and its expiry."""
-        if not owner or len(owner) > 255:
-            raise ValueError("owner must be 1-255 characters")
+        _check_owner(owner)
         token = secrets.token_urlsafe(32)
         now = self._now()
         expires_at = now + timedelta(seconds=ttl)
@@ -533,8 +550,7 @@ class Vault:
         transaction, queues the old refresh token for revocation (SECURITY 34).
         Returns the connection and whether it was created.
         """
-        if not owner or len(owner) > 255:
-            raise ValueError("owner must be 1-255 characters")
+        _check_owner(owner)
         for attempt in range(2):
             try:
                 return self._save_connection(owner, location, api_domain, scopes, tokens)
@@ -616,6 +632,8 @@ class Vault:
 
     def list_connections(self, owner: str | None = None) -> list[Connection]:
         """Every connection, or the owner's, oldest first."""
+        if owner is not None and not _valid_owner(owner):
+            return []  # no connection can have it (and PostgreSQL refuses a NUL in a query)
         query = select(ConnectionRow).order_by(ConnectionRow.created_at, ConnectionRow.id)
         if owner is not None:
             query = query.where(ConnectionRow.owner == owner)

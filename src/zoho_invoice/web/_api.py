@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.routing import Match
 
 from .._exceptions import (
@@ -111,6 +111,13 @@ class ConnectSessionIn(BaseModel):
     location: str | None = Field(
         default=None, max_length=8, description="Start at this DC's accounts server (cn)"
     )
+
+    @field_validator("owner")
+    @classmethod
+    def _printable_owner(cls, owner: str) -> str:
+        if not owner.isprintable():
+            raise ValueError("owner must be printable: no control characters")
+        return owner
 
 
 class ConnectSessionOut(BaseModel):

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._exceptions import DecryptionError, VaultUnavailableError
+from .._exceptions import DecryptionError, InvalidVaultInputError, VaultUnavailableError
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -111,7 +111,11 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.error("stored tokens could not be opened while serving %s", request.url.path)
         return error_response(500, "encryption_keys", KEYS_MESSAGE)
 
+    async def on_bad_input(request: Request, exc: Exception) -> Response:
+        return error_response(400, "invalid_request", str(exc))
+
     app.add_exception_handler(APIProblem, on_problem)
+    app.add_exception_handler(InvalidVaultInputError, on_bad_input)
     app.add_exception_handler(DecryptionError, on_keys)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
