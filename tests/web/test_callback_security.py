@@ -329,3 +329,52 @@ def test_s40_over_long_parameters(harness, size: int) -> None:
 def test_s40_over_long_connect_token(harness) -> None:
     response = harness.web.get("/connect/" + "a" * 5000, follow_redirects=False)
     assert response.status_code == 400
+
+
+def test_s03_concurrent_double_callback_exchanges_once(harness) -> None:
+    import threading
+
+    url = harness.consent(harness.start(), "bob@bluebird.example")
+    cookie = harness.web.cookies.get(harness.binding_cookie)
+    parts = urlsplit(url)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def finish() -> None:
+        with TestClient(harness.app, base_url="http://testserver") as browser:
+            browser.cookies.set(harness.binding_cookie, cookie, path="/callback")
+            barrier.wait()
+            response = browser.get(parts.path + "?" + parts.query, follow_redirects=False)
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=finish) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 400]
+    assert len(harness.token_requests()) == 1
+    assert len(harness.vault.list_connections()) == 1
+
+
+def test_s03_replay_after_a_failed_exchange_is_refused(harness) -> None:
+    from zoho_invoice.sandbox import Fault
+
+    url = harness.consent(harness.start(), "bob@bluebird.example")
+    cookie = harness.web.cookies.get(harness.binding_cookie)
+    harness.world.faults.add("accounts.token", Fault(status=503, body=None))
+    assert harness.callback(url).status_code == 400
+    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    replay = harness.callback(url)
+    assert replay.status_code == 400
+    assert len(harness.token_requests()) == 1
+    assert harness.vault.list_connections() == []
+
+
+def test_s04_expired_states_are_purged_when_a_new_session_starts(timed_harness, clock) -> None:
+    harness = timed_harness
+    harness.start()
+    harness.start()
+    clock.advance(601)
+    harness.connect_url()  # the app starts another connection: old rows go without a worker
+    assert harness.vault.purge_expired() == 0
