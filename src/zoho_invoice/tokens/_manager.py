@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import anyio.to_thread
 import tenacity
 
+from .. import _metrics
 from .._exceptions import (
     ClientSecretRejectedError,
     DataCenterError,
@@ -424,6 +425,7 @@ class TokenManager:
         try:
             tokens = self._refresh_with_retries(connection_id, row, deadline)
         except InvalidClientSecretError:
+            _metrics.refresh_outcome("client_secret_rejected")
             # Our configuration is wrong, not this connection: keep it active (a rotated secret
             # must not kill every connection), say so loudly, and do not hammer Zoho meanwhile.
             now = self._clock()
@@ -437,6 +439,7 @@ class TokenManager:
             )
             return self._secret_rejected(connection_id, row, now)
         except (InvalidGrantError, InvalidClientError) as exc:
+            _metrics.refresh_outcome("needs_reauth")
             try:
                 self._needs_reauth(
                     connection_id, f"Zoho answered {exc.error} on refresh", row.version
@@ -453,6 +456,7 @@ class TokenManager:
                     connection_id, current, now, 2.0, "the connection changed during a refresh"
                 )
         except TokenThrottledError:
+            _metrics.refresh_outcome("throttled")
             now = self._clock()
             window_end = self._window_frees_at(connection_id, now, MINT_LIMIT)
             until = max(now + self._throttle_backoff, window_end or 0.0)
@@ -464,11 +468,13 @@ class TokenManager:
             )
             return self._fallback(connection_id, row, now, until - now, "Zoho throttles refreshes")
         except OAuthTransientError as exc:
+            _metrics.refresh_outcome("transient_failure")
             logger.warning("refresh for connection %s failed: %s", connection_id, redact(exc))
             return self._fallback(
                 connection_id, row, self._clock(), 30.0, "Zoho Accounts is unavailable"
             )
         except (OAuthError, DataCenterError) as exc:
+            _metrics.refresh_outcome("refused")
             logger.error("refresh for connection %s refused: %s", connection_id, redact(exc))
             return self._fallback(connection_id, row, self._clock(), 60.0, str(exc))
         minted_at = self._clock()
@@ -486,6 +492,7 @@ class TokenManager:
             return self._fallback(
                 connection_id, current, self._clock(), 2.0, "a newer write replaced this refresh"
             )
+        _metrics.refresh_outcome("ok")
         with self._state_guard:
             self._refused.pop(connection_id, None)
             self._blocked_until.pop(connection_id, None)

@@ -21,9 +21,11 @@ from starlette.routing import Match
 
 from .._exceptions import (
     APIError,
+    ClientSecretRejectedError,
     ConnectionNotFoundError,
     DataCenterError,
     DecryptionError,
+    MissingScopeError,
     RateLimitError,
     ReauthorizationRequired,
     TokenUnavailableError,
@@ -212,6 +214,15 @@ def _needs_reauth(exc: ReauthorizationRequired) -> APIProblem:
 
 def _token_unavailable(exc: TokenUnavailableError) -> APIProblem:
     retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
+    if isinstance(exc, ClientSecretRejectedError):
+        # The service's configuration, not the connection: say what the operator must fix.
+        return APIProblem(
+            503,
+            "client_secret_rejected",
+            "Zoho Accounts rejects this service's client secret (invalid_client_secret): fix "
+            "ZOHO_CLIENT_SECRET; the connection itself is fine",
+            headers={"Retry-After": str(retry)},
+        )
     return APIProblem(
         503,
         "token_unavailable",
@@ -236,6 +247,13 @@ def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[O
             "rate_limited",
             "Zoho's request limit for this organization was reached: " + redact(exc.message)[:300],
             headers={"Retry-After": "60"},
+        ) from None
+    except MissingScopeError:
+        raise APIProblem(
+            403,
+            "missing_scope",
+            "the connection was not granted ZohoInvoice.settings.READ, which reading "
+            "organizations needs: add it to ZOHO_SCOPES and reconnect",
         ) from None
     except APIError as exc:
         raise APIProblem(

@@ -142,4 +142,15 @@ def create_app(
             return error_response(503, "unavailable", UNAVAILABLE_MESSAGE)
         return JSONResponse({"status": "ok"})
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process, behind the API key like the JSON API."""
+        from .. import _metrics
+        from ._api import _check_api_key
+
+        refused = _check_api_key(ctx, request)
+        if refused is not None:
+            return refused
+        return Response(_metrics.render(), media_type=_metrics.CONTENT_TYPE)
+
     return app

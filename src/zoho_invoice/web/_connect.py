@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
+from .. import _metrics
 from .._exceptions import (
     ConnectFlowError,
     DataCenterError,
@@ -187,6 +188,7 @@ def connect_router(ctx: WebContext) -> APIRouter:
             response = _finish(ctx, request, background)
         except _Refused as refused:
             logger.info("callback refused: %s", refused.title)
+            _metrics.connect_outcome("refused")
             response = problem_page(
                 ctx,
                 request,
@@ -246,6 +248,7 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             ) from None
         description = params.get("error_description") or ""
         logger.info("callback: authorization declined")
+        _metrics.connect_outcome("declined")
         # The page is autoescaped, so a hostile description cannot inject HTML.
         return page(
             ctx,
@@ -376,6 +379,7 @@ def _bind_organization(
 def _emit(ctx: WebContext, conn: Any, created: bool) -> None:
     from ..tokens import ConnectionEvent
 
+    _metrics.connect_outcome("created" if created else "reconnected")
     ctx.emit(
         ConnectionEvent(
             type="connection.created" if created else "connection.reconnected",
