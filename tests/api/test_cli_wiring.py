@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api._connected import connected
+from flows import connected
 from zoho_invoice.sandbox.invoice import seed_organization
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from api._connected import Connected, connected
+from flows import Connected, connected
 from zoho_invoice import MissingScopeError, TokenManager, ZohoInvoice
 from zoho_invoice.api import AsyncZohoInvoice
 from zoho_invoice.sandbox.invoice import seed_organization

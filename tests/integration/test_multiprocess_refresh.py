@@ -17,18 +17,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from starlette.testclient import TestClient
 
+from flows import PUBLIC_URL, connect_via_web, refresh_grants
 from zoho_invoice import Settings, Vault
-from zoho_invoice._http import httpx
 from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.vault import KeyRing
 from zoho_invoice.web import create_app
 
-PUBLIC_URL = "http://127.0.0.1:8000"
 API_KEY = "multiprocess-api-key-0123456789"
 WORKERS = 6
 
@@ -89,28 +87,6 @@ def _env(settings: Settings, tmp_path: Path, extra: dict[str, str]) -> dict[str,
     return env
 
 
-def _connect(settings: Settings, sandbox: RunningSandbox) -> str:
-    auth = {"Authorization": f"Bearer {API_KEY}"}
-    with TestClient(create_app(settings), base_url=PUBLIC_URL) as web:
-        session = web.post("/api/connect-sessions", json={"owner": "mp"}, headers=auth)
-        url = web.get(urlsplit(session.json()["connect_url"]).path, follow_redirects=False)
-        with httpx.Client(follow_redirects=False) as browser:
-            user = sandbox.world.directory.user_by_email("bob@bluebird.example")
-            assert user is not None
-            answer = browser.post(
-                url.headers["location"], data={"user_id": user.user_id, "decision": "approve"}
-            )
-        callback = answer.headers["location"]
-        assert web.get(callback[len(PUBLIC_URL) :]).status_code == 200
-        [conn] = web.get("/api/connections?owner=mp", headers=auth).json()["connections"]
-    return str(conn["id"])
-
-
-def _refresh_grants(sandbox: RunningSandbox) -> int:
-    entries = sandbox.world.journal.entries("accounts.token")
-    return sum(1 for e in entries if ("grant_type", "refresh_token") in e.form)
-
-
 def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extra: dict[str, str]):
     settings = Settings(
         client_id="1000.MULTIPROCESS",
@@ -123,7 +99,8 @@ def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extr
         database_url=database_url,
         public_url=PUBLIC_URL,
     )
-    connection_id = _connect(settings, sandbox)
+    with TestClient(create_app(settings), base_url=PUBLIC_URL) as web:
+        connection_id = connect_via_web(web, sandbox.base_url, api_key=API_KEY, owner="mp")
     # The stored access token is about to expire: inside every worker's refresh leeway.
     vault = Vault.from_settings(settings)
     row = vault.load_tokens(connection_id)
@@ -135,7 +112,7 @@ def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extr
         expires_at=time.time() + 30,
     )
     vault.close()
-    before = _refresh_grants(sandbox)
+    before = refresh_grants(sandbox)
 
     start = time.time() + 4.0  # every worker is up and waiting by then
     env = _env(settings, tmp_path, extra)
@@ -154,7 +131,7 @@ def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extr
         assert worker.returncode == 0, err.decode()[-2000:]
         digests.append(out.decode().strip())
 
-    assert _refresh_grants(sandbox) - before == 1
+    assert refresh_grants(sandbox) - before == 1
     assert len(set(digests)) == 1
     old = hashlib.sha256(row.access_token.encode()).hexdigest()
     assert digests[0] != old
