@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox_support import mint
 from zoho_invoice.sandbox import Fault, SandboxWorld
 from zoho_invoice.sandbox.invoice import create_invoice_app
 
@@ -25,31 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def mint(world: SandboxWorld, email: str, scopes: list[str], location: str | None = None) -> str:
-    user = world.directory.user_by_email(email)
-    assert user is not None
-    code = world.accounts.create_code(
-        client_id="1000.TEST",
-        redirect_uri="http://app.example/cb",
-        scopes=scopes,
-        user_id=user.user_id,
-        location=location or user.location,
-        challenge=None,
-        challenge_method=None,
-        offline=False,
-        force_consent=False,
-    )
-    minted = world.accounts.exchange_code(
-        location=location or user.location,
-        client_id="1000.TEST",
-        client_secret="secret",
-        code=code,
-        redirect_uri="http://app.example/cb",
-        code_verifier="",
-    )
-    return minted.access_token
 
 
 @pytest.fixture

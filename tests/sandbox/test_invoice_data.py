@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox_support import alice_headers
 from zoho_invoice.sandbox import SandboxWorld
 from zoho_invoice.sandbox.invoice import (
     InvoiceLimits,
@@ -30,38 +31,10 @@ def make_world(data_dir: Path | None = None) -> SandboxWorld:
     return SandboxWorld(base_url="http://sandbox.test", data_dir=data_dir, clock=lambda: NOW)
 
 
-def auth(world: SandboxWorld) -> dict[str, str]:
-    user = world.directory.user_by_email("alice@acme.example")
-    assert user is not None
-    code = world.accounts.create_code(
-        client_id="1000.T",
-        redirect_uri="http://a/cb",
-        scopes=["ZohoInvoice.fullaccess.all"],
-        user_id=user.user_id,
-        location="us",
-        challenge=None,
-        challenge_method=None,
-        offline=False,
-        force_consent=False,
-    )
-    minted = world.accounts.exchange_code(
-        location="us",
-        client_id="1000.T",
-        client_secret="s",
-        code=code,
-        redirect_uri="http://a/cb",
-        code_verifier="",
-    )
-    return {
-        "Authorization": f"Zoho-oauthtoken {minted.access_token}",
-        "X-com-zoho-invoice-organizationid": user.organization_ids[0],
-    }
-
-
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[tuple[TestClient, dict[str, str], SandboxWorld]]:
     world = make_world()
-    headers = auth(world)
+    headers = alice_headers(world)
     seed_organization(
         world,
         headers["X-com-zoho-invoice-organizationid"],
@@ -282,7 +255,7 @@ def test_seed_is_deterministic() -> None:
 def test_seed_20000_invoices_and_read_the_last_page() -> None:
     # How fast seeding and deep pages are is measured in bench/, not asserted here.
     world = make_world()
-    headers = auth(world)
+    headers = alice_headers(world)
     org = headers["X-com-zoho-invoice-organizationid"]
     result = seed_organization(world, org, contacts=200, items=20, invoices=20_000, seed=1)
     assert result.invoices == 20_000 and result.contacts == 200
@@ -301,7 +274,7 @@ def test_seed_20000_invoices_and_read_the_last_page() -> None:
 
 def test_seed_control_endpoint(tmp_path: Path) -> None:
     world = make_world()
-    headers = auth(world)
+    headers = alice_headers(world)
     org = headers["X-com-zoho-invoice-organizationid"]
     with TestClient(create_invoice_app(world)) as client:
         control = InvoiceSandboxControl(client, prefix="/")  # type: ignore[arg-type]
@@ -335,7 +308,7 @@ def test_seed_control_endpoint(tmp_path: Path) -> None:
 
 def test_data_survive_a_restart(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    headers = auth(world)
+    headers = alice_headers(world)
     with TestClient(create_invoice_app(world)) as client:
         contact = client.post(
             f"{API}/contacts", headers=headers, json={"contact_name": "Kept"}
@@ -349,7 +322,7 @@ def test_data_survive_a_restart(tmp_path: Path) -> None:
     del world
 
     again = make_world(tmp_path)  # a new sandbox process would build exactly this
-    headers = auth(again)
+    headers = alice_headers(again)
     with TestClient(create_invoice_app(again)) as client:
         got = client.get(f"{API}/invoices/{invoice['invoice_id']}", headers=headers).json()
         assert got["invoice"]["total"] == 25.0
@@ -365,7 +338,7 @@ def test_data_survive_a_restart(tmp_path: Path) -> None:
 def test_in_memory_worlds_do_not_share_data() -> None:
     one, two = make_world(), make_world()
     seed_organization(one, "800000000001000003", contacts=3, items=0, invoices=0)
-    h = auth(two)
+    h = alice_headers(two)
     with TestClient(create_invoice_app(two)) as client:
         assert client.get(f"{API}/contacts", headers=h).json()["contacts"] == []
     one.close()

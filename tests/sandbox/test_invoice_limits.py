@@ -9,6 +9,7 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox_support import alice_headers
 from zoho_invoice._http import httpx
 from zoho_invoice.sandbox import Fault, SandboxWorld
 from zoho_invoice.sandbox.invoice import (
@@ -42,33 +43,9 @@ def world(clock: Clock) -> Iterator[SandboxWorld]:
 
 
 def auth(world: SandboxWorld, org_index: int = 0) -> dict[str, str]:
-    user = world.directory.user_by_email("alice@acme.example")
-    assert user is not None
     # Live for a long time: these tests move the clock by days.
     world.settings.access_token_lifetime = 10 * 86400
-    code = world.accounts.create_code(
-        client_id="1000.T",
-        redirect_uri="http://a/cb",
-        scopes=["ZohoInvoice.fullaccess.all"],
-        user_id=user.user_id,
-        location="us",
-        challenge=None,
-        challenge_method=None,
-        offline=False,
-        force_consent=False,
-    )
-    minted = world.accounts.exchange_code(
-        location="us",
-        client_id="1000.T",
-        client_secret="s",
-        code=code,
-        redirect_uri="http://a/cb",
-        code_verifier="",
-    )
-    return {
-        "Authorization": f"Zoho-oauthtoken {minted.access_token}",
-        "X-com-zoho-invoice-organizationid": user.organization_ids[org_index],
-    }
+    return alice_headers(world, org_index=org_index)
 
 
 def client_for(world: SandboxWorld, **limits: object) -> TestClient:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox_support import alice_headers
 from zoho_invoice.sandbox import SandboxWorld
 from zoho_invoice.sandbox.invoice import create_invoice_app
 from zoho_invoice.sandbox.invoice._amounts import compute
@@ -86,35 +87,14 @@ def world() -> Iterator[SandboxWorld]:
 
 @pytest.fixture
 def headers(world: SandboxWorld) -> dict[str, str]:
-    user = world.directory.user_by_email("alice@acme.example")
-    assert user is not None
-    code = world.accounts.create_code(
-        client_id="1000.T",
-        redirect_uri="http://a/cb",
+    return alice_headers(
+        world,
         scopes=[
             "ZohoInvoice.invoices.ALL",
             "ZohoInvoice.contacts.ALL",
             "ZohoInvoice.customerpayments.ALL",
         ],
-        user_id=user.user_id,
-        location="us",
-        challenge=None,
-        challenge_method=None,
-        offline=False,
-        force_consent=False,
     )
-    minted = world.accounts.exchange_code(
-        location="us",
-        client_id="1000.T",
-        client_secret="s",
-        code=code,
-        redirect_uri="http://a/cb",
-        code_verifier="",
-    )
-    return {
-        "Authorization": f"Zoho-oauthtoken {minted.access_token}",
-        "X-com-zoho-invoice-organizationid": user.organization_ids[0],
-    }
 
 
 @pytest.fixture
