@@ -66,6 +66,13 @@ class UnlimitedBudget:
         return 0.0
 
 
+def _check_limits(rate: int, window: float, burst: int) -> None:
+    if rate <= 0 or window <= 0:
+        raise ValueError("rate and window must be positive")
+    if burst < 1:
+        raise ValueError("burst must be at least 1")
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -89,10 +96,7 @@ class TokenBucketBudget:
         burst: int = DEFAULT_BURST,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if rate <= 0 or window <= 0:
-            raise ValueError("rate and window must be positive")
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
+        _check_limits(rate, window, burst)
         self.rate = rate
         self.window = window
         self.burst = burst
@@ -101,16 +105,22 @@ class TokenBucketBudget:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
 
+    def _refilled(self, key: str) -> _Bucket:
+        """``key``'s bucket (full when new) topped up for the time since it was last used; the
+        caller holds ``self._lock``."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
+        else:
+            elapsed = max(0.0, now - bucket.updated)
+            bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self._per_second)
+            bucket.updated = now
+        return bucket
+
     def reserve(self, key: str) -> float:
         with self._lock:
-            now = self._clock()
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
-            else:
-                elapsed = max(0.0, now - bucket.updated)
-                bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self._per_second)
-                bucket.updated = now
+            bucket = self._refilled(key)
             # The bucket may go negative: that debt is the queue of callers already waiting.
             bucket.tokens -= 1.0
             if bucket.tokens >= 0:
@@ -123,14 +133,7 @@ class TokenBucketBudget:
         if seconds <= 0:
             return
         with self._lock:
-            now = self._clock()
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
-            else:
-                elapsed = max(0.0, now - bucket.updated)
-                bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self._per_second)
-                bucket.updated = now
+            bucket = self._refilled(key)
             # The next reserve takes one permit and must wait ``seconds``: tokens - 1 = -s·rate.
             bucket.tokens = min(bucket.tokens, 1.0 - seconds * self._per_second)
 
@@ -178,10 +181,7 @@ class RedisRequestBudget:
         burst: int = DEFAULT_BURST,
         prefix: str = "zoho-invoice:budget:",
     ) -> None:
-        if rate <= 0 or window <= 0:
-            raise ValueError("rate and window must be positive")
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
+        _check_limits(rate, window, burst)
         self.rate = rate
         self.window = window
         self.burst = burst
