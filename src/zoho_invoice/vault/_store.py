@@ -355,34 +355,11 @@ class Vault:
             return sealed
         return self._seal(self._open(sealed, row_id, field), row_id, field)
 
-    def _rotate_connections(self, batch_size: int) -> int:
-        changed = 0
-        after = ""
-        while True:
-            with self._write() as session:
-                rows = session.scalars(
-                    select(ConnectionRow)
-                    .where(ConnectionRow.id > after)
-                    .order_by(ConnectionRow.id)
-                    .limit(batch_size)
-                    .with_for_update()
-                ).all()
-                for row in rows:
-                    access = self._reseal(row.access_token_sealed, row.id, ACCESS)
-                    refresh = self._reseal(row.refresh_token_sealed, row.id, REFRESH)
-                    changed += (access != row.access_token_sealed) + (
-                        refresh != row.refresh_token_sealed
-                    )
-                    # Not a token change: the version stays, so no refresher is fenced out.
-                    row.access_token_sealed = access
-                    row.refresh_token_sealed = refresh
-                    if refresh is not None:
-                        row.key_id = self._keyring.primary_key_id
-            if len(rows) < batch_size:
-                return changed
-            after = rows[-1].id
-
-    def _rotate_simple(self, model: Any, column: str, field: str, batch_size: int) -> int:
+    def _reseal_in_batches(
+        self, model: Any, batch_size: int, reseal_row: Callable[[Any], int]
+    ) -> int:
+        """Calls ``reseal_row`` on every row of ``model``, in id order, ``batch_size`` rows
+        (locked) per transaction; returns the sum of what it returned (values changed)."""
         changed = 0
         after = ""
         while True:
@@ -395,14 +372,35 @@ class Vault:
                     .with_for_update()
                 ).all()
                 for row in rows:
-                    old = getattr(row, column)
-                    new = self._reseal(old, row.id, field)
-                    if new != old:
-                        setattr(row, column, new)
-                        changed += 1
+                    changed += reseal_row(row)
             if len(rows) < batch_size:
                 return changed
             after = rows[-1].id
+
+    def _rotate_connections(self, batch_size: int) -> int:
+        def reseal_row(row: ConnectionRow) -> int:
+            access = self._reseal(row.access_token_sealed, row.id, ACCESS)
+            refresh = self._reseal(row.refresh_token_sealed, row.id, REFRESH)
+            changed = (access != row.access_token_sealed) + (refresh != row.refresh_token_sealed)
+            # Not a token change: the version stays, so no refresher is fenced out.
+            row.access_token_sealed = access
+            row.refresh_token_sealed = refresh
+            if refresh is not None:
+                row.key_id = self._keyring.primary_key_id
+            return changed
+
+        return self._reseal_in_batches(ConnectionRow, batch_size, reseal_row)
+
+    def _rotate_simple(self, model: Any, column: str, field: str, batch_size: int) -> int:
+        def reseal_row(row: Any) -> int:
+            old = getattr(row, column)
+            new = self._reseal(old, row.id, field)
+            if new == old:
+                return 0
+            setattr(row, column, new)
+            return 1
+
+        return self._reseal_in_batches(model, batch_size, reseal_row)
 
     # -- connect sessions and transactions ------------------------------------------------
 
