@@ -26,18 +26,10 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _money(value: Any) -> Any:
-    value = _blank_to_none(value)
-    if isinstance(value, float):
-        # Through str() so 0.1 becomes Decimal("0.1"), not its binary approximation.
-        return Decimal(str(value))
-    return value
-
-
 #: A Zoho id: always a string.
 ZohoID = Annotated[str, BeforeValidator(_id_to_str)]
-#: An amount of money, exact.
-Money = Annotated[Decimal | None, BeforeValidator(_money)]
+#: An amount of money, exact (pydantic turns a JSON number into a Decimal through its text).
+Money = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
 #: A calendar date (``2024-05-01``); ``""`` reads as ``None``.
 ZohoDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 #: A timestamp such as ``2016-06-11T17:38:06-0700``, read as an aware datetime.
