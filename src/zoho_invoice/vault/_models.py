@@ -69,11 +69,13 @@ class Base(DeclarativeBase):
 
 
 class ConnectionRow(Base):
-    """One Zoho connection per (owner, location)."""
+    """One Zoho connection per (owner, location, Zoho user) (SECURITY 44)."""
 
     __tablename__ = "connections"
     __table_args__ = (
-        UniqueConstraint("owner", "location", name="uq_connections_owner_location"),
+        UniqueConstraint(
+            "owner", "location", "zoho_user_id", name="uq_connections_owner_location_zoho_user"
+        ),
         CheckConstraint("status IN ('active', 'needs_reauth', 'revoked')", name="status_known"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
@@ -83,6 +85,10 @@ class ConnectionRow(Base):
     location: Mapped[str] = mapped_column(String(16))
     api_domain: Mapped[str] = mapped_column(String(255))
     organization_id: Mapped[str | None] = mapped_column(String(64))
+    #: Which Zoho user the tokens belong to (their Zoho user id, nothing more about them), so a
+    #: connect finished by another Zoho user never takes this connection over. NULL only for
+    #: rows made before migration 0003, until their next reconnect records it.
+    zoho_user_id: Mapped[str | None] = mapped_column(String(64))
     scopes: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str | None] = mapped_column(Text)
