@@ -7,7 +7,6 @@ compared as strings (RFC 9207 mix-up defence, SECURITY 7, 8, 19).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError, DataCenterError
+from ._tls import is_loopback_http
 
 __all__ = ["BUILTIN_DATACENTERS", "DataCenter", "DataCenterTable"]
 
@@ -61,25 +61,13 @@ BUILTIN_DATACENTERS: Mapping[str, DataCenter] = {
 }
 
 
-def _is_loopback_http(url: str) -> bool:
-    # Loopback IP literals only (127.0.0.0/8, ::1): a name such as "localhost" is whatever the
-    # resolver says it is.
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_table_url(location: str, field: str, url: object) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"data centre {location!r}: {field} must be a non-empty string")
     parts = urlsplit(url)
     if parts.scheme == "https":
         pass
-    elif not _is_loopback_http(url):
+    elif not is_loopback_http(url):
         # TLS cannot be switched off for real hosts (SECURITY 10): plain http only on loopback.
         raise ConfigurationError(
             f"data centre {location!r}: {field} {url!r} must be https "
@@ -103,12 +91,21 @@ class DataCenterTable:
     'https://accounts.zohocloud.ca'
     """
 
-    def __init__(self, datacenters: Mapping[str, DataCenter], *, sandbox: bool = False) -> None:
+    def __init__(self, datacenters: Mapping[str, DataCenter]) -> None:
         if "us" not in datacenters:
             raise ConfigurationError("the data-centre table needs a 'us' entry (flows start there)")
         self._by_location = dict(datacenters)
-        #: True when the table came from a file (sandbox or tests), not Zoho's real one.
-        self.sandbox = sandbox
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when every URL of the table is plain http on a loopback IP (the sandbox's).
+
+        Only such a table may be reached by an HTTP client that does not verify TLS
+        (SECURITY 50): where the table came from (a file, a mapping) grants nothing.
+        """
+        return all(
+            is_loopback_http(dc.accounts_url) and is_loopback_http(dc.api_domain) for dc in self
+        )
 
     @classmethod
     def builtin(cls) -> DataCenterTable:
@@ -130,7 +127,7 @@ class DataCenterTable:
                 accounts_url=_check_table_url(location, "accounts_url", entry.get("accounts_url")),
                 api_domain=_check_table_url(location, "api_domain", entry.get("api_domain")),
             )
-        return cls(table, sandbox=True)
+        return cls(table)
 
     @classmethod
     def from_file(cls, path: Path) -> DataCenterTable:

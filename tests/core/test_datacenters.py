@@ -17,7 +17,7 @@ def test_builtin_table_has_the_nine_zoho_datacenters() -> None:
     assert table.get("ca").accounts_url == "https://accounts.zohocloud.ca"
     assert table.get("eu").token_url == "https://accounts.zoho.eu/oauth/v2/token"
     assert table.get("au").invoice_api_url == "https://www.zohoapis.com.au/invoice/v3"
-    assert not table.sandbox
+    assert not table.loopback_only
 
 
 def test_s10_builtin_table_is_https_only() -> None:
@@ -116,7 +116,7 @@ def test_table_from_file_with_paths_on_loopback(tmp_path: Path) -> None:
         )
     )
     table = DataCenterTable.from_file(path)
-    assert table.sandbox
+    assert table.loopback_only
     assert table.get("eu").token_url == f"{base}/accounts/eu/oauth/v2/token"
     assert table.get("eu").invoice_api_url == f"{base}/api/eu/invoice/v3"
     assert table.check_accounts_server("eu", f"{base}/accounts/eu").location == "eu"

@@ -405,3 +405,58 @@ def test_s10_unknown_transport_refused_for_zoho_but_fine_for_a_sandbox_table() -
     )
     _client_with(httpx.Client(transport=Custom()), sandbox)
     _client_with(httpx.Client(verify=False), sandbox)
+
+
+def _table_file(tmp_path, entries: dict[str, tuple[str, str]]) -> DataCenterTable:
+    """A table loaded the way ZOHO_DATACENTERS loads it: from a JSON file."""
+    path = tmp_path / "datacenters.json"
+    path.write_text(
+        json.dumps({dc: {"accounts_url": a, "api_domain": b} for dc, (a, b) in entries.items()})
+    )
+    return DataCenterTable.from_file(path)
+
+
+ZOHO_US = ("https://accounts.zoho.com", "https://www.zohoapis.com")
+LOOPBACK_US = ("http://127.0.0.1:8090/accounts/us", "http://127.0.0.1:8090/api/us")
+LOOPBACK_EU = ("http://[::1]:8090/accounts/eu", "http://[::1]:8090/api/eu")
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: httpx.Client(verify=False), lambda: httpx.AsyncClient(verify=False)]
+)
+@pytest.mark.parametrize(
+    "entries",
+    [
+        pytest.param({"us": ZOHO_US}, id="zoho-hosts"),
+        pytest.param(
+            {"us": LOOPBACK_US, "eu": ("https://accounts.zoho.eu", LOOPBACK_EU[1])},
+            id="mixed-accounts",
+        ),
+        pytest.param({"us": (LOOPBACK_US[0], "https://www.zohoapis.com")}, id="mixed-api-domain"),
+    ],
+)
+def test_s10_file_table_with_https_hosts_refuses_a_non_verifying_client(
+    tmp_path, make, entries
+) -> None:
+    # A table from a file is not a sandbox's because of where it came from (SECURITY 50).
+    table = _table_file(tmp_path, entries)
+    assert not table.loopback_only
+    with pytest.raises(ConfigurationError, match="does not verify TLS"):
+        _client_with(make(), table)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: httpx.Client(verify=False), lambda: httpx.AsyncClient(verify=False)]
+)
+def test_s10_file_table_all_on_loopback_http_allows_a_non_verifying_client(tmp_path, make) -> None:
+    table = _table_file(tmp_path, {"us": LOOPBACK_US, "eu": LOOPBACK_EU})
+    assert table.loopback_only
+    assert isinstance(_client_with(make(), table), OAuthClient | AsyncOAuthClient)
+
+
+def test_s50_mapping_with_zoho_hosts_is_no_sandbox() -> None:
+    zoho = DataCenterTable.builtin().to_mapping()
+    table = DataCenterTable.from_mapping(zoho)
+    assert table.to_mapping() == zoho
+    with pytest.raises(ConfigurationError, match="does not verify TLS"):
+        _client_with(httpx.Client(verify=False), table)

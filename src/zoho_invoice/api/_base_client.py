@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError
 from .._http import httpx
+from .._tls import is_loopback_http, require_verified_tls
 from ._auth import MISSING_SCOPE
 from ._constants import (
     DEFAULT_WINDOW,
@@ -149,6 +150,19 @@ class BaseClient:
 
     def _organization(self, provided: str | None) -> str | None:
         return self._organization_override or provided
+
+    @staticmethod
+    def _check_tls(http: object, api_domain: str) -> None:
+        """SECURITY 50: an HTTP client that does not verify TLS reaches no https API domain.
+
+        Called as soon as the domain is known: at construction when it is given, else when
+        the token provider first names it, before the first request. Only plain http on a
+        loopback IP (the sandbox) may go without verification.
+        """
+        if not is_loopback_http(api_domain):
+            require_verified_tls(
+                http, user="the Invoice API client", where=f"the API domain {api_domain}"
+            )
 
     def _build_request(
         self,

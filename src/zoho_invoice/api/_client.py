@@ -107,6 +107,8 @@ class ZohoInvoice(BaseClient):
         self._api_domain_override = api_domain
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
+        if known_domain := api_domain or (DEFAULT_API_DOMAIN if access_token is not None else None):
+            self._check_tls(self._http, known_domain)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
         # Process-wide, like the budget: every client of this process keeps to one cap per org.
         self._cap: ConcurrencyCap = default_concurrency_cap(max_concurrency)
@@ -141,10 +143,9 @@ class ZohoInvoice(BaseClient):
         with self._target_lock:
             if self._target is None:
                 _, api_domain, organization_id = self._provider.get()
-                self._target = (
-                    self._api_domain_override or api_domain,
-                    self._organization(organization_id),
-                )
+                domain = self._api_domain_override or api_domain
+                self._check_tls(self._http, domain)
+                self._target = (domain, self._organization(organization_id))
             return self._target
 
     @property
@@ -247,6 +248,8 @@ class AsyncZohoInvoice(BaseClient):
         self._api_domain_override = api_domain
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        if known_domain := api_domain or (DEFAULT_API_DOMAIN if access_token is not None else None):
+            self._check_tls(self._http, known_domain)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
         self._cap: AsyncConcurrencyCap = default_async_concurrency_cap(max_concurrency)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -279,10 +282,9 @@ class AsyncZohoInvoice(BaseClient):
         async with self._target_lock:
             if self._target is None:
                 _, api_domain, organization_id = await self._provider.get()
-                self._target = (
-                    self._api_domain_override or api_domain,
-                    self._organization(organization_id),
-                )
+                domain = self._api_domain_override or api_domain
+                self._check_tls(self._http, domain)
+                self._target = (domain, self._organization(organization_id))
             return self._target
 
     async def _send(self, options: RequestOptions, *, check_body: bool = True) -> httpx.Response:

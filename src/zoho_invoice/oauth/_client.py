@@ -10,7 +10,6 @@ except the revoke token where Zoho requires ``?token=`` (that URL is never logge
 from __future__ import annotations
 
 import json
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from .._exceptions import (
-    ConfigurationError,
     DataCenterError,
     InvalidClientError,
     InvalidGrantError,
@@ -31,6 +29,7 @@ from .._exceptions import (
 )
 from .._http import httpx
 from .._redact import install_redaction
+from .._tls import require_verified_tls
 from ..datacenters import DataCenter, DataCenterTable
 from ._parse import oauth_error_from_body, parse_token_response
 from ._types import Grant, TokenSet
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
 
 _USER_AGENT = "zoho-invoice-connect"
-_IN_PROCESS_TRANSPORTS = (httpx.MockTransport, httpx.ASGITransport, httpx.WSGITransport)
 
 # httpx logs request URLs at INFO; the revoke URL carries a token by Zoho's design.
 install_redaction("httpx2", "httpx", "httpcore2", "httpcore")
@@ -91,36 +89,10 @@ class BaseOAuthClient:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
 
     def _require_verified_tls(self, http: object) -> None:
-        """SECURITY 10: an injected client must verify TLS, unless the table is a sandbox's.
-
-        httpx2 exposes no public "does this client verify" switch, so the transports are
-        inspected: an HTTP transport must carry a context that requires a certificate and
-        checks the host name; in-process transports (Mock, ASGI, WSGI) never open TLS. Any
-        other transport cannot be checked and is refused for Zoho's real hosts.
-        """
-        if self.datacenters.sandbox:
-            return
-        mounts = getattr(http, "_mounts", {}) or {}
-        for transport in (getattr(http, "_transport", None), *mounts.values()):
-            if transport is None or isinstance(transport, _IN_PROCESS_TRANSPORTS):
-                continue
-            if isinstance(transport, httpx.HTTPTransport | httpx.AsyncHTTPTransport):
-                context = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
-                if (
-                    isinstance(context, ssl.SSLContext)
-                    and context.verify_mode == ssl.CERT_REQUIRED
-                    and context.check_hostname
-                ):
-                    continue
-                raise ConfigurationError(
-                    "the HTTP client given to the OAuth client does not verify TLS "
-                    "certificates; Zoho's hosts are only reached with verification on"
-                )
-            raise ConfigurationError(
-                f"the HTTP client given to the OAuth client uses a transport "
-                f"({type(transport).__name__}) whose TLS verification cannot be checked; "
-                "pass a plain httpx client (verification on) or use a sandbox DC table"
-            )
+        """SECURITY 10, 50: an injected client must verify TLS, unless every URL of the table
+        is plain http on a loopback IP (the sandbox's), where there is no TLS to verify."""
+        if not self.datacenters.loopback_only:
+            require_verified_tls(http, user="the OAuth client", where="Zoho's accounts server")
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
