@@ -4,6 +4,7 @@ with a data directory, and the sandbox served on a real port (``running_sandbox`
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,7 @@ async def test_scripted_faults_are_listed_and_cleared(client: httpx.AsyncClient)
             "body": None,
             "delay": 0.0,
             "headers": {},
+            "delay_after": 0.0,
         }
     ]
     await control.clear_faults()
@@ -301,3 +303,42 @@ def test_running_sandbox_on_a_real_port_with_the_sync_control(tmp_path: Path) ->
             assert control.stats()["live_refresh_tokens"] == 0
             control.reset()
             assert control.journal() == []
+
+
+def test_s41_delay_after_mints_first_and_holds_the_answer(tmp_path: Path) -> None:
+    """``Fault(delay_after=...)`` is Zoho having minted while the answer is still on its way:
+    a client that gives up (or is killed) meanwhile never sees the tokens, yet they exist.
+    ``delay`` is the opposite: nothing is minted while the request waits."""
+    with running_sandbox() as sandbox, httpx.Client(base_url=sandbox.base_url) as http:
+        control = SandboxControl(http)
+        answer = http.post("/accounts/us/oauth/v2/auth", params=auth_query(), data=approve_form())
+        tokens = http.post(
+            "/accounts/us/oauth/v2/token",
+            data={
+                "grant_type": "authorization_code",
+                "client_id": CLIENT,
+                "client_secret": SECRET,
+                "redirect_uri": REDIRECT,
+                "code": code_from(answer.headers["location"]),
+            },
+        ).json()
+        refresh = tokens["refresh_token"]
+        assert control.tokens_minted(refresh) == 1
+
+        control.script("accounts.token", status=None, delay=1.0)
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/accounts/us/oauth/v2/token", data=refresh_form(refresh), timeout=0.3)
+        assert control.tokens_minted(refresh) == 1  # still waiting: nothing minted yet
+        deadline = time.monotonic() + 10
+        while control.tokens_minted(refresh) == 1:  # the delay over, it mints (nobody hears)
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+        control.script("accounts.token", status=None, delay_after=60.0)
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/accounts/us/oauth/v2/token", data=refresh_form(refresh), timeout=0.5)
+        assert control.tokens_minted(refresh) == 3  # minted, though the answer never came
+        assert control.stats(refresh)["live_access_tokens"] == 3
+        assert http.get("/_sandbox/faults").json()["faults"] == []
+        again = http.post("/accounts/us/oauth/v2/token", data=refresh_form(refresh)).json()
+        assert sandbox.world.authenticate(again["access_token"]) is not None

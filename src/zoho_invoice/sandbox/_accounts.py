@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from ._directory import SimUser
 from ._pages import render
-from ._respond import DATACENTERS, fault_response, journal_request
+from ._respond import DATACENTERS, fault_response, hold_answer, journal_request
 from ._store import Minted, OAuthFailure, Throttled
 from ._world import SandboxWorld
 
@@ -155,6 +155,36 @@ def _params(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> dict[s
     return merged
 
 
+def _token_answer(world: SandboxWorld, dc: str, params: dict[str, str]) -> Response:
+    """Zoho's answer to a token request: it mints (or refuses) before the answer is sent."""
+    grant_type = params.get("grant_type", "")
+    try:
+        if grant_type == "authorization_code":
+            minted = world.accounts.exchange_code(
+                location=dc,
+                client_id=params.get("client_id", ""),
+                client_secret=params.get("client_secret", ""),
+                code=params.get("code", ""),
+                redirect_uri=params.get("redirect_uri", ""),
+                code_verifier=params.get("code_verifier", ""),
+            )
+        elif grant_type == "refresh_token":
+            minted = world.accounts.refresh(
+                location=dc,
+                client_id=params.get("client_id", ""),
+                client_secret=params.get("client_secret", ""),
+                refresh_token=params.get("refresh_token", ""),
+            )
+        else:
+            raise OAuthFailure("unsupported_grant_type")
+    except OAuthFailure as exc:
+        return JSONResponse({"error": exc.error})
+    except Throttled:
+        new_wording = world.settings.throttle_wording == "new"
+        return JSONResponse(THROTTLE_BODY_NEW if new_wording else THROTTLE_BODY)
+    return JSONResponse(_token_body(world, minted), headers={"Cache-Control": "no-store"})
+
+
 def accounts_routes(world: SandboxWorld) -> list[Route]:
     def location(request: Request) -> str | None:
         dc = str(request.path_params["dc"])
@@ -231,36 +261,14 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
         if dc is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         query, form = await journal_request(world, "accounts.token", request)
-        fault = await fault_response(world, "accounts.token")
+        hold: list[float] = []
+        fault = await fault_response(world, "accounts.token", hold=hold)
         if fault is not None:
             return fault
-        params = _params(query, form)
-        grant_type = params.get("grant_type", "")
-        try:
-            if grant_type == "authorization_code":
-                minted = world.accounts.exchange_code(
-                    location=dc,
-                    client_id=params.get("client_id", ""),
-                    client_secret=params.get("client_secret", ""),
-                    code=params.get("code", ""),
-                    redirect_uri=params.get("redirect_uri", ""),
-                    code_verifier=params.get("code_verifier", ""),
-                )
-            elif grant_type == "refresh_token":
-                minted = world.accounts.refresh(
-                    location=dc,
-                    client_id=params.get("client_id", ""),
-                    client_secret=params.get("client_secret", ""),
-                    refresh_token=params.get("refresh_token", ""),
-                )
-            else:
-                raise OAuthFailure("unsupported_grant_type")
-        except OAuthFailure as exc:
-            return JSONResponse({"error": exc.error})
-        except Throttled:
-            new_wording = world.settings.throttle_wording == "new"
-            return JSONResponse(THROTTLE_BODY_NEW if new_wording else THROTTLE_BODY)
-        return JSONResponse(_token_body(world, minted), headers={"Cache-Control": "no-store"})
+        answer = _token_answer(world, dc, _params(query, form))
+        for seconds in hold:  # Fault(delay_after=...): minted, and the answer held back
+            await hold_answer(request, seconds)
+        return answer
 
     async def revoke(request: Request) -> Response:
         dc = location(request)

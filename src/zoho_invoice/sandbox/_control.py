@@ -41,6 +41,8 @@ class _FaultIn(_Strict):
     body: Any = None
     delay: float = Field(default=0.0, ge=0.0, le=300.0)
     headers: dict[str, str] = Field(default_factory=dict)
+    #: ``accounts.token`` with no status: mint, then hold the answer this long (SECURITY 41).
+    delay_after: float = Field(default=0.0, ge=0.0, le=300.0)
 
 
 class _SettingsIn(_Strict):
@@ -81,7 +83,13 @@ def control_routes(world: SandboxWorld) -> list[Route]:
         data = await _parse(_FaultIn, request)
         if isinstance(data, JSONResponse):
             return data
-        fault = Fault(status=data.status, body=data.body, delay=data.delay, headers=data.headers)
+        fault = Fault(
+            status=data.status,
+            body=data.body,
+            delay=data.delay,
+            headers=data.headers,
+            delay_after=data.delay_after,
+        )
         world.faults.add(data.endpoint, fault, times=data.times)
         return JSONResponse({"faults": world.faults.pending()}, status_code=201)
 
@@ -149,6 +157,7 @@ def _fault_json(
     delay: float,
     times: int,
     headers: dict[str, str] | None,
+    delay_after: float = 0.0,
 ) -> dict[str, Any]:
     return {
         "endpoint": endpoint,
@@ -157,6 +166,7 @@ def _fault_json(
         "delay": delay,
         "times": times,
         "headers": headers or {},
+        "delay_after": delay_after,
     }
 
 
@@ -212,10 +222,18 @@ class SandboxControl:
         delay: float = 0.0,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        delay_after: float = 0.0,
     ) -> None:
-        """The next ``times`` answers of ``endpoint``; ``status=None`` only delays them."""
+        """The next ``times`` answers of ``endpoint``; ``status=None`` only delays them
+        (``delay`` before Zoho acts; ``delay_after``, for ``accounts.token``, after it minted)."""
         payload = _fault_json(
-            endpoint, status=status, body=body, delay=delay, times=times, headers=headers
+            endpoint,
+            status=status,
+            body=body,
+            delay=delay,
+            times=times,
+            headers=headers,
+            delay_after=delay_after,
         )
         _checked(self._client.post("/_sandbox/faults", json=payload))
 
@@ -296,9 +314,16 @@ class AsyncSandboxControl:
         delay: float = 0.0,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        delay_after: float = 0.0,
     ) -> None:
         payload = _fault_json(
-            endpoint, status=status, body=body, delay=delay, times=times, headers=headers
+            endpoint,
+            status=status,
+            body=body,
+            delay=delay,
+            times=times,
+            headers=headers,
+            delay_after=delay_after,
         )
         _checked(await self._client.post("/_sandbox/faults", json=payload))
 

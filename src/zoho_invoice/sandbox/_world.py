@@ -48,12 +48,16 @@ class Fault:
 
     ``status is None``: wait ``delay`` seconds, then answer normally. Otherwise wait ``delay``
     seconds and answer ``status`` with ``body`` as JSON (no body when ``body is None``).
+    ``delay_after`` (``accounts.token`` only, with ``status is None``): act first (mint the
+    tokens), then hold the answer that long, or until the client hangs up: a process killed
+    "after Zoho minted, before it stored the tokens" (SECURITY 41).
     """
 
     status: int | None = None
     body: Any = None
     delay: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)
+    delay_after: float = 0.0
 
 
 class FaultScript:
