@@ -55,12 +55,14 @@ from ._resources import (
     AsyncInvoices,
     AsyncItems,
     AsyncOrganizations,
+    AsyncUsers,
     Contacts,
     CustomerPayments,
     Estimates,
     Invoices,
     Items,
     Organizations,
+    Users,
 )
 
 __all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
@@ -117,6 +119,7 @@ class ZohoInvoice(BaseClient):
         self._target_lock = threading.Lock()
 
         self.organizations = Organizations(self)
+        self.users = Users(self)
         self.contacts = Contacts(self)
         self.items = Items(self)
         self.invoices = Invoices(self)
@@ -257,6 +260,7 @@ class AsyncZohoInvoice(BaseClient):
         self._target_lock = asyncio.Lock()
 
         self.organizations = AsyncOrganizations(self)
+        self.users = AsyncUsers(self)
         self.contacts = AsyncContacts(self)
         self.items = AsyncItems(self)
         self.invoices = AsyncInvoices(self)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ._base_client import RequestOptions
 from ._constants import MAX_PER_PAGE
 from ._pagination import AsyncPageIterator, Page, PageIterator
-from .types import Contact, CustomerPayment, Estimate, Invoice, Item, Organization
+from .types import Contact, CustomerPayment, Estimate, Invoice, Item, Organization, User
 
 if TYPE_CHECKING:
     from ._client import AsyncZohoInvoice, ZohoInvoice
@@ -27,12 +27,14 @@ __all__ = [
     "AsyncInvoices",
     "AsyncItems",
     "AsyncOrganizations",
+    "AsyncUsers",
     "Contacts",
     "CustomerPayments",
     "Estimates",
     "Invoices",
     "Items",
     "Organizations",
+    "Users",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -201,6 +203,40 @@ class AsyncOrganizations(_OrganizationsSpec):
 
     async def get(self, resource_id: str) -> Organization:
         return self._one(await self._client._request_json(self._options(resource_id)))
+
+
+# -- users ---------------------------------------------------------------------------------
+class _UsersSpec(_Spec[User]):
+    _path = "/users"
+    _list_key = "users"
+    _item_key = "user"
+    _model = User
+
+    @staticmethod
+    def _me_options() -> RequestOptions:
+        # Zoho answers for the organization the request names: the token's user as a user of
+        # that organization (scope ZohoInvoice.settings.READ).
+        return RequestOptions("GET", "/users/me")
+
+
+class Users(_UsersSpec):
+    """Who the token belongs to: ``client.users.me()`` (needs an organization id)."""
+
+    def __init__(self, client: ZohoInvoice) -> None:
+        self._client = client
+
+    def me(self) -> User:
+        return self._one(self._client._request_json(self._me_options()))
+
+
+class AsyncUsers(_UsersSpec):
+    """Who the token belongs to: ``await client.users.me()`` (needs an organization id)."""
+
+    def __init__(self, client: AsyncZohoInvoice) -> None:
+        self._client = client
+
+    async def me(self) -> User:
+        return self._one(await self._client._request_json(self._me_options()))
 
 
 # -- contacts ------------------------------------------------------------------------------

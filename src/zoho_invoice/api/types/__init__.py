@@ -13,6 +13,7 @@ from ._models import (
     Organization,
     PageContext,
     PaymentInvoice,
+    User,
 )
 from ._params import (
     ContactParams,
@@ -43,6 +44,7 @@ __all__ = [
     "PageContext",
     "PaymentInvoice",
     "PaymentInvoiceParams",
+    "User",
     "ZohoDate",
     "ZohoDateTime",
     "ZohoID",

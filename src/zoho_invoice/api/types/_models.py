@@ -25,6 +25,17 @@ class Organization(ZohoModel):
     time_zone: str | None = None
 
 
+class User(ZohoModel):
+    """A Zoho Invoice user of an organization (``GET /users/me`` answers the token's own)."""
+
+    user_id: ZohoID
+    name: str | None = None
+    email: str | None = None
+    user_role: str | None = None
+    status: str | None = None
+    is_current_user: bool | None = None
+
+
 class ContactPerson(ZohoModel):
     contact_person_id: ZohoID | None = None
     first_name: str | None = None

@@ -102,6 +102,9 @@ class _InvoiceAPI:
         add("GET", "/organizations", "settings", self.list_organizations, needs_org=False)
         add("GET", "/organizations/{organization_id}", "settings", self.get_organization,
             needs_org=False)  # fmt: skip
+        # Zoho asks for an organization here too: the answer is the token's user as a user of
+        # that organization (400 code 6041 when the user is not one of its users).
+        add("GET", "/users/me", "settings", self.current_user)
         for res, save in (
             (CONTACTS, "save_contact"),
             (ITEMS, "save_item"),
@@ -163,6 +166,27 @@ class _InvoiceAPI:
             if org.organization_id == ctx.path["organization_id"]:
                 return _ok(data={"organization": self._org_json(org, index == 0)})
         raise _not_associated(ctx.path["organization_id"])
+
+    # -- users --------------------------------------------------------------------------------
+
+    def current_user(self, ctx: Context) -> Payload:
+        """``GET /users/me`` as Zoho documents it: ``{"code": 0, "user": {...}}``."""
+        user = self.world.directory.user(ctx.user_id)
+        assert ctx.org is not None and user is not None
+        role = "admin" if ctx.org.owner_user_id == user.user_id else "staff"
+        return _ok(
+            data={
+                "user": {
+                    "user_id": user.user_id,
+                    "name": user.display_name,
+                    "email": user.email,
+                    "user_role": role,
+                    "status": "active",
+                    "is_current_user": True,
+                    "user_type": "zoho",
+                }
+            }
+        )
 
     # -- generic resources ------------------------------------------------------------------
 
