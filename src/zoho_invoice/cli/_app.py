@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .._exceptions import ConfigurationError, KeyRingError, ZohoError
+from .._files import ensure_private_dir, ensure_private_file, write_private_text
 from ..settings import Settings
 from ._invoices import contacts_app, invoices_app
 from ._login import login_command
@@ -92,7 +93,7 @@ def open_vault(settings: Settings, *, upgrade: bool = True) -> Vault:
     try:
         keyring = KeyRing.from_string(settings.encryption_keys.get_secret_value())
         if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(settings.data_dir)
         vault = Vault.open(settings.resolved_database_url, keyring, upgrade=upgrade)
         vault.check_keyring()
     except KeyRingError as exc:
@@ -270,7 +271,7 @@ def seed_sandbox_folder(
     from ..sandbox import SandboxWorld
     from ..sandbox.invoice import seed_organization
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     world = SandboxWorld(base_url="http://127.0.0.1", data_dir=data_dir)
     try:
         known = [o.organization_id for o in world.directory.organizations]
@@ -508,15 +509,8 @@ class DemoSetup:
 
 
 def _write_demo_json(path: Path, data: dict[str, Any]) -> None:
-    import os
-
-    tmp = path.with_suffix(".json.tmp")
-    tmp.unlink(missing_ok=True)
-    # Created owner-only: the file holds the demo's keys.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(data, indent=2))
-    tmp.replace(path)
+    # Owner-only: the file holds the demo's keys.
+    write_private_text(path, json.dumps(data, indent=2))
 
 
 def prepare_demo(data_dir: Path, *, sandbox_port: int | None = None) -> DemoSetup:
@@ -530,10 +524,11 @@ def prepare_demo(data_dir: Path, *, sandbox_port: int | None = None) -> DemoSetu
 
     from ..vault import KeyRing
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     path = data_dir / "demo.json"
     data: dict[str, Any]
     if path.exists():
+        ensure_private_file(path)  # a demo.json from an older version may be 0644
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -576,7 +571,7 @@ def demo_settings(setup: DemoSetup, sandbox_url: str, public_url: str) -> Settin
 
     keys = setup.secrets
     dc_file = setup.data_dir / "datacenters.json"
-    dc_file.write_text(json.dumps(datacenters_table(sandbox_url), indent=2), encoding="utf-8")
+    write_private_text(dc_file, json.dumps(datacenters_table(sandbox_url), indent=2))
     return load_settings(
         client_id=str(keys.get("client_id", "1000.DEMOCLIENT")),
         client_secret=keys["client_secret"],
@@ -627,7 +622,7 @@ def demo(
     from .._http import httpx  # noqa: F401  (fail early if the HTTP stack is missing)
 
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(data_dir)
     except OSError as exc:
         fail(f"cannot create {data_dir}: {exc.strerror}")
     setup = prepare_demo(data_dir, sandbox_port=sandbox_port)
@@ -638,7 +633,7 @@ def demo(
             "stop it, or use another --data-dir"
         )
     public_url = f"http://127.0.0.1:{port}"
-    setup.sandbox_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(setup.sandbox_dir)
     with _sandbox_thread(setup.sandbox_port, setup.sandbox_dir) as (sandbox_url, world):
         if not setup.seeded:
             with err.status("filling the sandbox's organizations with invoices..."):

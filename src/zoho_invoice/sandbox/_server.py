@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from .._files import ensure_private_dir, write_private_text
 from ._app import create_sandbox_app, datacenters_table
 from ._world import SandboxWorld
 
@@ -29,8 +30,9 @@ def _base_url(host: str, port: int) -> str:
 
 
 def write_datacenters(base_url: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(datacenters_table(base_url), indent=2) + "\n", encoding="utf-8")
+    """Write the DC table for ``ZOHO_DATACENTERS``, owner-only like every sandbox file."""
+    ensure_private_dir(path.parent)
+    write_private_text(path, json.dumps(datacenters_table(base_url), indent=2) + "\n")
 
 
 def serve_sandbox(

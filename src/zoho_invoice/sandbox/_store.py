@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._files import ensure_private_sqlite
+
 if TYPE_CHECKING:
     from ._world import SandboxSettings
 
@@ -169,6 +171,9 @@ class AccountsStore:
         self._clock = clock
         self._settings = settings
         self._lock = threading.RLock()
+        if path is not None:
+            # Plaintext tokens and client secrets: owner-only, -wal and -shm too (SECURITY 49).
+            ensure_private_sqlite(path)
         self._db = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
         )

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._files import ensure_private_dir
 from ._directory import Directory
 from ._store import AccountsStore
 
@@ -221,7 +222,7 @@ class SandboxWorld:
         self.journal = Journal(clock)
         db_path = None if data_dir is None else Path(data_dir) / "sandbox-accounts.sqlite3"
         if db_path is not None:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(db_path.parent)
         self.accounts = AccountsStore(db_path, clock=clock, settings=self.settings)
 
     def accounts_url(self, location: str) -> str:

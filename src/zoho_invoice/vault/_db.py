@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from .._exceptions import ConfigurationError
+from .._files import ensure_private_sqlite
 
 __all__ = [
     "VERSION_TABLE",
@@ -54,7 +55,9 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
 
     SQLite: WAL journal, a busy timeout, foreign keys on, usable from any thread; write
     transactions take the write lock up front (``BEGIN IMMEDIATE``) so two processes never
-    deadlock upgrading a read lock. The parent folder is created.
+    deadlock upgrading a read lock. The parent folder (``0700``) and the database file
+    (``0600``) are created before SQLite opens it, so its ``-wal`` and ``-shm`` are owner-only
+    too (SECURITY 49).
     PostgreSQL: psycopg 3 (``postgresql://`` is rewritten to ``postgresql+psycopg://``), with
     pre-ping so a restarted server costs one failed request, not a broken pool.
     """
@@ -63,7 +66,7 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_sqlite(Path(database))
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..._files import ensure_private_sqlite
 from ._resources import RESOURCES, Field, Resource
 from ._time import parse_timestamp
 
@@ -54,7 +55,7 @@ class InvoiceStore:
     def __init__(self, data_dir: Path | None) -> None:
         self.path = None if data_dir is None else Path(data_dir) / DB_FILENAME
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_sqlite(self.path)  # owner-only, -wal and -shm too (SECURITY 49)
         self._conn = sqlite3.connect(
             ":memory:" if self.path is None else str(self.path),
             check_same_thread=False,
