@@ -228,6 +228,22 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 
 @pytest.fixture
+def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """``make_harness(**settings_overrides)``: a harness of the test's own (e.g. another
+    ``database_url`` or ``encryption_keys``), torn down after the test."""
+    made: list[Iterator[Harness]] = []
+
+    def make(**overrides: Any) -> Harness:
+        built = build_harness(tmp_path, **overrides)
+        made.append(built)
+        return next(built)
+
+    yield make
+    for built in reversed(made):
+        next(built, None)  # runs the rest of build_harness: closes the clients and the vault
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -5,7 +5,9 @@ vault through the ``TokenManager``, so they refresh by themselves.
 
 ``invoices export`` writes CSV or JSON Lines page by page and keeps a cursor beside the output
 (``FILE.cursor``: the last completed page and the output's size then), so ``--resume`` after an
-interruption continues where it stopped instead of starting over.
+interruption continues where it stopped instead of starting over. Both are owner-only files
+(SECURITY 49), and a CSV cell a spreadsheet would run as a formula is written as text
+(SECURITY 43; ``--raw-csv`` turns that off).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,9 +29,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .._exceptions import APIError, ZohoError
+from .._files import open_private, write_private_text
 from ..api import ZohoInvoice
 from ..api._constants import MAX_PER_PAGE
 from ..api.types import Invoice
+from ._csv import csv_cell
 
 __all__ = ["contacts_app", "export_invoices", "invoices_app"]
 
@@ -221,11 +225,11 @@ def invoices_create(
     )
 
 
-def _csv_row(invoice: Invoice) -> str:
+def _csv_row(invoice: Invoice, *, neutralise: bool) -> str:
     buffer = io.StringIO()
     values = [getattr(invoice, column, None) for column in CSV_COLUMNS]
     csv.writer(buffer, lineterminator="\n").writerow(
-        ["" if value is None else str(value) for value in values]
+        [csv_cell(value, neutralise=neutralise) for value in values]
     )
     return buffer.getvalue()
 
@@ -236,13 +240,12 @@ def _cursor_path(out_file: Path) -> Path:
 
 def _write_cursor(path: Path, state: dict[str, Any]) -> None:
     # Written beside and renamed: a crash leaves the old cursor or the new, never half of one.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path)
+    write_private_text(path, json.dumps(state))
 
 
 def _written_ids(out_file: Path, fmt: ExportFormat, offset: int) -> set[str]:
-    """The invoice ids already in the output, up to ``offset`` (the cursor's size)."""
+    """The invoice ids already in the output, up to ``offset`` (the cursor's size), as written
+    there (a CSV id is compared in its cell's form, see ``export_invoices``)."""
     with out_file.open("rb") as handle:
         text = handle.read(offset).decode("utf-8", "replace")
     if fmt is ExportFormat.csv:
@@ -272,6 +275,7 @@ def export_invoices(
     on_page: Callable[[int, int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     max_pages: int | None = None,
+    raw_csv: bool = False,
 ) -> tuple[int, int]:
     """Write every invoice to ``out_file``; return ``(pages, invoices)`` written by this run.
 
@@ -283,20 +287,48 @@ def export_invoices(
     skipping ids already written: nothing is skipped, nothing written twice. ``on_total`` gets
     Zoho's total when a page context carries one. ``max_pages`` stops early (as if
     interrupted), for tests.
+
+    CSV cells that a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, TAB, CR first) are
+    written with a leading ``'`` (SECURITY 43); typed amounts stay numbers. ``raw_csv`` writes
+    them as Zoho has them. The cursor records which, and a resume must use the same.
     """
     filters = dict(filters or {})
+    if raw_csv and fmt is not ExportFormat.csv:
+        raise ValueError("--raw-csv applies to --format csv only")
     cursor_file = _cursor_path(out_file)
+    cells = _cell_rule(fmt, raw_csv)
     state: dict[str, Any] = {"format": fmt.value, "filters": filters, "page": 0, "offset": 0}
+    if cells is not None:
+        state["csv_cells"] = cells
     if resume and cursor_file.exists():
         saved = json.loads(cursor_file.read_text(encoding="utf-8"))
         if saved.get("format") != fmt.value or saved.get("filters") != filters:
             raise ValueError("the cursor was made with another format or filters; drop --resume")
-        state = saved
+        # A cursor from before SECURITY 43 wrote raw cells.
+        saved_cells = saved.get("csv_cells", "raw") if cells is not None else None
+        if saved_cells != cells:
+            flag = "without --raw-csv" if saved_cells == "text" else "with --raw-csv"
+            raise ValueError(
+                f"the output was started {flag}: resume the same way, or drop --resume"
+            )
+        state = {**saved, "csv_cells": cells} if cells is not None else saved
         if state.get("complete"):
             return 0, 0
     resuming = bool(state["page"]) and out_file.exists()
-    mode = "r+b" if resuming else "wb"
+    mode: Literal["r+b", "wb"] = "r+b" if resuming else "wb"
     written_ids: set[str] = _written_ids(out_file, fmt, int(state["offset"])) if resuming else set()
+    neutralise = cells == "text"
+
+    def seen(invoice_id: str) -> bool:
+        # CSV ids are read back as cells: compare in that form (Zoho's ids never start with
+        # a formula character, so this is the id itself in practice).
+        key = csv_cell(invoice_id, neutralise=neutralise) if cells is not None else invoice_id
+        return key in written_ids
+
+    def remember(invoice_id: str) -> None:
+        written_ids.add(
+            csv_cell(invoice_id, neutralise=neutralise) if cells is not None else invoice_id
+        )
 
     def fetch(number: int) -> Any:
         # Oldest first, so pages already written do not shift when new invoices arrive.
@@ -315,12 +347,12 @@ def export_invoices(
         # deletions since the last run moved unwritten invoices onto earlier pages.
         page_number = int(state["page"])
         page = fetch(page_number)
-        while page_number > 1 and page.items and page.items[0].invoice_id not in written_ids:
+        while page_number > 1 and page.items and not seen(page.items[0].invoice_id):
             page_number -= 1
             page = fetch(page_number)
     pages = written = 0
     told_total = False
-    with out_file.open(mode) as handle:
+    with open_private(out_file, mode) as handle:
         handle.seek(int(state["offset"]))
         handle.truncate()
         if mode == "wb" and fmt is ExportFormat.csv:
@@ -336,15 +368,15 @@ def export_invoices(
             fresh = 0
             last_id = state.get("last_invoice_id")
             for invoice in page.items:
-                if invoice.invoice_id in written_ids:
+                if seen(invoice.invoice_id):
                     continue
                 line = (
-                    _csv_row(invoice)
+                    _csv_row(invoice, neutralise=neutralise)
                     if fmt is ExportFormat.csv
                     else invoice.model_dump_json() + "\n"
                 )
                 handle.write(line.encode())
-                written_ids.add(invoice.invoice_id)
+                remember(invoice.invoice_id)
                 last_id = invoice.invoice_id
                 fresh += 1
             handle.flush()
@@ -369,6 +401,14 @@ def export_invoices(
     return pages, written
 
 
+def _cell_rule(fmt: ExportFormat, raw_csv: bool) -> str | None:
+    """How CSV cells are written: ``"text"`` (formulas neutralised) or ``"raw"``; ``None``
+    for JSON Lines, which no spreadsheet evaluates."""
+    if fmt is not ExportFormat.csv:
+        return None
+    return "raw" if raw_csv else "text"
+
+
 @invoices_app.command("export")
 def invoices_export(
     connection: ConnectionOption,
@@ -382,8 +422,17 @@ def invoices_export(
     status: Annotated[str | None, typer.Option(help="Only invoices in this status.")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer id.")] = None,
     organization: OrgOption = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write CSV cells exactly as Zoho has them. Unsafe to open in a spreadsheet: "
+            "a value starting with = + - @ would run as a formula. By default such a cell is "
+            "written as text (a leading ').",
+        ),
+    ] = False,
 ) -> None:
-    """Export every invoice to CSV or JSON Lines, resumable."""
+    """Export every invoice to CSV or JSON Lines, resumable. The files are owner-only."""
     with (
         _client(connection, organization) as client,
         Progress(
@@ -412,6 +461,7 @@ def invoices_export(
                 filters=_filters(status, customer),
                 on_page=advance,
                 on_total=set_total,
+                raw_csv=raw_csv,
             )
         except ValueError as exc:
             _fail(str(exc))
