@@ -159,8 +159,10 @@ def build_context(
             from .._exceptions import KeyRingError
 
             raise KeyRingError("ZOHO_ENCRYPTION_KEYS is not set (zoho-invoice keys generate)")
+        from .._files import ensure_private_dir
+
         keyring = KeyRing.from_string(settings.encryption_keys.get_secret_value())
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)  # 0700: the database lives there (SECURITY 49)
         vault = Vault.open(settings.resolved_database_url, keyring, upgrade=True)
     if oauth is None:
         from ..oauth import OAuthClient
