@@ -75,6 +75,13 @@ def test_s38_connect_session_token_in_path_is_masked() -> None:
     assert "Zx9_" not in out and "/connect/" in out
 
 
+def test_s48_webhook_secret_is_masked() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    out = redact(f"ZOHO_WEBHOOK_SECRET={secret} ({secret!r})")
+    assert "MfKQ9r8" not in out and out.count("whsec_[redacted]") == 2
+    assert redact(out) == out
+
+
 def test_similar_names_are_left_alone() -> None:
     text = "error_code=57 statecode=1 zip_code=123 status=active location=eu"
     assert redact(text) == text
@@ -114,6 +121,7 @@ def test_property_text_without_secrets_is_unchanged(text: str) -> None:
     lowered = text.lower()
     assume("=" not in text and ":" not in text and "1000." not in text)
     assume("bearer" not in lowered and "oauthtoken" not in lowered and "/connect/" not in text)
+    assume("whsec_" not in text)
     assert redact(text) == text
 
 

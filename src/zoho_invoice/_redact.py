@@ -69,6 +69,8 @@ _AUTH_HEADER = re.compile(
 _AUTH_SCHEME = re.compile(r"\b(bearer|zoho-oauthtoken)(\s+)(?!\[redacted\])([^\s\"',;\\]+)", re.I)
 # The connect session token rides in the path of GET /connect/{session_token}.
 _CONNECT_PATH = re.compile(r"(/connect/)([A-Za-z0-9_\-]{16,})")
+# A Standard Webhooks signing secret (ZOHO_WEBHOOK_SECRET).
+_WEBHOOK_SECRET = re.compile(r"\bwhsec_(?!\[redacted\])[A-Za-z0-9+/=_\-]+")
 
 # CR/LF, the other C0 controls but tab, DEL, and Unicode's line breaks.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
@@ -97,6 +99,7 @@ def redact(text: object, *, escape_newlines: bool = True) -> str:
     out = _AUTH_SCHEME.sub(lambda m: f"{m[1]}{m[2]}{MASK}", out)
     out = _ZOHO_TOKEN.sub("1000." + MASK, out)
     out = _CONNECT_PATH.sub(lambda m: m[1] + MASK, out)
+    out = _WEBHOOK_SECRET.sub("whsec_" + MASK, out)
     if escape_newlines:
         out = _CONTROL.sub(_escape_control, out)
     return out
