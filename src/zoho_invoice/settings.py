@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     allowed_return_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Seconds before expiry at which a token is refreshed.
     refresh_leeway: float = 300.0
+    #: Seconds a refresh holds its connection's lease (one refresh at a time across processes).
+    #: A holder that dies (killed, host lost) blocks the connection's refreshes this long at
+    #: most; keep it above the OAuth timeout (10 s) so a slow answer does not outlive it.
+    refresh_lease: float = Field(default=45.0, ge=2.0, le=3600.0)
     #: Webhook URL that receives connection events (optional).
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

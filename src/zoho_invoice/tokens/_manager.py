@@ -207,6 +207,7 @@ class TokenManager:
         if events is None:
             events = event_sink_from_settings(settings)
         options.setdefault("leeway", settings.refresh_leeway)
+        options.setdefault("lock_lease", settings.refresh_lease)  # ZOHO_REFRESH_LEASE
         if settings.redis_url and "locks" not in options:
             options["locks"] = LayeredRefreshLocks(RedisRefreshLocks.from_url(settings.redis_url))
         return cls(vault, oauth, events=events, **options)
