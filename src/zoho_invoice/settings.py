@@ -5,13 +5,17 @@ Secrets are ``SecretStr``: they never show in a ``repr``, a log or an error page
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._exceptions import ConfigurationError
+from ._tls import is_loopback_http
 
 #: The scopes the API client needs, the fewest that cover its resources.
 DEFAULT_SCOPES: tuple[str, ...] = (
@@ -57,8 +61,10 @@ class Settings(BaseSettings):
     #: A holder that dies (killed, host lost) blocks the connection's refreshes this long at
     #: most; keep it above the OAuth timeout (10 s) so a slow answer does not outlive it.
     refresh_lease: float = Field(default=45.0, ge=2.0, le=3600.0)
-    #: Webhook URL that receives connection events (optional).
+    #: Webhook URL that receives connection events (optional; https, or http on loopback).
     webhook_url: str | None = None
+    #: The Standard Webhooks signing secret, ``whsec_`` + base64 of 24-64 random bytes;
+    #: required when ``webhook_url`` is set (see ``require_webhook``).
     webhook_secret: SecretStr | None = None
 
     @field_validator("scopes", "allowed_return_urls", mode="before")
@@ -96,6 +102,25 @@ class Settings(BaseSettings):
         assert secret is not None
         return self.client_id, secret, self.redirect_uri
 
+    def require_webhook(self) -> tuple[str, SecretStr] | None:
+        """``(ZOHO_WEBHOOK_URL, ZOHO_WEBHOOK_SECRET)`` once both check out; ``None`` when no
+        webhook URL is set (events are then only logged).
+
+        ``ConfigurationError`` stops the start-up instead of signing with a guessable secret or
+        sending events in clear text (SECURITY 48); see ``check_webhook_url`` and
+        ``check_webhook_secret``.
+        """
+        if not self.webhook_url:
+            return None
+        url = check_webhook_url(self.webhook_url)
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise ConfigurationError(
+                "ZOHO_WEBHOOK_URL is set but ZOHO_WEBHOOK_SECRET is not set: webhooks are "
+                f"always signed; {WEBHOOK_SECRET_HINT}"
+            )
+        check_webhook_secret(self.webhook_secret)
+        return url, self.webhook_secret
+
     @property
     def resolved_client_secret(self) -> SecretStr | None:
         """The client secret from ``ZOHO_CLIENT_SECRET`` or the file ``ZOHO_CLIENT_SECRET_FILE``."""
@@ -110,3 +135,66 @@ class Settings(BaseSettings):
                 ) from None
             return SecretStr(text) if text else None
         return None
+
+
+#: Standard Webhooks: a secret of 24 to 64 random bytes, written ``whsec_`` + base64.
+WEBHOOK_SECRET_BYTES = (24, 64)
+WEBHOOK_SECRET_HINT = (
+    "set it to `whsec_` followed by the base64 of 24 to 64 random bytes, e.g. the output of "
+    "python -c \"import base64, os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())\""
+)
+
+
+def check_webhook_url(url: str) -> str:
+    """``url`` if events may be sent there: https, or plain http on a loopback IP literal.
+
+    No user or password in it either (the URL shows in logs). The message never repeats the
+    URL, for the same reason.
+    """
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise ConfigurationError("ZOHO_WEBHOOK_URL is not a URL") from None
+    if parts.scheme == "https":
+        pass
+    elif not is_loopback_http(url):
+        raise ConfigurationError(
+            "ZOHO_WEBHOOK_URL must be https (plain http only on a loopback IP address such as "
+            "127.0.0.1 or [::1]); events name your users' connections and must not travel in "
+            "clear text"
+        )
+    if not hostname or parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "ZOHO_WEBHOOK_URL must be https://host[:port][/path] with no user or password in it "
+            "(the signature authenticates each delivery)"
+        )
+    return url
+
+
+def check_webhook_secret(secret: SecretStr | str) -> bytes:
+    """The signing key a Standard Webhooks secret stands for, or ``ConfigurationError``.
+
+    Only the ``whsec_`` + base64 form is accepted (padding optional, as the reference
+    libraries read it), and the key must be 24 to 64 bytes: a short secret could be guessed
+    from captured deliveries. The message never contains the secret.
+    """
+    text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    low, high = WEBHOOK_SECRET_BYTES
+    if not text.startswith("whsec_"):
+        raise ConfigurationError(
+            f"ZOHO_WEBHOOK_SECRET is not in Standard Webhooks form; {WEBHOOK_SECRET_HINT}"
+        )
+    encoded = text.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            f"ZOHO_WEBHOOK_SECRET: what follows `whsec_` is not base64; {WEBHOOK_SECRET_HINT}"
+        ) from None
+    if not low <= len(key) <= high:
+        raise ConfigurationError(
+            f"ZOHO_WEBHOOK_SECRET holds {len(key)} bytes; it needs {low} to {high} random bytes; "
+            f"{WEBHOOK_SECRET_HINT}"
+        )
+    return key
