@@ -1,114 +1,18 @@
-"""Unit/integration tests of connection events (log, signed webhook) and queued revocations
-against the real Vault (SECURITY 31, 34, 36)."""
+"""Unit/integration tests of connection events (the log) and queued revocations against the
+real Vault (SECURITY 31, 34, 36). Webhooks: ``test_webhooks.py``."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from zoho_invoice._http import httpx
-from zoho_invoice.tokens import (
-    Backoff,
-    ConnectionEvent,
-    LoggingEventSink,
-    WebhookEventSink,
-    process_revocations,
-)
+from zoho_invoice.tokens import ConnectionEvent, LoggingEventSink, process_revocations
 
 Manager = Any
-
-EVENT = ConnectionEvent(
-    type="connection.needs_reauth",
-    connection_id="c1",
-    owner="tenant-1",
-    at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-    reason="Zoho answered invalid_code on refresh",
-)
-
-
-def test_webhook_posts_signed_json_and_retries() -> None:
-    received: list[httpx.Request] = []
-    answers = [503, 200]
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        request.read()
-        received.append(request)
-        return httpx.Response(answers.pop(0))
-
-    sleeps: list[float] = []
-    sink = WebhookEventSink(
-        "https://hooks.example.com/zoho",
-        "whsec-123",
-        http=httpx.Client(transport=httpx.MockTransport(receiver)),
-        backoff=Backoff(initial=1.0, jitter=lambda: 0.0),
-        sleep=sleeps.append,
-    )
-    sink(EVENT)
-    sink.close(5)
-    assert len(received) == 2 and sleeps == [0.5]
-    request = received[-1]
-    body = request.content
-    expected = "sha256=" + hmac.new(b"whsec-123", body, hashlib.sha256).hexdigest()
-    assert request.headers["X-Zoho-Invoice-Signature"] == expected
-    assert json.loads(body) == {
-        "type": "connection.needs_reauth",
-        "connection_id": "c1",
-        "owner": "tenant-1",
-        "at": "2026-01-02T03:04:05+00:00",
-        "reason": "Zoho answered invalid_code on refresh",
-    }
-    assert "whsec-123" not in repr(sink)
-
-
-def test_webhook_never_blocks_the_caller() -> None:
-    # The receiver hangs; a sink that posted on the caller's thread would hang with it (and
-    # the test would hit its timeout). A background sender takes one request and waits.
-    release = threading.Event()
-    entered: list[int] = []
-
-    def stuck(request: httpx.Request) -> httpx.Response:
-        entered.append(1)
-        release.wait(60)
-        return httpx.Response(200)
-
-    sink = WebhookEventSink(
-        "https://hooks.example.com/zoho",
-        "s",
-        http=httpx.Client(transport=httpx.MockTransport(stuck)),
-    )
-    for _ in range(20):
-        sink(EVENT)
-    assert not release.is_set()
-    assert len(entered) <= 1
-    release.set()
-    sink.close(5)
-    assert len(entered) == 20
-
-
-def test_webhook_gives_up_on_a_refusal(caplog: pytest.LogCaptureFixture) -> None:
-    calls: list[int] = []
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        calls.append(1)
-        return httpx.Response(410)
-
-    sink = WebhookEventSink(
-        "https://hooks.example.com/zoho",
-        "s",
-        http=httpx.Client(transport=httpx.MockTransport(refuse)),
-        sleep=lambda s: None,
-    )
-    with caplog.at_level(logging.WARNING, logger="zoho_invoice.events"):
-        sink(EVENT)
-        sink.close(5)
-    assert len(calls) == 1 and "not delivered" in caplog.text
 
 
 def test_logging_sink_escapes_outside_values(caplog: pytest.LogCaptureFixture) -> None:

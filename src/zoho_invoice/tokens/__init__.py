@@ -9,9 +9,9 @@ from ._backoff import Backoff
 from ._events import (
     EventSink,
     LoggingEventSink,
-    WebhookEventSink,
+    OutboxEventSink,
     event_sink_from_settings,
-    sign_body,
+    webhook_payload,
 )
 from ._locks import (
     InProcessRefreshLocks,
@@ -22,25 +22,37 @@ from ._locks import (
 from ._manager import AsyncTokenManager, TokenManager, TokenVault
 from ._revocations import process_revocations
 from ._types import AccessToken, ConnectionEvent, EventType
+from ._webhooks import (
+    DeliveryRound,
+    WebhookDeliverer,
+    WebhookDispatcher,
+    webhook_deliverer_from_settings,
+    webhooks_from_settings,
+)
 
 __all__ = [
     "AccessToken",
     "AsyncTokenManager",
     "Backoff",
     "ConnectionEvent",
+    "DeliveryRound",
     "EventSink",
     "EventType",
     "InProcessRefreshLocks",
     "LayeredRefreshLocks",
     "LoggingEventSink",
+    "OutboxEventSink",
     "RedisRefreshLocks",
     "RefreshLocks",
     "RefreshRound",
     "TokenManager",
     "TokenVault",
-    "WebhookEventSink",
+    "WebhookDeliverer",
+    "WebhookDispatcher",
     "event_sink_from_settings",
     "process_revocations",
     "refresh_expiring",
-    "sign_body",
+    "webhook_deliverer_from_settings",
+    "webhook_payload",
+    "webhooks_from_settings",
 ]

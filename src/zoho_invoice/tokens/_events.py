@@ -1,59 +1,60 @@
 """Connection events and where they go.
 
-An ``EventSink`` is any callable taking a ``ConnectionEvent``. It must not block and must not
+An ``EventSink`` is any callable taking a ``ConnectionEvent``. It must be quick and must not
 raise into the refresh path; the manager guards it anyway.
 
-``WebhookEventSink`` POSTs each event as JSON, signed with HMAC-SHA256 of the body in
-``X-Zoho-Invoice-Signature: sha256=<hex>``, from a background thread, retrying a few times.
-A receiver checks it with::
-
-    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    hmac.compare_digest(expected, request.headers["X-Zoho-Invoice-Signature"])
+- No ``ZOHO_WEBHOOK_URL``: ``LoggingEventSink`` logs each event, and that is all.
+- With a webhook URL: ``OutboxEventSink`` logs the event and writes it to the vault's webhook
+  outbox, a table, so it survives a crash or a restart; a ``WebhookDeliverer``
+  (``tokens/_webhooks.py``) sends it, signed as Standard Webhooks specifies, and retries with
+  back-off until the receiver answers 2xx (SECURITY 48).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import queue
-import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import SecretStr
-
-from .._http import httpx
 from .._redact import redact
-from ._backoff import Backoff
 from ._types import ConnectionEvent
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from ..vault import Vault, WebhookOutbox
 
 __all__ = [
     "EventSink",
     "LoggingEventSink",
-    "WebhookEventSink",
+    "OutboxEventSink",
     "event_sink_from_settings",
-    "sign_body",
+    "webhook_payload",
 ]
 
 logger = logging.getLogger("zoho_invoice.events")
-
-SIGNATURE_HEADER = "X-Zoho-Invoice-Signature"
 
 
 class EventSink(Protocol):
     def __call__(self, event: ConnectionEvent) -> None: ...
 
 
-def sign_body(secret: str | bytes, body: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+def webhook_payload(event: ConnectionEvent) -> str:
+    """The JSON body of an event's webhook, in the envelope Standard Webhooks recommends.
+
+    ``{"type": ..., "timestamp": <the event's time, ISO 8601>, "data": {"connection_id",
+    "owner", "reason"}}``. It names the connection, never a token.
+    """
+    body = {
+        "type": event.type,
+        "timestamp": event.at.isoformat(),
+        "data": {
+            "connection_id": event.connection_id,
+            "owner": event.owner,
+            "reason": event.reason,
+        },
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
 class LoggingEventSink:
@@ -78,101 +79,44 @@ class LoggingEventSink:
         )
 
 
-_STOP = object()
+class OutboxEventSink:
+    """Logs each event and queues its webhook in the outbox (one short database write).
 
-
-class WebhookEventSink:
-    """Sends events to ``url`` from a daemon thread; calling it only enqueues.
-
-    ``close(timeout)`` delivers what is queued, then stops the thread.
+    ``wake`` is called after the write (the service passes its dispatcher's ``kick``, so the
+    delivery starts at once instead of at the next round). The write is what makes the event
+    durable: if it fails, the error reaches the caller, which logs it (the connect flow and
+    the manager never let a sink break them).
     """
 
     def __init__(
         self,
-        url: str,
-        secret: SecretStr | str,
+        outbox: WebhookOutbox,
         *,
-        http: httpx.Client | None = None,
-        attempts: int = 4,
-        backoff: Backoff | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 10.0,
-        max_queue: int = 10_000,
+        wake: Callable[[], None] | None = None,
+        log: LoggingEventSink | None = None,
     ) -> None:
-        self.url = url
-        self._secret = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-        if not self._secret:
-            raise ValueError("a webhook secret is required to sign events")
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(follow_redirects=False)
-        self._attempts = attempts
-        self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
-        self._sleep = sleep
-        self._timeout = timeout
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
-        self._thread = threading.Thread(target=self._run, name="zoho-webhooks", daemon=True)
-        self._thread.start()
-
-    def __repr__(self) -> str:
-        return f"WebhookEventSink({redact(self.url)!r})"
+        self._outbox = outbox
+        self._wake = wake
+        self._log = log or LoggingEventSink()
 
     def __call__(self, event: ConnectionEvent) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            logger.error("webhook queue full; dropped %s for %s", event.type, event.connection_id)
-
-    def close(self, timeout: float | None = 10.0) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        if self._owns_http:
-            self._http.close()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            assert isinstance(item, ConnectionEvent)
-            try:
-                self._deliver(item)
-            except Exception:  # the thread must survive anything
-                logger.exception("webhook delivery crashed for %s", item.type)
-
-    def _deliver(self, event: ConnectionEvent) -> bool:
-        body = json.dumps(event.to_json(), separators=(",", ":"), sort_keys=True).encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign_body(self._secret, body),
-            "User-Agent": "zoho-invoice-connect",
-        }
-        for attempt in range(1, self._attempts + 1):
-            problem: str
-            try:
-                response = self._http.post(
-                    self.url, content=body, headers=headers, timeout=self._timeout
-                )
-            except httpx.TransportError as exc:
-                problem = type(exc).__name__
-            else:
-                if response.status_code < 300:
-                    return True
-                problem = f"HTTP {response.status_code}"
-                if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-                    break  # the receiver refuses it; sending it again will not help
-            if attempt < self._attempts:
-                self._sleep(self._backoff.delay(attempt))
-        logger.warning(
-            "webhook %s for connection %s not delivered: %s",
-            event.type,
-            event.connection_id,
-            problem,
-        )
-        return False
+        self._log(event)
+        self._outbox.enqueue(event.type, webhook_payload(event))
+        if self._wake is not None:
+            self._wake()
 
 
-def event_sink_from_settings(settings: Settings) -> EventSink:
-    """Signed webhooks when ``ZOHO_WEBHOOK_URL`` and ``ZOHO_WEBHOOK_SECRET`` are set; else logs."""
-    if settings.webhook_url and settings.webhook_secret is not None:
-        return WebhookEventSink(settings.webhook_url, settings.webhook_secret)
-    return LoggingEventSink()
+def event_sink_from_settings(
+    settings: Settings, vault: Vault | None = None, *, wake: Callable[[], None] | None = None
+) -> EventSink:
+    """The outbox of ``vault`` when ``ZOHO_WEBHOOK_URL`` is set (after checking it and
+    ``ZOHO_WEBHOOK_SECRET``: ``ConfigurationError`` otherwise), else the log.
+
+    The sink only queues; a ``WebhookDeliverer`` sends (``zoho-invoice worker``, or the
+    service's dispatcher: see ``webhooks_from_settings``).
+    """
+    if settings.require_webhook() is None:
+        return LoggingEventSink()
+    if vault is None:
+        raise TypeError("webhooks are queued in the vault's database: pass vault=")
+    return OutboxEventSink(vault.webhook_outbox, wake=wake)

@@ -192,7 +192,8 @@ class TokenManager:
     ) -> TokenManager:
         """A manager wired from the environment: the vault (``ZOHO_DATABASE_URL``,
         ``ZOHO_ENCRYPTION_KEYS``), the OAuth client (``ZOHO_CLIENT_*``, ``ZOHO_DATACENTERS``),
-        the refresh leeway and the event sink (``ZOHO_WEBHOOK_URL``).
+        the refresh leeway and the event sink (``ZOHO_WEBHOOK_URL``: events are queued in the
+        vault's webhook outbox, so webhooks need ``vault`` to be a ``Vault``).
 
         >>> manager = TokenManager.from_settings(Settings())  # doctest: +SKIP
         """
@@ -205,7 +206,8 @@ class TokenManager:
         if vault is None:
             vault = Vault.from_settings(settings)
         if events is None:
-            events = event_sink_from_settings(settings)
+            # Webhooks are queued in the vault's outbox; the worker or the service sends them.
+            events = event_sink_from_settings(settings, vault if isinstance(vault, Vault) else None)
         options.setdefault("leeway", settings.refresh_leeway)
         options.setdefault("lock_lease", settings.refresh_lease)  # ZOHO_REFRESH_LEASE
         if settings.redis_url and "locks" not in options:

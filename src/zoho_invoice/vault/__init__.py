@@ -7,6 +7,7 @@
 from ._db import create_engine_for, upgrade_database
 from ._keyring import KeyRing
 from ._leases import DatabaseRefreshLocks
+from ._outbox import OutboxEntry, WebhookOutbox
 from ._store import Vault
 from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
 
@@ -14,11 +15,13 @@ __all__ = [
     "Connection",
     "DatabaseRefreshLocks",
     "KeyRing",
+    "OutboxEntry",
     "PendingConnect",
     "PendingRevocation",
     "Status",
     "StoredTokens",
     "Vault",
+    "WebhookOutbox",
     "create_engine_for",
     "upgrade_database",
 ]

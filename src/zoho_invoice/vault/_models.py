@@ -173,3 +173,30 @@ class RefreshLeaseRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class WebhookOutboxRow(Base):
+    """A webhook delivery waiting to be sent, retried with back-off (SECURITY 48).
+
+    ``id`` is the Standard Webhooks ``webhook-id``: the same on every attempt, so a receiver
+    can drop a duplicate. ``payload`` is the exact JSON body (no token, no secret). A sender
+    claims a row by moving ``next_attempt_at`` past its lease with a conditional UPDATE and
+    setting ``claim``; only that claim may then finish the row. Delivered rows are deleted;
+    rows given up on stay as ``dead`` for a while, for the operator.
+    """
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'dead')", name="status_known"),
+        Index("ix_webhook_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -47,6 +47,7 @@ from ._models import (
     PendingRevocationRow,
     TokenMintRow,
 )
+from ._outbox import WebhookOutbox
 from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
 
 if TYPE_CHECKING:
@@ -217,6 +218,11 @@ class Vault:
                 f"the database schema is at revision {revision}, this version needs {head}: "
                 "run `zoho-invoice db upgrade`"
             )
+
+    @property
+    def webhook_outbox(self) -> WebhookOutbox:
+        """Webhook deliveries waiting in this database (SECURITY 48); see ``vault/_outbox.py``."""
+        return WebhookOutbox(self._engine, clock=self._clock, guard=self._unavailable)
 
     def refresh_locks(self) -> DatabaseRefreshLocks:
         """Refresh locks in this database, shared by every process that opens it (SECURITY 27)."""
