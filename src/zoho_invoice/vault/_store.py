@@ -122,7 +122,37 @@ def _connection(row: ConnectionRow) -> Connection:
         created_at=row.created_at,
         updated_at=row.updated_at,
         status_reason=row.status_reason,
+        zoho_user_id=row.zoho_user_id,
     )
+
+
+def _check_session(row: ConnectTransactionRow | None, now: datetime) -> ConnectTransactionRow:
+    """The connect session, if it may still start an authorization; else ``ConnectFlowError``."""
+    if row is None:
+        raise ConnectFlowError("unknown connect link; ask the app for a new one")
+    if row.started_at is not None or row.consumed_at is not None:
+        raise ConnectFlowError("this connect link was already used; ask for a new one")
+    if row.expires_at <= now:
+        raise ConnectFlowError("this connect link has expired; ask for a new one")
+    return row
+
+
+def _check_state(
+    row: ConnectTransactionRow | None, binding: str, now: datetime
+) -> ConnectTransactionRow:
+    """The transaction, if this browser may consume it now; else ``ConnectFlowError``."""
+    if row is None or row.binding_hash is None:
+        raise ConnectFlowError("unknown state: start connecting again")
+    # The browser check comes first, and a wrong browser consumes nothing.
+    if not hmac.compare_digest(_hash(binding), row.binding_hash):
+        raise ConnectFlowError(
+            "this sign-in was started in another browser: start connecting again here"
+        )
+    if row.consumed_at is not None:
+        raise ConnectFlowError("this sign-in was already completed: start again")
+    if row.expires_at <= now:
+        raise ConnectFlowError("this sign-in took too long and expired: start again")
+    return row
 
 
 class Vault:
@@ -446,20 +476,28 @@ class Vault:
     def start_connect(
         self, session_token: str, *, state: str, binding: str, code_verifier: str
     ) -> PendingConnect:
-        """Use a connect session (once) to start an authorization; it expires in 10 minutes."""
+        """Use a connect session (once) to start an authorization; it expires in 10 minutes.
+
+        The link is checked by a read first: an unknown, used or expired one writes nothing and
+        takes no write lock (SECURITY 51); only a link that passes is claimed, by a write that
+        checks again (another request may have claimed it in between).
+        """
         now = self._now()
-        with self._write() as session:
+        token_hash = _hash(session_token)
+        with self._read() as session:
             row = session.scalars(
                 select(ConnectTransactionRow).where(
-                    ConnectTransactionRow.session_token_hash == _hash(session_token)
+                    ConnectTransactionRow.session_token_hash == token_hash
                 )
             ).first()
-            if row is None:
-                raise ConnectFlowError("unknown connect link; ask the app for a new one")
-            if row.started_at is not None or row.consumed_at is not None:
-                raise ConnectFlowError("this connect link was already used; ask for a new one")
-            if row.expires_at <= now:
-                raise ConnectFlowError("this connect link has expired; ask for a new one")
+            _check_session(row, now)
+        with self._write() as session:
+            row = session.scalars(
+                select(ConnectTransactionRow)
+                .where(ConnectTransactionRow.session_token_hash == token_hash)
+                .with_for_update()
+            ).first()
+            row = _check_session(row, now)
             result = session.execute(
                 update(ConnectTransactionRow)
                 .where(
@@ -486,25 +524,19 @@ class Vault:
             )
 
     def consume_state(self, state: str, binding: str) -> PendingConnect:
-        """Consume the transaction ``state`` names, once, from the browser that started it."""
+        """Consume the transaction ``state`` names, once, from the browser that started it.
+
+        A read decides first: a callback with an unknown state, another browser's binding, or
+        a used or expired state writes nothing and takes no write lock (SECURITY 51). Only one
+        that passes is consumed, by a write that checks again.
+        """
         now = self._now()
+        state_hash = _hash(state)
+        query = select(ConnectTransactionRow).where(ConnectTransactionRow.state_hash == state_hash)
+        with self._read() as session:
+            _check_state(session.scalars(query).first(), binding, now)
         with self._write() as session:
-            row = session.scalars(
-                select(ConnectTransactionRow).where(
-                    ConnectTransactionRow.state_hash == _hash(state)
-                )
-            ).first()
-            if row is None or row.binding_hash is None:
-                raise ConnectFlowError("unknown state: start connecting again")
-            # The browser check comes first, and a wrong browser consumes nothing.
-            if not hmac.compare_digest(_hash(binding), row.binding_hash):
-                raise ConnectFlowError(
-                    "this sign-in was started in another browser: start connecting again here"
-                )
-            if row.consumed_at is not None:
-                raise ConnectFlowError("this sign-in was already completed: start again")
-            if row.expires_at <= now:
-                raise ConnectFlowError("this sign-in took too long and expired: start again")
+            row = _check_state(session.scalars(query.with_for_update()).first(), binding, now)
             sealed = row.code_verifier_sealed
             result = session.execute(
                 update(ConnectTransactionRow)
@@ -547,8 +579,18 @@ class Vault:
         api_domain: str,
         scopes: Sequence[str] | str,
         tokens: TokenSet,
+        zoho_user_id: str | None = None,
+        claim: str | None = None,
     ) -> tuple[Connection, bool]:
-        """Store a new connection, or replace the tokens of the one for (owner, location).
+        """Store a new connection, or replace the tokens of the owner's connection of this very
+        Zoho user at ``location``.
+
+        A connection belongs to one Zoho user (SECURITY 44): a login by a Zoho user other than
+        the one a connection records makes a new connection, and the old one keeps its tokens
+        and organization. ``claim`` names a connection made before users were recorded (its
+        ``zoho_user_id`` is ``None``) that the caller proved belongs to ``zoho_user_id``: that
+        one is renewed and records the user. Without ``zoho_user_id`` (a caller that cannot
+        tell users apart), only a connection that records no user is renewed.
 
         A reconnect sets the connection active, bumps its version and, in the same
         transaction, queues the old refresh token for revocation (SECURITY 34).
@@ -557,9 +599,11 @@ class Vault:
         _check_owner(owner)
         for attempt in range(2):
             try:
-                return self._save_connection(owner, location, api_domain, scopes, tokens)
+                return self._save_connection(
+                    owner, location, api_domain, scopes, tokens, zoho_user_id, claim
+                )
             except IntegrityError:
-                # Two first connects raced on (owner, location); the second becomes a reconnect.
+                # Two first connects of one Zoho user raced; the second becomes a reconnect.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -571,18 +615,39 @@ class Vault:
         api_domain: str,
         scopes: Sequence[str] | str,
         tokens: TokenSet,
+        zoho_user_id: str | None,
+        claim: str | None,
     ) -> tuple[Connection, bool]:
         now = self._now()
+        same_owner = (ConnectionRow.owner == owner, ConnectionRow.location == location)
         with self._write() as session:
             row = session.scalars(
                 select(ConnectionRow)
-                .where(ConnectionRow.owner == owner, ConnectionRow.location == location)
+                .where(
+                    *same_owner,
+                    ConnectionRow.zoho_user_id.is_(None)
+                    if zoho_user_id is None
+                    else ConnectionRow.zoho_user_id == zoho_user_id,
+                )
                 .with_for_update()
             ).first()
+            if row is None and claim is not None and zoho_user_id is not None:
+                row = session.scalars(
+                    select(ConnectionRow)
+                    .where(
+                        *same_owner, ConnectionRow.id == claim, ConnectionRow.zoho_user_id.is_(None)
+                    )
+                    .with_for_update()
+                ).first()
             created = row is None
             if row is None:
                 row = ConnectionRow(
-                    id=_new_id(), owner=owner, location=location, version=1, created_at=now
+                    id=_new_id(),
+                    owner=owner,
+                    location=location,
+                    zoho_user_id=zoho_user_id,
+                    version=1,
+                    created_at=now,
                 )
                 session.add(row)
             else:
@@ -593,8 +658,10 @@ class Vault:
                     except DecryptionError:
                         old = None  # cannot be revoked by us; Zoho will age it out
                     if old is not None and old != tokens.refresh_token:
-                        self._queue_revocation(session, row, old, now)
+                        self._queue_revocation(session, row.id, row.location, old, now)
                 row.version += 1
+                if zoho_user_id is not None:
+                    row.zoho_user_id = zoho_user_id
             row.api_domain = api_domain
             row.scopes = _scopes_text(scopes)
             row.status = "active"
@@ -608,15 +675,26 @@ class Vault:
             session.flush()
             return _connection(row), created
 
+    def queue_revocation(self, location: str, token: str) -> None:
+        """Queue a token that belongs to no stored connection for revocation at ``location``'s
+        accounts server, retried until Zoho confirms (e.g. one minted for a refused connect)."""
+        with self._write() as session:
+            self._queue_revocation(session, None, location, token, self._now())
+
     def _queue_revocation(
-        self, session: Session, row: ConnectionRow, token: str, now: datetime
+        self,
+        session: Session,
+        connection_id: str | None,
+        location: str,
+        token: str,
+        now: datetime,
     ) -> None:
         rev_id = _new_id()
         session.add(
             PendingRevocationRow(
                 id=rev_id,
-                connection_id=row.id,
-                location=row.location,
+                connection_id=connection_id,
+                location=location,
                 token_sealed=self._seal(token, rev_id, REVOKE),
                 attempts=0,
                 created_at=now,
@@ -789,7 +867,7 @@ class Vault:
                     continue
                 break  # revoking the refresh token kills its access tokens too
             if token is not None:
-                self._queue_revocation(session, row, token, now)
+                self._queue_revocation(session, row.id, row.location, token, now)
             row.access_token_sealed = None
             row.access_expires_at = None
             row.refresh_token_sealed = None

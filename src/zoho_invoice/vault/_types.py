@@ -25,6 +25,9 @@ class Connection:
     created_at: datetime
     updated_at: datetime
     status_reason: str | None = None
+    #: The Zoho user the tokens belong to (their Zoho user id; SECURITY 44). ``None`` only for
+    #: a connection made before the vault recorded users, until its owner reconnects.
+    zoho_user_id: str | None = None
 
 
 @dataclass(frozen=True)
