@@ -21,6 +21,7 @@ from zoho_invoice.vault import KeyRing
 pytestmark = pytest.mark.e2e
 
 CLI = [sys.executable, "-c", "from zoho_invoice.cli import main; main()"]
+SANDBOX_KEY = "e2e-sandbox-control-key-" + "s" * 16
 
 
 @dataclass
@@ -61,6 +62,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     service_url = f"http://127.0.0.1:{service_port}"
     dc_file = tmp_path / "datacenters.json"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
+    # The sandbox's control routes (the journal read below) need its key.
+    base_env["ZOHO_SANDBOX_CONTROL_KEY"] = SANDBOX_KEY
     sandbox = subprocess.Popen(
         [*CLI, "sandbox", "--port", str(sandbox_port), "--datacenters-out", str(dc_file)],
         env=base_env,
@@ -69,7 +72,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     )
     try:
         _wait_for(sandbox_url + "/_sandbox", sandbox)
-        api_key = "e2e-api-key-" + os.urandom(8).hex()
+        api_key = "e2e-api-key-" + os.urandom(16).hex()
         env = {
             **base_env,
             "ZOHO_CLIENT_ID": "1000.E2ECLIENT",
@@ -159,7 +162,9 @@ def test_connect_eu_user_end_to_end(stack: Stack) -> None:
         revokes: list[dict[str, object]] = []
         while time.monotonic() < deadline:
             journal = httpx.get(
-                stack.sandbox_url + "/_sandbox/journal", params={"endpoint": "accounts.revoke"}
+                stack.sandbox_url + "/_sandbox/journal",
+                params={"endpoint": "accounts.revoke"},
+                headers={"X-Sandbox-Key": SANDBOX_KEY},
             ).json()
             revokes = journal["entries"] if isinstance(journal, dict) else journal
             if revokes:

@@ -9,6 +9,7 @@ import pytest
 
 from zoho_invoice.sandbox import Directory, Fault, SandboxWorld
 from zoho_invoice.sandbox._store import OAuthFailure
+from zoho_invoice.sandbox._world import JOURNAL_ENTRIES, JOURNAL_ENTRY_TEXT
 
 CLIENT = "1000.WORLDCLIENT"
 
@@ -122,6 +123,33 @@ def test_journal_records_with_the_world_clock_and_filters() -> None:
     assert entries[0].headers == {"content-type": "application/x-www-form-urlencoded"}
     assert [e.endpoint for e in world.journal.entries("accounts.*")] == ["accounts.token"]
     assert world.journal.entries("invoice.GET /invoices")[0].path == "/api/us/x"
+
+
+def test_s51_journal_keeps_the_newest_entries_cut_short() -> None:
+    """A client sending many or large requests cannot grow the journal without bound."""
+    world = SandboxWorld(base_url="http://sandbox.test", clock=Clock())
+    for number in range(JOURNAL_ENTRIES + 500):
+        world.journal.record(endpoint="accounts.token", method="POST", path=f"/{number}")
+    entries = world.journal.entries()
+    assert len(entries) == JOURNAL_ENTRIES
+    assert [entries[0].path, entries[-1].path] == ["/500", f"/{JOURNAL_ENTRIES + 499}"]
+    assert entries[-1].seq == world.journal.total == JOURNAL_ENTRIES + 500
+
+    huge = world.journal.record(
+        endpoint="accounts.token",
+        method="POST",
+        path="/big",
+        form=[("client_secret", "s" * 1_000_000), *[("k", "v")] * 10_000],
+        headers={"authorization": "Zoho-oauthtoken 1000.abc"},
+        body="b" * 1_000_000,
+    )
+    kept = sum(len(k) + len(v) for k, v in huge.form) + len(huge.body)
+    assert kept <= JOURNAL_ENTRY_TEXT and huge.truncated
+    assert len(huge.form) <= 64
+    # What says who called comes first and is kept whole.
+    assert huge.headers == {"authorization": "Zoho-oauthtoken 1000.abc"}
+    small = world.journal.record(endpoint="x", method="GET", path="/", form=[("a", "b")])
+    assert not small.truncated and small.form == [("a", "b")]
 
 
 def test_authenticate_knows_live_tokens_only() -> None:

@@ -1,16 +1,23 @@
-"""The sandbox as one ASGI app: Accounts for every DC, the Invoice API, and the control API."""
+"""The sandbox as one ASGI app: Accounts for every DC, the Invoice API, and the control API.
+
+Like ``.._http``, ``.._serving`` (the body limit, the server's bounds) is infrastructure the
+sandbox shares with the service; nothing else of the package is imported.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from .._serving import MAX_BODY_BYTES, BodyLimitMiddleware
 from ._accounts import accounts_routes
 from ._control import control_routes
 from ._respond import DATACENTERS
@@ -39,15 +46,17 @@ def create_sandbox_app(
     data_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
     invoice_limits: InvoiceLimits | None = None,
+    control_key: str | None = None,
 ) -> Starlette:
     """A local Zoho at ``base_url``: ``/accounts/{dc}/oauth/v2/...``, ``/api/{dc}/invoice/v3/...``
     and ``/_sandbox/...``. With ``data_dir`` its state (tokens, invoices) survives a restart;
     ``invoice_limits`` sets the organizations' request limits (also changeable at
-    ``/api/_sandbox/limits`` while it runs).
+    ``/api/_sandbox/limits`` while it runs); ``control_key`` puts the control routes behind
+    ``X-Sandbox-Key`` (see :class:`SandboxWorld`). Request bodies over 1 MB are answered 413.
 
     The shared :class:`SandboxWorld` is ``app.state.world``.
     """
-    world = SandboxWorld(base_url=base_url, data_dir=data_dir, clock=clock)
+    world = SandboxWorld(base_url=base_url, data_dir=data_dir, clock=clock, control_key=control_key)
 
     async def index(request: Request) -> Response:
         return JSONResponse(
@@ -58,6 +67,13 @@ def create_sandbox_app(
     routes += accounts_routes(world)
     routes += control_routes(world)
     routes.append(Mount("/api", app=create_invoice_app(world, limits=invoice_limits)))
-    app = Starlette(routes=routes)
+    # Every request is journaled with its body: refuse a large one before it is read whole.
+    too_large = json.dumps({"code": 413, "message": "The request body is larger than 1 MB."})
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, content=too_large.encode())
+        ],
+    )
     app.state.world = world
     return app

@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from typing import Any, Literal, TypeVar
 
@@ -18,10 +22,11 @@ from starlette.routing import Route
 from .._http import httpx
 from ._world import Fault, SandboxWorld
 
-__all__ = ["AsyncSandboxControl", "SandboxControl", "control_routes"]
+__all__ = ["CONTROL_KEY_HEADER", "AsyncSandboxControl", "SandboxControl", "control_routes"]
 
 
 M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class _Strict(BaseModel):
@@ -64,6 +69,41 @@ async def _parse(model: type[M], request: Request) -> M | JSONResponse:
         return JSONResponse(
             {"error": "invalid_request", "detail": exc.errors(include_url=False)}, status_code=422
         )
+
+
+#: The header that carries the sandbox's control key.
+CONTROL_KEY_HEADER = "X-Sandbox-Key"
+_DIGEST_KEY = secrets.token_bytes(32)
+
+
+def _digest(value: str) -> bytes:
+    return hmac.new(_DIGEST_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
+def _keyed(world: SandboxWorld, handler: Handler) -> Handler:
+    """``handler`` behind the world's control key, when it has one (SECURITY 51).
+
+    The journal shows codes, verifiers, tokens and client secrets, and the other routes can
+    revoke or reset everything: a sandbox on a port answers them only to its key holder.
+    """
+
+    async def checked(request: Request) -> Response:
+        key = world.control_key
+        given = request.headers.get(CONTROL_KEY_HEADER, "")
+        if key is not None and not hmac.compare_digest(_digest(given), _digest(key)):
+            return JSONResponse(
+                {
+                    "error": "unauthorized",
+                    "message": f"this sandbox's control routes need the header "
+                    f"{CONTROL_KEY_HEADER}: <its control key> (ZOHO_SANDBOX_CONTROL_KEY, or the "
+                    "key printed when it started)",
+                },
+                status_code=401,
+                headers={"Cache-Control": "no-store"},
+            )
+        return await handler(request)
+
+    return checked
 
 
 def control_routes(world: SandboxWorld) -> list[Route]:
@@ -137,15 +177,19 @@ def control_routes(world: SandboxWorld) -> list[Route]:
         world.reset()
         return Response(status_code=204)
 
+    def keyed(handler: Handler) -> Handler:
+        return _keyed(world, handler)
+
     return [
-        Route("/_sandbox/clients", clients, methods=["POST"]),
-        Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/settings", settings, methods=["GET", "PATCH"]),
-        Route("/_sandbox/revoke", revoke, methods=["POST"]),
-        Route("/_sandbox/journal", journal, methods=["GET"]),
-        Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/clients", keyed(clients), methods=["POST"]),
+        Route("/_sandbox/faults", keyed(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/settings", keyed(settings), methods=["GET", "PATCH"]),
+        Route("/_sandbox/revoke", keyed(revoke), methods=["POST"]),
+        Route("/_sandbox/journal", keyed(journal), methods=["GET"]),
+        Route("/_sandbox/stats", keyed(stats), methods=["GET"]),
+        # The simulated people and organizations: nothing secret, and seeding needs them.
         Route("/_sandbox/users", users, methods=["GET"]),
-        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/reset", keyed(reset), methods=["POST"]),
     ]
 
 
@@ -196,11 +240,19 @@ def _checked(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-class SandboxControl:
-    """Drive a running sandbox from tests; ``client.base_url`` must be the sandbox's base URL."""
+def _key_headers(key: str | None) -> dict[str, str]:
+    return {CONTROL_KEY_HEADER: key} if key else {}
 
-    def __init__(self, client: httpx.Client) -> None:
+
+class SandboxControl:
+    """Drive a running sandbox from tests; ``client.base_url`` must be the sandbox's base URL.
+
+    ``key``: the sandbox's control key, when it has one (``zoho-invoice sandbox`` always does).
+    """
+
+    def __init__(self, client: httpx.Client, *, key: str | None = None) -> None:
         self._client = client
+        self._headers = _key_headers(key)
 
     def register_client(
         self, client_id: str, client_secret: str, redirect_uris: list[str] | None = None
@@ -211,7 +263,7 @@ class SandboxControl:
             "client_secret": client_secret,
             "redirect_uris": redirect_uris,
         }
-        _checked(self._client.post("/_sandbox/clients", json=payload))
+        _checked(self._client.post("/_sandbox/clients", headers=self._headers, json=payload))
 
     def script(
         self,
@@ -235,10 +287,10 @@ class SandboxControl:
             headers=headers,
             delay_after=delay_after,
         )
-        _checked(self._client.post("/_sandbox/faults", json=payload))
+        _checked(self._client.post("/_sandbox/faults", headers=self._headers, json=payload))
 
     def clear_faults(self) -> None:
-        _checked(self._client.delete("/_sandbox/faults"))
+        _checked(self._client.delete("/_sandbox/faults", headers=self._headers))
 
     def configure(
         self,
@@ -256,7 +308,9 @@ class SandboxControl:
             throttle_wording,
             throttle_window,
         )
-        result: dict[str, Any] = _checked(self._client.patch("/_sandbox/settings", json=payload))
+        result: dict[str, Any] = _checked(
+            self._client.patch("/_sandbox/settings", headers=self._headers, json=payload)
+        )
         return result
 
     def set_access_token_lifetime(self, seconds: float) -> None:
@@ -264,36 +318,41 @@ class SandboxControl:
 
     def revoke_refresh_token(self, refresh_token: str) -> None:
         payload = {"refresh_token": refresh_token}
-        _checked(self._client.post("/_sandbox/revoke", json=payload))
+        _checked(self._client.post("/_sandbox/revoke", headers=self._headers, json=payload))
 
     def journal(self, endpoint: str | None = None) -> list[dict[str, Any]]:
         params = {"endpoint": endpoint} if endpoint else None
         entries: list[dict[str, Any]] = _checked(
-            self._client.get("/_sandbox/journal", params=params)
+            self._client.get("/_sandbox/journal", headers=self._headers, params=params)
         )["entries"]
         return entries
 
     def stats(self, refresh_token: str | None = None) -> dict[str, int]:
         params = {"refresh_token": refresh_token} if refresh_token else None
-        result: dict[str, int] = _checked(self._client.get("/_sandbox/stats", params=params))
+        result: dict[str, int] = _checked(
+            self._client.get("/_sandbox/stats", headers=self._headers, params=params)
+        )
         return result
 
     def tokens_minted(self, refresh_token: str | None = None) -> int:
         return self.stats(refresh_token)["access_tokens_minted"]
 
     def users(self) -> dict[str, list[dict[str, Any]]]:
-        result: dict[str, list[dict[str, Any]]] = _checked(self._client.get("/_sandbox/users"))
+        result: dict[str, list[dict[str, Any]]] = _checked(
+            self._client.get("/_sandbox/users", headers=self._headers)
+        )
         return result
 
     def reset(self) -> None:
-        _checked(self._client.post("/_sandbox/reset"))
+        _checked(self._client.post("/_sandbox/reset", headers=self._headers))
 
 
 class AsyncSandboxControl:
     """:class:`SandboxControl` for an ``httpx.AsyncClient`` (e.g. over ``ASGITransport``)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, key: str | None = None) -> None:
         self._client = client
+        self._headers = _key_headers(key)
 
     async def register_client(
         self, client_id: str, client_secret: str, redirect_uris: list[str] | None = None
@@ -303,7 +362,7 @@ class AsyncSandboxControl:
             "client_secret": client_secret,
             "redirect_uris": redirect_uris,
         }
-        _checked(await self._client.post("/_sandbox/clients", json=payload))
+        _checked(await self._client.post("/_sandbox/clients", headers=self._headers, json=payload))
 
     async def script(
         self,
@@ -325,10 +384,10 @@ class AsyncSandboxControl:
             headers=headers,
             delay_after=delay_after,
         )
-        _checked(await self._client.post("/_sandbox/faults", json=payload))
+        _checked(await self._client.post("/_sandbox/faults", headers=self._headers, json=payload))
 
     async def clear_faults(self) -> None:
-        _checked(await self._client.delete("/_sandbox/faults"))
+        _checked(await self._client.delete("/_sandbox/faults", headers=self._headers))
 
     async def configure(
         self,
@@ -347,7 +406,7 @@ class AsyncSandboxControl:
             throttle_window,
         )
         result: dict[str, Any] = _checked(
-            await self._client.patch("/_sandbox/settings", json=payload)
+            await self._client.patch("/_sandbox/settings", headers=self._headers, json=payload)
         )
         return result
 
@@ -356,18 +415,20 @@ class AsyncSandboxControl:
 
     async def revoke_refresh_token(self, refresh_token: str) -> None:
         payload = {"refresh_token": refresh_token}
-        _checked(await self._client.post("/_sandbox/revoke", json=payload))
+        _checked(await self._client.post("/_sandbox/revoke", headers=self._headers, json=payload))
 
     async def journal(self, endpoint: str | None = None) -> list[dict[str, Any]]:
         params = {"endpoint": endpoint} if endpoint else None
         entries: list[dict[str, Any]] = _checked(
-            await self._client.get("/_sandbox/journal", params=params)
+            await self._client.get("/_sandbox/journal", headers=self._headers, params=params)
         )["entries"]
         return entries
 
     async def stats(self, refresh_token: str | None = None) -> dict[str, int]:
         params = {"refresh_token": refresh_token} if refresh_token else None
-        result: dict[str, int] = _checked(await self._client.get("/_sandbox/stats", params=params))
+        result: dict[str, int] = _checked(
+            await self._client.get("/_sandbox/stats", headers=self._headers, params=params)
+        )
         return result
 
     async def tokens_minted(self, refresh_token: str | None = None) -> int:
@@ -375,9 +436,9 @@ class AsyncSandboxControl:
 
     async def users(self) -> dict[str, list[dict[str, Any]]]:
         result: dict[str, list[dict[str, Any]]] = _checked(
-            await self._client.get("/_sandbox/users")
+            await self._client.get("/_sandbox/users", headers=self._headers)
         )
         return result
 
     async def reset(self) -> None:
-        _checked(await self._client.post("/_sandbox/reset"))
+        _checked(await self._client.post("/_sandbox/reset", headers=self._headers))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +18,11 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .._files import ensure_private_dir, write_private_text
+from .._serving import server_config
 from ._app import create_sandbox_app, datacenters_table
 from ._world import SandboxWorld
 
-__all__ = ["RunningSandbox", "running_sandbox", "serve_sandbox"]
+__all__ = ["CONTROL_KEY_ENV", "RunningSandbox", "running_sandbox", "serve_sandbox"]
 
 
 def _base_url(host: str, port: int) -> str:
@@ -35,19 +39,40 @@ def write_datacenters(base_url: str, path: Path) -> None:
     write_private_text(path, json.dumps(datacenters_table(base_url), indent=2) + "\n")
 
 
+#: The environment variable that gives a served sandbox its control key.
+CONTROL_KEY_ENV = "ZOHO_SANDBOX_CONTROL_KEY"
+
+
 def serve_sandbox(
-    host: str, port: int, data_dir: Path | None, datacenters_out: Path | None
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    datacenters_out: Path | None,
+    *,
+    control_key: str | None = None,
 ) -> None:
     """Serve the sandbox until interrupted; write the DC table to ``datacenters_out`` first.
 
     URLs in the table are ``http://{host}:{port}/accounts/xx`` and ``.../api/xx`` (a wildcard
-    host such as ``0.0.0.0`` is written as ``127.0.0.1``).
+    host such as ``0.0.0.0`` is written as ``127.0.0.1``). The control routes need
+    ``control_key`` (else ``$ZOHO_SANDBOX_CONTROL_KEY``, else a new key printed on stderr) in
+    ``X-Sandbox-Key``: anyone who can reach the port could otherwise read the journal's
+    secrets (SECURITY 51). The server holds bounded resources (``_serving.server_config``).
     """
+    key = control_key or os.environ.get(CONTROL_KEY_ENV) or None
+    if key is None:
+        key = secrets.token_urlsafe(32)
+        sys.stderr.write(
+            f"sandbox control key (send it as X-Sandbox-Key to /_sandbox/...): {key}\n"
+            f"  set {CONTROL_KEY_ENV} to choose it yourself\n"
+        )
+        sys.stderr.flush()
     base_url = _base_url(host, port)
-    app = create_sandbox_app(base_url=base_url, data_dir=data_dir)
+    app = create_sandbox_app(base_url=base_url, data_dir=data_dir, control_key=key)
     if datacenters_out is not None:
         write_datacenters(base_url, datacenters_out)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    config = server_config(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.Server(config).run()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +89,10 @@ def running_sandbox(
     data_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
     datacenters_out: Path | None = None,
+    control_key: str | None = None,
 ) -> Iterator[RunningSandbox]:
-    """The sandbox on a free port in a background thread, for tests of sync clients.
+    """The sandbox on a free port in a background thread, for tests of sync clients
+    (``control_key``: see :func:`create_sandbox_app`).
 
     >>> with running_sandbox() as sandbox:   # doctest: +SKIP
     ...     httpx.get(sandbox.base_url + "/_sandbox/users")
@@ -73,10 +100,12 @@ def running_sandbox(
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.bind((host, 0))
     base_url = _base_url(host, int(sock.getsockname()[1]))
-    app = create_sandbox_app(base_url=base_url, data_dir=data_dir, clock=clock)
+    app = create_sandbox_app(
+        base_url=base_url, data_dir=data_dir, clock=clock, control_key=control_key
+    )
     if datacenters_out is not None:
         write_datacenters(base_url, datacenters_out)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = server_config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

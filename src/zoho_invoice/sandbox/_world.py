@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from ._directory import Directory
 from ._store import AccountsStore
 
 __all__ = [
+    "JOURNAL_ENTRIES",
+    "JOURNAL_ENTRY_TEXT",
     "AccessGrant",
     "Fault",
     "FaultScript",
@@ -102,9 +105,21 @@ class FaultScript:
             self._entries.clear()
 
 
+#: The journal keeps the newest entries only, and each one keeps at most this much text
+#: (values cut short, ``truncated`` set): a client sending large or many requests cannot grow
+#: the sandbox's memory without bound (SECURITY 51).
+JOURNAL_ENTRIES = 1000
+JOURNAL_ENTRY_TEXT = 8 * 1024
+JOURNAL_FIELDS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request the sandbox received (secrets included: it is a test double)."""
+    """One request the sandbox received (secrets included: it is a test double).
+
+    ``seq`` numbers every request ever recorded (1, 2, ...), so a reader can tell what is new
+    even after old entries were dropped.
+    """
 
     endpoint: str
     method: str
@@ -114,6 +129,8 @@ class JournalEntry:
     headers: dict[str, str]
     at: float
     body: str = ""
+    truncated: bool = False
+    seq: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,16 +142,53 @@ class JournalEntry:
             "headers": dict(self.headers),
             "at": self.at,
             "body": self.body,
+            "truncated": self.truncated,
+            "seq": self.seq,
         }
 
 
-class Journal:
-    """Every request received, in order; tests read it to prove what was (not) sent."""
+class _Budget:
+    """What is left of one entry's text allowance; cuts what does not fit."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+        self.cut = False
+
+    def take(self, text: str) -> str:
+        if len(text) > self.left:
+            self.cut = True
+            text = text[: self.left]
+        self.left -= len(text)
+        return text
+
+    def pairs(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        kept: list[tuple[str, str]] = []
+        for key, value in items:
+            if len(kept) == JOURNAL_FIELDS:
+                self.cut = True
+                break
+            kept.append((self.take(key), self.take(value)))
+        return kept
+
+
+class Journal:
+    """The newest requests received, in order; tests read it to prove what was (not) sent.
+
+    At most ``max_entries`` are kept (the oldest go first), each cut to ``JOURNAL_ENTRY_TEXT``
+    characters; :attr:`total` counts every request ever recorded.
+    """
+
+    def __init__(self, clock: Clock, *, max_entries: int = JOURNAL_ENTRIES) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: list[JournalEntry] = []
+        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        """How many requests were recorded since the start (or the last ``clear``)."""
+        with self._lock:
+            return self._total
 
     def record(
         self,
@@ -147,17 +201,26 @@ class Journal:
         headers: Mapping[str, str] | None = None,
         body: str = "",
     ) -> JournalEntry:
-        entry = JournalEntry(
-            endpoint=endpoint,
-            method=method.upper(),
-            path=path,
-            query=list(query),
-            form=list(form),
-            headers={k.lower(): v for k, v in (headers or {}).items()},
-            at=self._clock(),
-            body=body,
-        )
+        budget = _Budget(JOURNAL_ENTRY_TEXT)
+        # Headers first: they say who called (the token); bodies are the first to be cut.
+        kept_headers = dict(budget.pairs((k.lower(), v) for k, v in (headers or {}).items()))
+        kept_query = budget.pairs(query)
+        kept_form = budget.pairs(form)
+        kept_body = budget.take(body)
         with self._lock:
+            self._total += 1
+            entry = JournalEntry(
+                endpoint=endpoint,
+                method=method.upper(),
+                path=budget.take(path),
+                query=kept_query,
+                form=kept_form,
+                headers=kept_headers,
+                at=self._clock(),
+                body=kept_body,
+                truncated=budget.cut,
+                seq=self._total,
+            )
             self._entries.append(entry)
         return entry
 
@@ -172,6 +235,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._total = 0
 
 
 @dataclass(slots=True)
@@ -200,6 +264,10 @@ class SandboxSettings:
 class SandboxWorld:
     """Everything the simulated Zoho knows.
 
+    ``control_key``: when set, the control routes (``/_sandbox/...``: the journal with its
+    secrets, faults, settings, clients, revoke, stats, reset) answer only requests carrying it
+    in ``X-Sandbox-Key``; ``zoho-invoice sandbox`` always sets one (SECURITY 51).
+
     >>> world = SandboxWorld(base_url="http://127.0.0.1:8090")
     >>> world.authenticate("1000.nope.nope") is None
     True
@@ -212,8 +280,10 @@ class SandboxWorld:
         data_dir: Path | None = None,
         clock: Clock = time.time,
         directory: Directory | None = None,
+        control_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.control_key = control_key
         self.data_dir = data_dir
         self.clock = clock
         self.directory = directory or Directory.default()
