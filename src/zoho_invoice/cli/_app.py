@@ -122,6 +122,7 @@ def run_service(settings: Settings, *, host: str, port: int, demo: bool = False)
 
     from ..web import create_app
 
+    require_webhook(settings)
     vault = open_vault(settings, upgrade=True)
     oauth = make_oauth(settings)
     try:
@@ -132,10 +133,24 @@ def run_service(settings: Settings, *, host: str, port: int, demo: bool = False)
         application, host=host, port=port, log_config=None, access_log=True, server_header=False
     )
     server = uvicorn.Server(config)
+    # Deliveries queued before a restart go out now; new events as soon as they are queued.
+    webhooks = application.state.context.webhooks
+    if webhooks is not None:
+        webhooks.start()
     try:
         server.run()
     finally:
+        if webhooks is not None:
+            webhooks.close()
         vault.close()
+
+
+def require_webhook(settings: Settings) -> None:
+    """Refuse to start with a webhook URL that lacks a strong secret or https (SECURITY 48)."""
+    try:
+        settings.require_webhook()
+    except ConfigurationError as exc:
+        fail(f"refusing to start: {exc}")
 
 
 @app.command()
@@ -324,28 +339,39 @@ def worker(
     ] = True,
 ) -> None:
     """Background work: refresh tokens ahead of expiry (finding dead connections early), send
-    queued revocations, purge expired connect transactions. Run one or several."""
+    queued revocations and webhooks, purge expired connect transactions. Run one or several."""
     setup_logging()
-    from ..tokens import TokenManager, process_revocations, refresh_expiring
+    from ..tokens import (
+        TokenManager,
+        process_revocations,
+        refresh_expiring,
+        webhook_deliverer_from_settings,
+    )
 
     settings = load_settings()
+    require_webhook(settings)
     vault = open_vault(settings, upgrade=False)
     oauth = make_oauth(settings)
     # Tokens that would lapse before the next round are refreshed in this one.
     manager = TokenManager.from_settings(
         settings, vault=vault, oauth=oauth, leeway=settings.refresh_leeway + interval
     )
+    webhooks = webhook_deliverer_from_settings(settings, vault)
     log = logging.getLogger("zoho_invoice.worker")
     try:
         while True:
             try:
                 refreshed = refresh_expiring(manager, vault) if refresh else None
                 done = process_revocations(vault, oauth)
+                # After the refreshes: a needs_reauth they found goes out in this round.
+                delivered = webhooks.deliver_due() if webhooks is not None else "no webhooks"
                 purged = vault.purge_expired()
+                purged += vault.webhook_outbox.purge_dead(time.time() - DEAD_WEBHOOK_RETENTION)
                 log.info(
-                    "worker round: %s; revocations %s; expired transactions purged %s",
+                    "worker round: %s; revocations %s; %s; purged %s",
                     refreshed,
                     done,
+                    delivered,
                     purged,
                 )
             except ZohoError as exc:
@@ -356,7 +382,13 @@ def worker(
     except KeyboardInterrupt:
         pass
     finally:
+        if webhooks is not None:
+            webhooks.close()
         vault.close()
+
+
+#: Webhooks given up on stay in the outbox this long (seconds), for the operator to look at.
+DEAD_WEBHOOK_RETENTION = 30 * 86400.0
 
 
 @db_app.command("upgrade")

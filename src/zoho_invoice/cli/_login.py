@@ -75,7 +75,7 @@ def run_login(
     from .._exceptions import DataCenterError
     from ..datacenters import DataCenterTable
     from ..oauth import OAuthClient
-    from ..tokens import ConnectionEvent, event_sink_from_settings
+    from ..tokens import ConnectionEvent, WebhookDispatcher, webhooks_from_settings
     from ..vault import Vault
     from ..web import create_app
 
@@ -98,10 +98,11 @@ def run_login(
             "api_key": SecretStr(secrets.token_urlsafe(32)),
         }
     )
+    settings.require_webhook()  # a bad webhook setting stops the login before anything runs
     vault = Vault.from_settings(local, upgrade=True)
     done = threading.Event()
     result: list[LoginResult] = []
-    forward = event_sink_from_settings(settings)
+    webhooks: WebhookDispatcher | None = None
 
     def on_event(event: ConnectionEvent) -> None:
         forward(event)
@@ -112,6 +113,8 @@ def run_login(
             done.set()
 
     try:
+        # The event is queued in the outbox and sent at once; the worker retries it if needed.
+        forward, webhooks = webhooks_from_settings(settings, vault)
         app = create_app(
             local, vault=vault, oauth=OAuthClient.from_settings(local), events=on_event
         )
@@ -142,6 +145,8 @@ def run_login(
             server.should_exit = True
             thread.join(timeout=5)
     finally:
+        if webhooks is not None:
+            webhooks.close()
         vault.close()
     return result[0]
 

@@ -418,12 +418,23 @@ def api_router(ctx: WebContext) -> APIRouter:
     )
     def disconnect(connection_id: str, background: BackgroundTasks) -> Response:
         """Forget the connection's tokens now; revoke them at Zoho in the background."""
+        from ..tokens import ConnectionEvent
+
         conn = _get(connection_id)
         try:
-            ctx.vault.disconnect(conn.id)
+            revoked = ctx.vault.disconnect(conn.id)
         except ConnectionNotFoundError:
             raise APIProblem(404, "not_found", "no connection with that id") from None
         background.add_task(ctx.process_revocations)
+        ctx.emit(
+            ConnectionEvent(
+                type="connection.revoked",
+                connection_id=revoked.id,
+                owner=revoked.owner,
+                at=revoked.updated_at,
+                reason="disconnected",
+            )
+        )
         return Response(status_code=204)
 
     _add_catch_all(router)

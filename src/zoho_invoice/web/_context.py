@@ -16,13 +16,12 @@ from .._exceptions import ZohoError
 from .._http import httpx
 from ..datacenters import DataCenterTable
 from ..settings import Settings
-from ..tokens._events import event_sink_from_settings
 
 if TYPE_CHECKING:
     from ..api import RequestBudget, ZohoInvoice
     from ..api.types import Organization
     from ..oauth import OAuthClient
-    from ..tokens import ConnectionEvent, EventSink, TokenManager
+    from ..tokens import ConnectionEvent, EventSink, TokenManager, WebhookDispatcher
     from ..vault import Vault
 
 logger = logging.getLogger("zoho_invoice.web")
@@ -66,6 +65,9 @@ class WebContext:
     templates: Jinja2Templates
     organizations: OrganizationsReader = read_organizations
     events: EventSink | None = None
+    #: Sends queued webhooks from a thread (when ``ZOHO_WEBHOOK_URL`` is set and ``events`` was
+    #: built from the settings); ``run_service`` starts it and closes it at shutdown.
+    webhooks: WebhookDispatcher | None = None
     #: The transport and request budget of the Invoice API client (tests: the sandbox in process).
     api_http_client: httpx.Client | None = None
     api_budget: RequestBudget | None = None
@@ -168,8 +170,11 @@ def build_context(
         from ..oauth import OAuthClient
 
         oauth = OAuthClient.from_settings(settings)
+    webhooks = None
     if events is None:
-        events = event_sink_from_settings(settings)
+        from ..tokens import webhooks_from_settings
+
+        events, webhooks = webhooks_from_settings(settings, vault)
     if manager is None:
         from ..tokens import TokenManager
 
@@ -187,6 +192,7 @@ def build_context(
         templates=make_templates(),
         organizations=organizations or read_organizations,
         events=events,
+        webhooks=webhooks,
         api_http_client=api_http_client,
         api_budget=api_budget,
     )
