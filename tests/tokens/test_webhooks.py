@@ -298,3 +298,49 @@ def test_logging_sink_only_logs_when_no_webhook_is_configured(
         sink(EVENT)
     assert "connection.revoked" in caplog.text
     assert vault.webhook_outbox.entries() == []
+
+
+def test_s48_a_manager_from_settings_queues_needs_reauth_for_the_webhook(
+    vault: Vault, clock: Clock
+) -> None:
+    from pydantic import SecretStr
+
+    from zoho_invoice._exceptions import ReauthorizationRequired
+    from zoho_invoice.datacenters import DataCenterTable
+    from zoho_invoice.oauth import OAuthClient, TokenSet
+    from zoho_invoice.settings import Settings
+    from zoho_invoice.tokens import TokenManager
+
+    def zoho(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"error": "invalid_code"})  # the refresh token is dead
+
+    connection, _ = vault.save_connection(
+        owner="tenant-7",
+        location="eu",
+        api_domain="https://www.zohoapis.eu",
+        scopes=["ZohoInvoice.invoices.READ"],
+        tokens=TokenSet(
+            access_token="1000." + "a" * 32 + "." + "b" * 32,
+            refresh_token="1000." + "c" * 32 + "." + "d" * 32,
+            expires_at=datetime.fromtimestamp(clock.now - 1, UTC),
+            api_domain="https://www.zohoapis.eu",
+            token_type="Bearer",
+            scope=None,
+        ),
+    )
+    oauth = OAuthClient(
+        client_id="1000.CLIENTID",
+        client_secret=SecretStr("secret"),
+        redirect_uri="https://app.example.com/zoho/callback",
+        scopes=["ZohoInvoice.invoices.READ"],
+        datacenters=DataCenterTable.builtin(),
+        http=httpx.Client(transport=httpx.MockTransport(zoho)),
+        clock=clock,
+    )
+    settings = Settings(webhook_url="https://hooks.example.com/zoho", webhook_secret=SECRET)  # type: ignore[arg-type]
+    manager = TokenManager.from_settings(settings, vault=vault, oauth=oauth, clock=clock)
+    with pytest.raises(ReauthorizationRequired):
+        manager.get_access_token(connection.id)
+    [queued] = vault.webhook_outbox.entries()
+    assert queued.event_type == "connection.needs_reauth" and queued.status == "pending"
+    assert '"owner":"tenant-7"' in queued.payload and "1000." not in queued.payload
