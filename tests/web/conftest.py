@@ -27,7 +27,7 @@ from zoho_invoice.sandbox import SandboxWorld, create_sandbox_app, datacenters_t
 from zoho_invoice.settings import Settings
 from zoho_invoice.tokens import ConnectionEvent, TokenManager
 from zoho_invoice.vault import KeyRing, Vault
-from zoho_invoice.web import create_app, organizations_reader
+from zoho_invoice.web import create_app, organizations_reader, users_reader
 
 SANDBOX_URL = "http://127.0.0.1:9"  # never dialled: the sandbox is reached in process
 PUBLIC_URL = "http://testserver"
@@ -35,6 +35,7 @@ API_KEY = "test-api-key-0123456789abcdef"
 CLIENT_ID = "1000.WEBTESTCLIENT"
 CLIENT_SECRET = "web-test-client-secret-value"
 REDIRECT_URI = PUBLIC_URL + "/callback"
+#: The prefix of the per-flow binding cookies (``Harness.binding_cookie_for(url)`` names one).
 BINDING_COOKIE = "zoho_invoice_binding"
 
 
@@ -90,6 +91,17 @@ class Harness:
     def connect_url_unchecked(self, owner: str = "tenant-1") -> str:
         """A connect URL made while the database may be down (built by hand, never stored)."""
         return "/connect/" + "A" * 43
+
+    def binding_cookie_for(self, url: str) -> str:
+        """The name of the binding cookie of the flow whose ``state`` is in ``url`` (SECURITY
+        46: one cookie per flow, named after a hash of its state)."""
+        from zoho_invoice.web._connect import binding_cookie_name
+
+        return binding_cookie_name(self.params(url)["state"])
+
+    def binding_for(self, url: str, browser: TestClient | None = None) -> str | None:
+        """The value of that flow's binding cookie in ``browser`` (default: ``self.web``)."""
+        return (browser or self.web).cookies.get(self.binding_cookie_for(url))
 
     # -- the browser -------------------------------------------------------------------------
 
@@ -212,6 +224,7 @@ def build_harness(
             manager=manager,
             demo=demo,
             organizations=organizations_reader(http_client=zoho),
+            current_user=users_reader(http_client=zoho),
             events=events.append,
             api_http_client=zoho,
             api_budget=UnlimitedBudget(),

@@ -54,8 +54,11 @@ def test_s02_state_from_another_browser(harness) -> None:
             json={"owner": "attacker"},
             headers={"Authorization": f"Bearer {harness.api_key}"},
         )
-        browser_b.get(response.json()["connect_url"], follow_redirects=False)
-        assert browser_b.cookies.get(harness.binding_cookie)
+        b_start = browser_b.get(response.json()["connect_url"], follow_redirects=False)
+        b_binding = harness.binding_for(b_start.headers["location"], browser_b)
+        assert b_binding
+        # B presents its own binding under the name of A's flow (the best B can do).
+        browser_b.cookies.set(harness.binding_cookie_for(url), b_binding, path="/callback")
         parts = urlsplit(url)
         response = browser_b.get(parts.path + "?" + parts.query, follow_redirects=False)
     _refused(response, harness)
@@ -66,9 +69,9 @@ def test_s02_state_from_another_browser(harness) -> None:
 
 def test_s03_replay_after_success(harness) -> None:
     url = harness.consent(harness.start(), "bob@bluebird.example")
-    cookie = harness.web.cookies.get(harness.binding_cookie)
+    cookie = harness.binding_for(url)
     assert harness.callback(url).status_code == 200
-    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    harness.web.cookies.set(harness.binding_cookie_for(url), cookie, path="/callback")
     replay = harness.callback(url)
     assert replay.status_code == 400
     assert len(harness.token_requests()) == 1
@@ -192,7 +195,7 @@ def test_s12_declined_consent_is_a_clear_escaped_page(harness) -> None:
 
 def test_s12_declined_page_only_for_the_browser_that_started(harness) -> None:
     url = harness.consent(harness.start(), "bob@bluebird.example", decision="deny")
-    cookie = harness.web.cookies.get(harness.binding_cookie)
+    cookie = harness.binding_for(url)
     harness.web.cookies.clear()
     crafted = _callback_with(
         harness, url, error="access_denied", error_description="Call +1-555 for support"
@@ -200,20 +203,21 @@ def test_s12_declined_page_only_for_the_browser_that_started(harness) -> None:
     assert crafted.status_code == 400
     assert "You declined" not in crafted.text and "555" not in crafted.text
     assert "not valid" in crafted.text
-    # With the cookie but an unknown state: the same generic page.
-    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    # With a cookie but an unknown state: the same generic page.
+    forged = url.replace(harness.params(url)["state"], "x" * 43)
+    harness.web.cookies.set(harness.binding_cookie_for(forged), cookie, path="/callback")
     unknown = _callback_with(harness, url, state="x" * 43, error_description="Call +1-555")
     assert "You declined" not in unknown.text and "not valid" in unknown.text
 
 
 def test_s12_declined_consumes_the_state(harness) -> None:
     authorize = harness.start()
-    cookie = harness.web.cookies.get(harness.binding_cookie)
+    cookie = harness.binding_for(authorize)
     approved = harness.consent(authorize, "bob@bluebird.example")
     declined = _callback_with(harness, approved, error="access_denied", code=None)
     assert "You declined" in declined.text
     # The same state can no longer finish a connection, even with a valid code.
-    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    harness.web.cookies.set(harness.binding_cookie_for(approved), cookie, path="/callback")
     assert harness.callback(approved).status_code == 400
     assert harness.token_requests() == []
     assert harness.vault.list_connections() == []
@@ -292,7 +296,8 @@ def test_s16_headers_and_binding_cookie(harness) -> None:
     start = harness.web.get(connect_url, follow_redirects=False)
     _assert_security_headers(start)
     cookie = start.headers["set-cookie"]
-    assert cookie.startswith(harness.binding_cookie + "=")
+    # One cookie per flow, named after a hash of its state (SECURITY 46).
+    assert cookie.startswith(harness.binding_cookie_for(start.headers["location"]) + "=")
     lowered = cookie.lower()
     assert "httponly" in lowered
     assert "samesite=lax" in lowered
@@ -304,7 +309,7 @@ def test_s16_headers_and_binding_cookie(harness) -> None:
     _assert_security_headers(done)
     # The cookie is cleared once used.
     assert "max-age=0" in done.headers["set-cookie"].lower()
-    assert harness.web.cookies.get(harness.binding_cookie) is None
+    assert harness.binding_for(url) is None
     failed = harness.web.get("/callback?state=x&code=y", follow_redirects=False)
     _assert_security_headers(failed)
 
@@ -335,14 +340,15 @@ def test_s03_concurrent_double_callback_exchanges_once(harness) -> None:
     import threading
 
     url = harness.consent(harness.start(), "bob@bluebird.example")
-    cookie = harness.web.cookies.get(harness.binding_cookie)
+    cookie = harness.binding_for(url)
+    name = harness.binding_cookie_for(url)
     parts = urlsplit(url)
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 
     def finish() -> None:
         with TestClient(harness.app, base_url="http://testserver") as browser:
-            browser.cookies.set(harness.binding_cookie, cookie, path="/callback")
+            browser.cookies.set(name, cookie, path="/callback")
             barrier.wait()
             response = browser.get(parts.path + "?" + parts.query, follow_redirects=False)
             statuses.append(response.status_code)
@@ -361,10 +367,10 @@ def test_s03_replay_after_a_failed_exchange_is_refused(harness) -> None:
     from zoho_invoice.sandbox import Fault
 
     url = harness.consent(harness.start(), "bob@bluebird.example")
-    cookie = harness.web.cookies.get(harness.binding_cookie)
+    cookie = harness.binding_for(url)
     harness.world.faults.add("accounts.token", Fault(status=503, body=None))
     assert harness.callback(url).status_code == 400
-    harness.web.cookies.set(harness.binding_cookie, cookie, path="/callback")
+    harness.web.cookies.set(harness.binding_cookie_for(url), cookie, path="/callback")
     replay = harness.callback(url)
     assert replay.status_code == 400
     assert len(harness.token_requests()) == 1

@@ -5,7 +5,7 @@
 """
 
 from ._app import api_router, connect_router, create_app
-from ._context import WebContext, build_context, organizations_reader
+from ._context import WebContext, build_context, organizations_reader, users_reader
 
 __all__ = [
     "WebContext",
@@ -14,4 +14,5 @@ __all__ = [
     "connect_router",
     "create_app",
     "organizations_reader",
+    "users_reader",
 ]

@@ -12,7 +12,7 @@ from .._exceptions import VaultUnavailableError
 from ..settings import Settings
 from ._api import api_router as _api_router
 from ._connect import connect_router as _connect_router
-from ._context import OrganizationsReader, WebContext, build_context
+from ._context import OrganizationsReader, UserReader, WebContext, build_context
 from ._demo import demo_router
 from ._errors import UNAVAILABLE_MESSAGE, error_response, install_error_handlers
 
@@ -89,6 +89,7 @@ def create_app(
     manager: TokenManager | None = None,
     demo: bool = False,
     organizations: OrganizationsReader | None = None,
+    current_user: UserReader | None = None,
     events: EventSink | None = None,
     api_http_client: httpx.Client | None = None,
     api_budget: RequestBudget | None = None,
@@ -96,7 +97,8 @@ def create_app(
     """The whole service: browser routes, the JSON API, ``/healthz`` (and the demo dashboard).
 
     Whatever is not passed is built from ``settings`` (by default, the environment).
-    ``organizations`` replaces how a new connection's organizations are read (tests);
+    ``organizations`` replaces how a new connection's organizations are read, and
+    ``current_user`` how its Zoho user is told (tests);
     ``events`` receives connection events (a callable; default: webhooks or the log).
     ``api_http_client`` and ``api_budget`` are handed to the Invoice API client the routes use
     (reading organizations, the demo's invoices): a transport for tests, a shared budget.
@@ -108,6 +110,7 @@ def create_app(
         oauth=oauth,
         manager=manager,
         organizations=organizations,
+        current_user=current_user,
         events=events,
         api_http_client=api_http_client,
         api_budget=api_budget,

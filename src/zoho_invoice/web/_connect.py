@@ -1,14 +1,22 @@
 """The browser side of connecting: ``GET /connect/{session_token}`` and ``GET /callback``.
 
-The order of the callback's checks is the security design (SECURITY 1-8, 12-16, 19, 40):
-parameters are parsed strictly (no duplicates, nothing over-long), a declined consent stops
-there, the browser-binding cookie and ``state`` are checked and consumed before anything else,
-the data centre is checked against the table before the code is sent anywhere, and the owner of
-the new connection comes from the server-side session only.
+The order of the callback's checks is the security design (SECURITY 1-8, 12-16, 19, 40,
+44-46, 51): parameters are parsed strictly (no duplicates, nothing over-long), a declined consent
+stops there, the browser-binding cookie of this very flow and ``state`` are checked (by a read:
+a failure writes nothing) and consumed before anything else, the data centre is checked against
+the table and against the region the flow started in before the code is sent anywhere, the new
+token's Zoho user is identified before anything is stored, and the owner of the new connection
+comes from the server-side session only.
+
+Each flow has a binding cookie of its own, named after a hash of its ``state``: a stray or
+forged callback cannot clear the binding of a flow still in progress, and two flows started in
+one browser both complete (SECURITY 46). Only a callback that consumed its state clears its
+cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -32,15 +40,21 @@ from .._exceptions import (
     TokenThrottledError,
     VaultUnavailableError,
 )
+from ..datacenters import DataCenter
+from ..oauth._types import TokenSet
 from ._api import is_allowed_return_url
 from ._context import WebContext
 from ._pages import page, problem_page, redirect
 
-__all__ = ["BINDING_COOKIE", "connect_router"]
+__all__ = ["BINDING_COOKIE", "binding_cookie_name", "connect_router"]
 
 logger = logging.getLogger("zoho_invoice.web")
 
+#: The prefix of the binding cookies; each flow's is ``binding_cookie_name(state)``.
 BINDING_COOKIE = "zoho_invoice_binding"
+#: The one data centre a flow must start at to end there, and never end at otherwise
+#: (SECURITY 45): Zoho's US server sends users of the other DCs to their own, not China's.
+CHINA = "cn"
 #: The connect transaction lives 10 minutes (SECURITY 4); the cookie no longer.
 BINDING_MAX_AGE = 600
 MAX_PARAM = 2048
@@ -103,9 +117,25 @@ def _with_result(url: str, connection_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
 
 
-def _clear_cookie(ctx: WebContext, response: Response) -> Response:
+def binding_cookie_name(state: str) -> str:
+    """The binding cookie of the flow ``state`` names (SECURITY 46).
+
+    A hash, so the name carries nothing of the state and any state (even a hostile one) makes a
+    valid, short cookie name.
+    """
+    digest = hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{BINDING_COOKIE}_{digest[:16]}"
+
+
+class _Flow:
+    """What one callback did so far: the state it consumed, if any (its cookie is cleared)."""
+
+    consumed: str | None = None
+
+
+def _clear_cookie(ctx: WebContext, response: Response, state: str) -> Response:
     response.delete_cookie(
-        BINDING_COOKIE,
+        binding_cookie_name(state),
         path=ctx.callback_path,
         secure=ctx.secure_cookies,
         httponly=True,
@@ -171,7 +201,7 @@ def connect_router(ctx: WebContext) -> APIRouter:
             )
         response = redirect(url)
         response.set_cookie(
-            BINDING_COOKIE,
+            binding_cookie_name(state),
             binding,
             max_age=BINDING_MAX_AGE,
             path=ctx.callback_path,
@@ -184,8 +214,9 @@ def connect_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/callback")
     def callback(request: Request, background: BackgroundTasks) -> Response:
+        flow = _Flow()
         try:
-            response = _finish(ctx, request, background)
+            response = _finish(ctx, request, background, flow)
         except _Refused as refused:
             logger.info("callback refused: %s", refused.title)
             _metrics.connect_outcome("refused")
@@ -197,25 +228,30 @@ def connect_router(ctx: WebContext) -> APIRouter:
                 hint=refused.hint,
                 status_code=refused.status,
             )
-        return _clear_cookie(ctx, response)
+        # Only the flow whose state this callback consumed loses its binding (SECURITY 46).
+        if flow.consumed is not None:
+            _clear_cookie(ctx, response, flow.consumed)
+        return response
 
     return router
 
 
-def _consume(ctx: WebContext, request: Request, params: dict[str, str]) -> Any:
-    """Check the browser binding and the state, and consume the state (SECURITY 1-5)."""
-    binding = request.cookies.get(BINDING_COOKIE)
+def _consume(ctx: WebContext, request: Request, params: dict[str, str], flow: _Flow) -> Any:
+    """Check this flow's browser binding and the state, and consume the state (SECURITY 1-5)."""
+    state = params.get("state")
+    if not state:
+        raise _Refused("Not a valid callback", "Zoho's answer lacks its state parameter.")
+    binding = request.cookies.get(binding_cookie_name(state))
     if not binding or len(binding) > MAX_PARAM:
         raise _Refused(
             "This browser did not start the connection",
             "The connection must be finished in the browser that started it, with cookies "
             "allowed. Nothing was connected.",
         )
-    state = params.get("state")
-    if not state:
-        raise _Refused("Not a valid callback", "Zoho's answer lacks its state parameter.")
     try:
-        return ctx.vault.consume_state(state, binding)
+        pending = ctx.vault.consume_state(state, binding)
+        flow.consumed = state
+        return pending
     except ConnectFlowError:
         raise _Refused(
             "This connection attempt cannot be finished",
@@ -230,14 +266,16 @@ def _consume(ctx: WebContext, request: Request, params: dict[str, str]) -> Any:
         ) from None
 
 
-def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> Response:
+def _finish(
+    ctx: WebContext, request: Request, background: BackgroundTasks, flow: _Flow
+) -> Response:
     params = _parse_query(request)
     if "error" in params:
         # SECURITY 12: the person declined (or Zoho said no); nothing is stored. Only the
         # browser that started this very flow sees it (its state is consumed); anyone else
         # gets the generic page, so a crafted link cannot put words on our page.
         try:
-            _consume(ctx, request, params)
+            _consume(ctx, request, params, flow)
         except _Refused as refused:
             if refused.status == 503:
                 raise
@@ -258,7 +296,7 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             error=params["error"][:100],
             description=description[:300],
         )
-    pending = _consume(ctx, request, params)
+    pending = _consume(ctx, request, params, flow)
     code = params.get("code")
     if not code:
         raise _Refused("Not a valid callback", "Zoho's answer lacks an authorization code.")
@@ -273,6 +311,7 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             "The answer names a Zoho data centre or accounts server that this service does not "
             "trust, so the authorization was not used. Nothing was connected.",
         ) from None
+    _check_region(ctx, pending.start_location, dc)
     try:
         tokens = ctx.oauth.exchange_code(dc, code, pending.code_verifier)
     except OAuthTransientError:
@@ -307,6 +346,8 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
         ) from None
     except OAuthError:
         raise _Refused("Zoho refused the connection", "Zoho answered with an error.") from None
+    organizations, zoho_user_id, asked_in = _identify(ctx, dc, tokens)
+    claim = _legacy_claim(ctx, pending.owner, dc, zoho_user_id, asked_in)
     try:
         conn, created = ctx.vault.save_connection(
             owner=pending.owner,
@@ -314,14 +355,17 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
             api_domain=dc.api_domain,
             scopes=_scopes(ctx, tokens.scope),
             tokens=tokens,
+            zoho_user_id=zoho_user_id,
+            claim=claim,
         )
     except VaultUnavailableError:
+        _give_back(ctx, dc, tokens, queue=False)
         raise _Refused(
             "Temporarily unavailable",
             "The service cannot reach its database right now. Nothing was connected.",
             status=503,
         ) from None
-    organization_name = _bind_organization(ctx, conn, tokens.access_token, dc.api_domain)
+    organization_name = _bind_organization(ctx, conn, organizations)
     if organization_name is not None or conn.organization_id is not None:
         try:
             conn = ctx.vault.get_connection(conn.id)
@@ -344,17 +388,130 @@ def _finish(ctx: WebContext, request: Request, background: BackgroundTasks) -> R
     )
 
 
+def _check_region(ctx: WebContext, start_location: str | None, dc: DataCenter) -> None:
+    """A flow that starts at China's accounts server ends there; a flow started anywhere else
+    never ends there (SECURITY 45).
+
+    Zoho's US server legitimately hands users of the other DCs (eu, in, au ...) to their own,
+    so a flow started there may end at any DC but China's. Checked before the code, the
+    verifier or the client secret go anywhere.
+    """
+    try:
+        started_at = ctx.datacenters.start_for(start_location).location
+    except DataCenterError:
+        started_at = start_location or ""
+    if (started_at == CHINA) != (dc.location == CHINA):
+        raise _Refused(
+            "This sign-in ended in another region",
+            "The sign-in was started at one Zoho region and answered from another, so the "
+            "authorization was not used. Nothing was connected.",
+        )
+
+
+def _give_back(ctx: WebContext, dc: DataCenter, tokens: TokenSet, *, queue: bool = True) -> None:
+    """Revoke a refresh token minted for a connection that will not be stored.
+
+    Otherwise it takes one of the user's 20 for nothing (SECURITY 34). When Zoho cannot be
+    reached, it is queued for the revocation worker (``queue``; never when the database is the
+    problem).
+    """
+    if not tokens.refresh_token:
+        return
+    try:
+        ctx.oauth.revoke(dc, tokens.refresh_token)
+        return
+    except InvalidGrantError:
+        return  # Zoho does not know it any more: nothing to give back
+    except Exception as exc:
+        logger.warning("could not revoke a refused connection's token: %s", type(exc).__name__)
+    if queue:
+        try:
+            ctx.vault.queue_revocation(dc.location, tokens.refresh_token)
+        except Exception as exc:
+            logger.warning("could not queue the revocation: %s", type(exc).__name__)
+
+
+def _first_organization(organizations: list[tuple[str, str]]) -> str:
+    """The organization to ask ``/users/me`` in: the oldest (smallest numeric id), so the same
+    login asks the same organization every time, whatever order Zoho lists them in."""
+    return min((org_id for org_id, _ in organizations), key=lambda i: (len(i), i))
+
+
+def _identify(
+    ctx: WebContext, dc: DataCenter, tokens: TokenSet
+) -> tuple[list[tuple[str, str]], str, str]:
+    """The new token's organizations and Zoho user id, and the organization that was asked.
+
+    Zoho Invoice's ``GET /users/me`` says who the token belongs to; it answers for one of the
+    user's organizations. Without an answer the callback refuses: a connection is never merged
+    with another on a guess (SECURITY 44). The minted refresh token is then given back.
+    """
+    try:
+        organizations = ctx.organizations(tokens.access_token, dc.api_domain)
+        if not organizations:
+            _give_back(ctx, dc, tokens)
+            raise _Refused(
+                "No Zoho Invoice organization",
+                "This Zoho account has no Zoho Invoice organization yet, so there is nothing to "
+                "connect. Nothing was connected.",
+                hint="Create an organization in Zoho Invoice, then go back to the app and "
+                "connect again.",
+            )
+        asked_in = _first_organization(organizations)
+        zoho_user_id = ctx.current_user(tokens.access_token, dc.api_domain, asked_in)
+        if not zoho_user_id or len(zoho_user_id) > 64:
+            raise ValueError("no usable user id in Zoho's answer")
+    except _Refused:
+        raise
+    except Exception as exc:
+        logger.warning("could not tell which Zoho user signed in: %s", type(exc).__name__)
+        _give_back(ctx, dc, tokens)
+        raise _Refused(
+            "Zoho did not say who signed in",
+            "Zoho did not answer which Zoho user this sign-in belongs to, so it was not stored. "
+            "Nothing was connected.",
+            hint="Wait a moment, then go back to the app and connect again. If it keeps "
+            "failing, the application's administrator should check that ZOHO_SCOPES includes "
+            "ZohoInvoice.settings.READ (or .ALL).",
+        ) from None
+    return organizations, zoho_user_id, asked_in
+
+
+def _legacy_claim(
+    ctx: WebContext, owner: str, dc: DataCenter, zoho_user_id: str, asked_in: str
+) -> str | None:
+    """A connection from before Zoho users were recorded that this login may renew, if any.
+
+    Only when its own stored token proves it belongs to the same Zoho user (asked in the same
+    organization). Otherwise the login makes a new connection and the old one is left as it
+    is: a connection whose user cannot be told is never handed to another user (SECURITY 44).
+    """
+    try:
+        candidates = [
+            c for c in ctx.vault.list_connections(owner=owner) if c.location == dc.location
+        ]
+    except Exception:
+        return None
+    if any(c.zoho_user_id == zoho_user_id for c in candidates):
+        return None  # this user's own connection is renewed; nothing to claim
+    for legacy in (c for c in candidates if c.zoho_user_id is None):
+        try:
+            token = ctx.manager.get_access_token(legacy.id)
+            if ctx.current_user(token.token, token.api_domain, asked_in) == zoho_user_id:
+                return legacy.id
+        except Exception as exc:
+            logger.info(
+                "a connection without a recorded Zoho user could not be identified (%s); "
+                "the login makes a new connection",
+                type(exc).__name__,
+            )
+    return None
+
+
 def _bind_organization(
-    ctx: WebContext, conn: Any, access_token: str, api_domain: str
+    ctx: WebContext, conn: Any, organizations: list[tuple[str, str]]
 ) -> str | None:
     """Bind the only organization; with several, the person chooses later. Never fails."""
-    try:
-        organizations = ctx.organizations(access_token, api_domain)
-    except Exception as exc:
-        logger.warning(
-            "could not read the organizations of a new connection: %s", type(exc).__name__
-        )
-        return None
     if len(organizations) == 1:
         org_id, name = organizations[0]
         try:
@@ -367,8 +524,8 @@ def _bind_organization(
         for org_id, name in organizations:
             if org_id == conn.organization_id:
                 return name
-        # A reconnect (maybe as another Zoho user) whose organizations no longer include the
-        # bound one: unbind it, so the person chooses again instead of calls failing.
+        # The same Zoho user no longer belongs to the bound organization: unbind it, so the
+        # person chooses again instead of calls failing.
         try:
             ctx.vault.set_organization(conn.id, None)
         except Exception as exc:

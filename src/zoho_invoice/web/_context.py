@@ -52,6 +52,33 @@ def organizations_reader(http_client: httpx.Client | None = None) -> Organizatio
 
 read_organizations = organizations_reader()
 
+#: ``(access_token, api_domain, organization_id) -> the Zoho user id`` of the token's user.
+UserReader = Callable[[str, str, str], str]
+
+
+def users_reader(http_client: httpx.Client | None = None) -> UserReader:
+    """A reader of who a new token belongs to: Zoho Invoice's ``GET /users/me``.
+
+    It tells a reconnect by the same Zoho user from a connect by another (SECURITY 44). Zoho
+    answers it for one organization the user belongs to (scope ``ZohoInvoice.settings.READ``).
+    """
+
+    def read(access_token: str, api_domain: str, organization_id: str) -> str:
+        from ..api import ZohoInvoice
+
+        with ZohoInvoice(
+            access_token=access_token,
+            api_domain=api_domain,
+            organization_id=organization_id,
+            http_client=http_client,
+        ) as client:
+            return str(client.users.me().user_id)
+
+    return read
+
+
+read_current_user = users_reader()
+
 
 @dataclass
 class WebContext:
@@ -64,6 +91,7 @@ class WebContext:
     datacenters: DataCenterTable
     templates: Jinja2Templates
     organizations: OrganizationsReader = read_organizations
+    current_user: UserReader = read_current_user
     events: EventSink | None = None
     #: Sends queued webhooks from a thread (when ``ZOHO_WEBHOOK_URL`` is set and ``events`` was
     #: built from the settings); ``run_service`` starts it and closes it at shutdown.
@@ -145,6 +173,7 @@ def build_context(
     oauth: OAuthClient | None = None,
     manager: TokenManager | None = None,
     organizations: OrganizationsReader | None = None,
+    current_user: UserReader | None = None,
     events: EventSink | None = None,
     api_http_client: httpx.Client | None = None,
     api_budget: RequestBudget | None = None,
@@ -191,6 +220,9 @@ def build_context(
         datacenters=datacenters,
         templates=make_templates(),
         organizations=organizations or read_organizations,
+        # The Invoice API transport given for the routes serves this reader too (tests).
+        current_user=current_user
+        or (read_current_user if api_http_client is None else users_reader(api_http_client)),
         events=events,
         webhooks=webhooks,
         api_http_client=api_http_client,
