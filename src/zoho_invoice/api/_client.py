@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -48,6 +48,7 @@ from ._budget import (
 )
 from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._pagination import Page
+from ._request import build_options
 from ._resources import (
     AsyncContacts,
     AsyncCustomerPayments,
@@ -208,6 +209,48 @@ class ZohoInvoice(BaseClient):
     def _request_bytes(self, options: RequestOptions) -> bytes:
         return self._send(options).content
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Any Invoice API endpoint: Zoho's decoded answer, ``code`` checked.
+
+        >>> client.request("POST", "/invoices/982000000567114/comments",
+        ...                json={"description": "Paid by cheque"})["comment"]["comment_id"]
+
+        ``path`` is relative to ``{api_domain}/invoice/v3``; a path that could leave it (a host,
+        ``..``, a query) raises ``ValueError`` before anything is sent. The call gets what the
+        resources get (they go through here): a permit from the organization's budget, its
+        concurrency slot, the token (a 401 refreshes once and retries once), and an ``APIError``
+        subclass for any ``code != 0``. GET, PUT and DELETE are retried on timeouts and 5xx; a
+        POST only when it never left or was throttled, unless ``idempotent=True`` says sending
+        it twice does no harm (a status change does; a create never).
+        """
+        return self._request_json(
+            build_options(method, path, params=params, json=json, idempotent=idempotent)
+        )
+
+    def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        accept: str = "application/pdf",
+    ) -> bytes:
+        """A binary answer, such as a PDF, with the same rules as ``request``.
+
+        >>> client.request_bytes("GET", "/invoices/982000000567114", params={"accept": "pdf"})
+
+        A JSON error answer raises its ``APIError``.
+        """
+        return self._request_bytes(build_options(method, path, params=params, accept=accept))
+
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
@@ -343,6 +386,34 @@ class AsyncZohoInvoice(BaseClient):
 
     async def _request_bytes(self, options: RequestOptions) -> bytes:
         return (await self._send(options)).content
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Any Invoice API endpoint: Zoho's decoded answer, ``code`` checked.
+
+        The twin of ``ZohoInvoice.request``, with the same rules.
+        """
+        return await self._request_json(
+            build_options(method, path, params=params, json=json, idempotent=idempotent)
+        )
+
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        accept: str = "application/pdf",
+    ) -> bytes:
+        """A binary answer (a PDF), with the same rules as ``request``."""
+        return await self._request_bytes(build_options(method, path, params=params, accept=accept))
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ._base_client import RequestOptions
 from ._constants import MAX_PER_PAGE
 from ._pagination import AsyncPageIterator, Page, PageIterator
+from ._request import build_options
 from .types import Contact, CustomerPayment, Estimate, Invoice, Item, Organization, User
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class _Spec(Generic[M]):
         return self._model.model_validate(body.get(self._item_key) or {})
 
     def _list_options(self, page: int, per_page: int, filters: Mapping[str, Any]) -> RequestOptions:
-        return RequestOptions("GET", self._path, params=_list_params(page, per_page, filters))
+        return build_options("GET", self._path, params=_list_params(page, per_page, filters))
 
     def _page(self, body: dict[str, Any], page: int, per_page: int) -> Page[M]:
         return Page.from_body(body, self._list_key, self._model, page=page, per_page=per_page)
@@ -90,31 +91,25 @@ class _SyncResource(_Spec[M]):
         return PageIterator(lambda number: self.list(page=number, per_page=MAX_PER_PAGE, **filters))
 
     def get(self, resource_id: str, **params: Any) -> M:
-        body = self._client._request_json(
-            RequestOptions("GET", f"{self._path}/{resource_id}", params=params)
-        )
+        body = self._client.request("GET", f"{self._path}/{resource_id}", params=params)
         return self._one(body)
 
     def create(self, body: Body = None, **fields: Any) -> M:
         """Create; never sent twice blindly (a retry could duplicate it)."""
-        answer = self._client._request_json(
-            RequestOptions("POST", self._path, body=_body(body, fields), idempotent=False)
-        )
+        answer = self._client.request("POST", self._path, json=_body(body, fields))
         return self._one(answer)
 
     def update(self, resource_id: str, body: Body = None, **fields: Any) -> M:
-        answer = self._client._request_json(
-            RequestOptions("PUT", f"{self._path}/{resource_id}", body=_body(body, fields))
+        answer = self._client.request(
+            "PUT", f"{self._path}/{resource_id}", json=_body(body, fields)
         )
         return self._one(answer)
 
     def delete(self, resource_id: str) -> None:
-        self._client._request_json(RequestOptions("DELETE", f"{self._path}/{resource_id}"))
+        self._client.request("DELETE", f"{self._path}/{resource_id}")
 
     def _action(self, resource_id: str, action: str, *, idempotent: bool = True) -> None:
-        self._client._request_json(
-            RequestOptions("POST", f"{self._path}/{resource_id}/{action}", idempotent=idempotent)
-        )
+        self._client.request("POST", f"{self._path}/{resource_id}/{action}", idempotent=idempotent)
 
 
 class _AsyncResource(_Spec[M]):
@@ -137,30 +132,26 @@ class _AsyncResource(_Spec[M]):
         return AsyncPageIterator(fetch)
 
     async def get(self, resource_id: str, **params: Any) -> M:
-        body = await self._client._request_json(
-            RequestOptions("GET", f"{self._path}/{resource_id}", params=params)
-        )
+        body = await self._client.request("GET", f"{self._path}/{resource_id}", params=params)
         return self._one(body)
 
     async def create(self, body: Body = None, **fields: Any) -> M:
         """Create; never sent twice blindly (a retry could duplicate it)."""
-        answer = await self._client._request_json(
-            RequestOptions("POST", self._path, body=_body(body, fields), idempotent=False)
-        )
+        answer = await self._client.request("POST", self._path, json=_body(body, fields))
         return self._one(answer)
 
     async def update(self, resource_id: str, body: Body = None, **fields: Any) -> M:
-        answer = await self._client._request_json(
-            RequestOptions("PUT", f"{self._path}/{resource_id}", body=_body(body, fields))
+        answer = await self._client.request(
+            "PUT", f"{self._path}/{resource_id}", json=_body(body, fields)
         )
         return self._one(answer)
 
     async def delete(self, resource_id: str) -> None:
-        await self._client._request_json(RequestOptions("DELETE", f"{self._path}/{resource_id}"))
+        await self._client.request("DELETE", f"{self._path}/{resource_id}")
 
     async def _action(self, resource_id: str, action: str, *, idempotent: bool = True) -> None:
-        await self._client._request_json(
-            RequestOptions("POST", f"{self._path}/{resource_id}/{action}", idempotent=idempotent)
+        await self._client.request(
+            "POST", f"{self._path}/{resource_id}/{action}", idempotent=idempotent
         )
 
 
@@ -171,11 +162,6 @@ class _OrganizationsSpec(_Spec[Organization]):
     _item_key = "organization"
     _model = Organization
 
-    @staticmethod
-    def _options(resource_id: str | None = None) -> RequestOptions:
-        path = "/organizations" + (f"/{resource_id}" if resource_id else "")
-        return RequestOptions("GET", path, needs_org=False)
-
 
 class Organizations(_OrganizationsSpec):
     """The organizations the token's user belongs to (no organization id needed)."""
@@ -184,11 +170,11 @@ class Organizations(_OrganizationsSpec):
         self._client = client
 
     def list(self) -> list[Organization]:
-        body = self._client._request_json(self._options())
+        body = self._client.request("GET", self._path)
         return [Organization.model_validate(org) for org in body.get("organizations") or []]
 
     def get(self, resource_id: str) -> Organization:
-        return self._one(self._client._request_json(self._options(resource_id)))
+        return self._one(self._client.request("GET", f"{self._path}/{resource_id}"))
 
 
 class AsyncOrganizations(_OrganizationsSpec):
@@ -198,11 +184,11 @@ class AsyncOrganizations(_OrganizationsSpec):
         self._client = client
 
     async def list(self) -> list[Organization]:
-        body = await self._client._request_json(self._options())
+        body = await self._client.request("GET", self._path)
         return [Organization.model_validate(org) for org in body.get("organizations") or []]
 
     async def get(self, resource_id: str) -> Organization:
-        return self._one(await self._client._request_json(self._options(resource_id)))
+        return self._one(await self._client.request("GET", f"{self._path}/{resource_id}"))
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -212,21 +198,19 @@ class _UsersSpec(_Spec[User]):
     _item_key = "user"
     _model = User
 
-    @staticmethod
-    def _me_options() -> RequestOptions:
-        # Zoho answers for the organization the request names: the token's user as a user of
-        # that organization (scope ZohoInvoice.settings.READ).
-        return RequestOptions("GET", "/users/me")
-
 
 class Users(_UsersSpec):
-    """Who the token belongs to: ``client.users.me()`` (needs an organization id)."""
+    """Who the token belongs to: ``client.users.me()`` (needs an organization id).
+
+    Zoho answers for the organization the request names: the token's user as a user of that
+    organization (scope ZohoInvoice.settings.READ).
+    """
 
     def __init__(self, client: ZohoInvoice) -> None:
         self._client = client
 
     def me(self) -> User:
-        return self._one(self._client._request_json(self._me_options()))
+        return self._one(self._client.request("GET", "/users/me"))
 
 
 class AsyncUsers(_UsersSpec):
@@ -236,7 +220,7 @@ class AsyncUsers(_UsersSpec):
         self._client = client
 
     async def me(self) -> User:
-        return self._one(await self._client._request_json(self._me_options()))
+        return self._one(await self._client.request("GET", "/users/me"))
 
 
 # -- contacts ------------------------------------------------------------------------------
@@ -294,19 +278,6 @@ class _InvoicesSpec(_Spec[Invoice]):
     _item_key = "invoice"
     _model = Invoice
 
-    def _email_options(
-        self, resource_id: str, body: Body, fields: Mapping[str, Any]
-    ) -> RequestOptions:
-        # Sending mail twice is visible to the customer: not repeated after a lost answer.
-        return RequestOptions(
-            "POST", f"{self._path}/{resource_id}/email", body=_body(body, fields), idempotent=False
-        )
-
-    def _pdf_options(self, resource_id: str) -> RequestOptions:
-        return RequestOptions(
-            "GET", f"{self._path}/{resource_id}", params={"accept": "pdf"}, accept="application/pdf"
-        )
-
 
 class Invoices(_InvoicesSpec, _SyncResource[Invoice]):
     def mark_sent(self, resource_id: str) -> None:
@@ -320,11 +291,14 @@ class Invoices(_InvoicesSpec, _SyncResource[Invoice]):
 
     def email(self, resource_id: str, body: Body = None, **fields: Any) -> None:
         """Email the invoice (``to_mail_ids=[...]``, ``subject=``, ``body=`` …)."""
-        self._client._request_json(self._email_options(resource_id, body, fields))
+        # Sending mail twice is visible to the customer: a POST, not repeated after a lost answer.
+        self._client.request("POST", f"{self._path}/{resource_id}/email", json=_body(body, fields))
 
     def pdf(self, resource_id: str) -> bytes:
         """The invoice as a PDF document."""
-        return self._client._request_bytes(self._pdf_options(resource_id))
+        return self._client.request_bytes(
+            "GET", f"{self._path}/{resource_id}", params={"accept": "pdf"}
+        )
 
 
 class AsyncInvoices(_InvoicesSpec, _AsyncResource[Invoice]):
@@ -339,11 +313,16 @@ class AsyncInvoices(_InvoicesSpec, _AsyncResource[Invoice]):
 
     async def email(self, resource_id: str, body: Body = None, **fields: Any) -> None:
         """Email the invoice (``to_mail_ids=[...]``, ``subject=``, ``body=`` …)."""
-        await self._client._request_json(self._email_options(resource_id, body, fields))
+        # Sending mail twice is visible to the customer: a POST, not repeated after a lost answer.
+        await self._client.request(
+            "POST", f"{self._path}/{resource_id}/email", json=_body(body, fields)
+        )
 
     async def pdf(self, resource_id: str) -> bytes:
         """The invoice as a PDF document."""
-        return await self._client._request_bytes(self._pdf_options(resource_id))
+        return await self._client.request_bytes(
+            "GET", f"{self._path}/{resource_id}", params={"accept": "pdf"}
+        )
 
 
 # -- estimates -----------------------------------------------------------------------------
