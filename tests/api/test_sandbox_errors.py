@@ -1,8 +1,8 @@
 """Integration tests: both clients (sync and async twins) against the sandbox on a real port —
 Zoho's error answers per resource (400 code 2, 404 code 1002, 400 code 6041 for an organization
-the user is not in, 1001 duplicate invoice number, 4001 deleting a sent invoice) mapped to our
-error classes, and the writes the other suites skip (items active/inactive and delete, estimate
-and payment update/delete)."""
+the user is not in, 1001 duplicate invoice number, 4001 deleting an invoice with payments)
+mapped to our error classes, and the writes the other suites skip (items active/inactive and
+delete, estimate and payment update/delete)."""
 
 from __future__ import annotations
 
@@ -148,21 +148,38 @@ def test_duplicate_invoice_number_is_1001(twin: Twin) -> None:
     assert str(existing.invoice_number) in error.message
 
 
-def test_deleting_a_sent_invoice_is_4001(twin: Twin) -> None:
+def test_deleting_an_invoice_with_payments_is_4001_a_sent_one_goes(twin: Twin) -> None:
     async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
         customer = (await call(lambda c: c.contacts.list(per_page=1))).items[0]
-        invoice = await call(
-            lambda c: c.invoices.create(
+
+        async def sent_invoice() -> Any:
+            invoice = await call(
+                lambda c: c.invoices.create(
+                    customer_id=customer.contact_id,
+                    line_items=[{"name": "Sent", "rate": 5, "quantity": 1}],
+                )
+            )
+            await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
+            return invoice
+
+        paid = await sent_invoice()
+        await call(
+            lambda c: c.customer_payments.create(
                 customer_id=customer.contact_id,
-                line_items=[{"name": "Sent", "rate": 5, "quantity": 1}],
+                amount=Decimal("5"),
+                invoices=[{"invoice_id": paid.invoice_id, "amount_applied": Decimal("5")}],
             )
         )
-        await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
         with pytest.raises(BadRequestError) as info:
-            await call(lambda c: c.invoices.delete(invoice.invoice_id))
+            await call(lambda c: c.invoices.delete(paid.invoice_id))
         assert (info.value.status_code, info.value.code) == (400, 4001)
         # Still there: nothing was deleted.
-        assert (await call(lambda c: c.invoices.get(invoice.invoice_id))).status == "sent"
+        assert (await call(lambda c: c.invoices.get(paid.invoice_id))).status == "paid"
+        # A sent invoice without money is deleted, as Zoho does.
+        unpaid = await sent_invoice()
+        await call(lambda c: c.invoices.delete(unpaid.invoice_id))
+        with pytest.raises(NotFoundError):
+            await call(lambda c: c.invoices.get(unpaid.invoice_id))
 
     twin.run(scenario)
 

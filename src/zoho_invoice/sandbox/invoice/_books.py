@@ -24,6 +24,14 @@ __all__ = ["OPEN_STATUSES", "Books", "display_status"]
 
 #: Stored statuses of an invoice that still waits for money.
 OPEN_STATUSES = ("sent", "viewed", "partially_paid")
+#: Code 4001 and 12008: Zoho names the money that keeps an invoice from being deleted. Only the
+#: codes and the start of 4001's text are sourced; the rest of the wording is ours.
+PAYMENTS_RECORDED = (
+    "Payments have been recorded for this invoice. Delete the payments to delete the invoice."
+)
+CREDITS_APPLIED = (
+    "Credits have been applied to this invoice. Remove the applied credits to delete the invoice."
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_TEXT = 2000
 
@@ -333,15 +341,17 @@ class Books:
             self.store.replace(INVOICES, self.org, self._stamp(doc, created=False))
 
     def delete_invoice(self, invoice_id: str) -> None:
+        """Zoho deletes any invoice but one with payments (4001) or applied credits (12008).
+
+        A sent, overdue or void invoice goes as a draft does: only money tied to it stops the
+        delete, which would orphan the payment or the credit (docs/zoho/sandbox-rules.md).
+        """
         with self.store.transaction():
             doc = self.get(INVOICES, invoice_id)
-            if doc["status"] not in ("draft", "void"):
-                raise ZohoAPIFailure(
-                    400,
-                    4001,
-                    "Only draft or void invoices can be deleted. Invoices that have been sent "
-                    "or paid must be voided first.",
-                )
+            if _dec(doc.get("payment_made")) > 0 or doc.get("payments"):
+                raise ZohoAPIFailure(400, 4001, PAYMENTS_RECORDED)
+            if _dec(doc.get("credits_applied")) > 0:
+                raise ZohoAPIFailure(400, 12008, CREDITS_APPLIED)
             self.store.delete(INVOICES, self.org, invoice_id)
 
     def email_invoice(self, invoice_id: str, body: Mapping[str, Any]) -> Doc:
