@@ -45,6 +45,24 @@ def test_44_without_headers_waits_the_budget_window_and_holds_everyone_back() ->
     assert budget.reserve(key) > 55.0
 
 
+def test_44_with_zoho_daily_headers_waits_the_minute_not_the_daily_reset() -> None:
+    """Real answers carry the daily quota (X-Rate-Limit-Reset: 34881 seconds to the daily
+    reset): a 44 waits the minute window and succeeds, it does not give up on 34881 s."""
+    daily = {"X-Rate-Limit-Limit": "7500", "X-Rate-Limit-Remaining": "6775"}
+    throttled = httpx.Response(
+        429,
+        json={"code": 44, "message": "too many"},
+        headers={**daily, "X-Rate-Limit-Reset": "34881"},
+    )
+    recorder = Recorder(throttled, zoho(contacts=[]))
+    slept: list[float] = []
+    client = sync_client(recorder, budget=TokenBucketBudget(rate=90, window=60.0, burst=5))
+    client._sleep = slept.append
+    client.contacts.list()
+    assert len(recorder.requests) == 2
+    assert 55.0 <= sum(slept) <= 61.0  # the minute, whatever the reset says
+
+
 def test_1070_retries_after_a_short_back_off() -> None:
     recorder = Recorder(zoho(429, 1070, "too many at once"), zoho(contacts=[]))
     slept: list[float] = []

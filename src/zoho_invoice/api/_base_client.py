@@ -104,23 +104,21 @@ def encode_params(params: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def _server_wait(response: httpx.Response, now: float) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` or ``X-Rate-Limit-Reset``)."""
+    """Seconds the server asked us to wait (``Retry-After``), if it did.
+
+    ``X-Rate-Limit-Reset`` is no wait: on Zoho it counts the seconds until the organization's
+    *daily* quota is renewed (34881 seen on Books), so a minute's refusal must not wait for it.
+    """
     retry_after = response.headers.get("retry-after")
     if retry_after:
         try:
             return max(0.0, float(retry_after))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(retry_after) if retry_after else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now)
-    reset = response.headers.get("x-rate-limit-reset")
-    if reset:
-        try:
-            value = float(reset)
-        except ValueError:
-            return None
-        # Seen both ways on Zoho's family of APIs: seconds to wait, or an epoch time.
-        return max(0.0, value - now) if value > 1e9 else max(0.0, value)
+            try:
+                parsed = email.utils.parsedate_to_datetime(retry_after)
+            except (TypeError, ValueError):
+                return None
+            return max(0.0, parsed.timestamp() - now)
     return None
 
 
@@ -269,9 +267,9 @@ class BaseClient:
         if error.code == 1070:
             return self._backoff(retries_done)  # too many in flight: one ends soon
         if status == 429 or error.code == 44:
-            # Over the organization's minute. Zoho may say when it frees up; if it does not,
-            # the window we pace ourselves by is the honest guess (a short back-off would
-            # just be refused again).
+            # Over the organization's minute: the minute must pass. Zoho sends no Retry-After
+            # (a server that does is heeded); the window we pace ourselves by is the honest
+            # wait (a short back-off would just be refused again).
             wait = _server_wait(response, self._clock())
             if wait is None:
                 wait = self._rate_window()

@@ -1,8 +1,9 @@
 """The Zoho Invoice API v3 simulator: an ASGI app serving ``/{dc}/invoice/v3/...``.
 
-Each request goes: journal → route → ``Authorization`` (401 code 14 / 57, the token's DC must be
-the URL's, the scope must cover the operation) → organization (400 code 2 / 6041) → limits
-(429 code 44 / 45 / 1070) → scripted fault (``invoice.<METHOD> <template>``) → handler.
+Each request goes: journal → per-IP limit (off by default) → route → ``Authorization`` (401
+code 14 / 57, the token's DC must be the URL's, the scope must cover the operation) →
+organization (400 code 2 / 6041) → limits (429 code 44 / 45 / 1070) → scripted fault
+(``invoice.<METHOD> <template>``) → handler.
 Control endpoints (``/_sandbox/limits``, ``/_sandbox/seed``, ``/_sandbox/emails``) sit beside.
 """
 
@@ -287,6 +288,8 @@ class _InvoiceAPI:
     def _invoice_status(self, status: str) -> Handler:
         def handler(ctx: Context) -> Payload:
             ctx.b.invoice_status(ctx.path["invoice_id"], status)
+            if status == "draft":  # Zoho's own words for this one
+                return _ok("Status of invoice changed from void to draft")
             return _ok(f"Invoice status has been changed to {status.capitalize()}.")
 
         return handler
@@ -314,6 +317,10 @@ class _InvoiceAPI:
             headers=dict(request.headers),
             body=raw[:_MAX_BODY].decode("utf-8", "replace"),
         )
+        blocked = self.limiter.check_address(request.client.host if request.client else "")
+        if blocked is not None:
+            # Zoho's per-IP throttle stands in front of everything else, whatever the org.
+            return Response(blocked.content, blocked.status, media_type=blocked.media_type)
         admission: Admission | None = None
         headers: dict[str, str] = {}
         try:

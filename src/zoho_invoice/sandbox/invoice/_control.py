@@ -46,7 +46,8 @@ class InvoiceSandboxControl:
 
     def set_limits(self, **changes: Any) -> InvoiceLimits:
         """Change some limits (``per_minute``, ``window_seconds``, ``daily``, ``concurrent``,
-        ``daily_error_http_200``); the others stay."""
+        ``daily_error_http_200``, ``plan``, ``daily_reset_timezone``, ``ip_per_minute``, ...:
+        the fields of ``InvoiceLimits``); the others stay."""
         return InvoiceLimits(**_checked(self._client.put(f"{self._prefix}/limits", json=changes)))
 
     def reset_usage(self) -> None:
