@@ -184,6 +184,42 @@ def test_deleting_an_invoice_with_payments_is_4001_a_sent_one_goes(twin: Twin) -
     twin.run(scenario)
 
 
+def test_void_turns_payments_into_credit_and_only_a_void_invoice_goes_to_draft(
+    twin: Twin,
+) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        customer = await call(lambda c: c.contacts.create(contact_name=f"Void Co {twin.kind}"))
+        invoice = await call(
+            lambda c: c.invoices.create(
+                customer_id=customer.contact_id,
+                line_items=[{"name": "Job", "rate": 40, "quantity": 1}],
+            )
+        )
+        await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.invoices.mark_draft(invoice.invoice_id))
+        assert info.value.code == 2
+        payment = await call(
+            lambda c: c.customer_payments.create(
+                customer_id=customer.contact_id,
+                amount=Decimal("15.5"),
+                invoices=[{"invoice_id": invoice.invoice_id, "amount_applied": Decimal("15.5")}],
+            )
+        )
+        await call(lambda c: c.invoices.void(invoice.invoice_id))
+        voided = await call(lambda c: c.invoices.get(invoice.invoice_id))
+        assert (voided.status, voided.balance, voided.payment_made) == ("void", 0, 0)
+        kept = await call(lambda c: c.customer_payments.get(payment.payment_id))
+        assert (kept.unused_amount, kept.invoices) == (Decimal("15.5"), [])
+        contact = await call(lambda c: c.contacts.get(customer.contact_id))
+        assert contact.unused_credits_receivable_amount == Decimal("15.5")
+        await call(lambda c: c.invoices.mark_draft(invoice.invoice_id))
+        drafted = await call(lambda c: c.invoices.get(invoice.invoice_id))
+        assert (drafted.status, drafted.balance) == ("draft", Decimal("40"))
+
+    twin.run(scenario)
+
+
 def test_items_active_inactive_and_delete(twin: Twin) -> None:
     async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
         item = await call(lambda c: c.items.create(name=f"Gadget-{twin.kind}", rate=3))

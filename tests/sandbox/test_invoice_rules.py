@@ -137,3 +137,62 @@ def test_an_invoice_with_applied_credits_is_not_deleted_12008(
     refused = client.delete(f"{API}/invoices/{invoice['invoice_id']}", headers=headers)
     assert (refused.status_code, refused.json()["code"]) == (400, 12008)
     assert store.get(INVOICES, org, invoice["invoice_id"]) is not None
+
+
+# -- 2. void and draft ------------------------------------------------------------------------
+
+
+def test_voiding_an_invoice_with_payments_turns_them_into_customer_credit(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    contact_id = make_contact(client, headers)
+    invoice = make_invoice(client, headers, contact_id)
+    invoice_id = invoice["invoice_id"]
+    ok(client.post(f"{API}/invoices/{invoice_id}/status/sent", headers=headers))
+    payment = pay(client, headers, invoice, 50)
+    assert (
+        get(client, headers, f"/contacts/{contact_id}")["contact"][
+            "unused_credits_receivable_amount"
+        ]
+        == 0
+    )
+
+    voided = ok(client.post(f"{API}/invoices/{invoice_id}/status/void", headers=headers))
+    assert voided["message"] == "Invoice status has been changed to Void."
+    got = get(client, headers, f"/invoices/{invoice_id}")["invoice"]
+    assert (got["status"], got["balance"], got["payment_made"], got["payments"]) == (
+        "void",
+        0,
+        0,
+        [],
+    )
+    # The payment record stays, unapplied: its money is the customer's credit now.
+    kept = get(client, headers, f"/customerpayments/{payment['payment_id']}")["payment"]
+    assert (kept["amount"], kept["unused_amount"], kept["invoices"]) == (50, 50, [])
+    contact = get(client, headers, f"/contacts/{contact_id}")["contact"]
+    assert contact["unused_credits_receivable_amount"] == 50
+    assert contact["outstanding_receivable_amount"] == 0
+
+    # A voided invoice goes back to draft with its whole amount due, and no money on it.
+    drafted = ok(client.post(f"{API}/invoices/{invoice_id}/status/draft", headers=headers))
+    assert drafted["message"] == "Status of invoice changed from void to draft"
+    got = get(client, headers, f"/invoices/{invoice_id}")["invoice"]
+    assert (got["status"], got["balance"], got["payment_made"]) == ("draft", 200, 0)
+    # Nothing holds it any more.
+    ok(client.delete(f"{API}/invoices/{invoice_id}", headers=headers))
+
+
+@pytest.mark.parametrize("state", ["draft", "sent", "paid"])
+def test_only_a_void_invoice_is_marked_as_draft(
+    client: TestClient, headers: dict[str, str], state: str
+) -> None:
+    invoice = make_invoice(client, headers, make_contact(client, headers))
+    invoice_id = invoice["invoice_id"]
+    if state != "draft":
+        ok(client.post(f"{API}/invoices/{invoice_id}/status/sent", headers=headers))
+    if state == "paid":
+        pay(client, headers, invoice, 200)
+    refused = client.post(f"{API}/invoices/{invoice_id}/status/draft", headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (400, 2)
+    got = get(client, headers, f"/invoices/{invoice_id}")["invoice"]
+    assert got["status"] == state

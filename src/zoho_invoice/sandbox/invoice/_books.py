@@ -206,7 +206,17 @@ class Books:
             params=[doc["contact_id"]],
         )
         outstanding = sum((_dec(inv.get("balance")) for inv in due), Decimal(0))
-        return dict(doc, outstanding_receivable_amount=money(outstanding))
+        # Unapplied payment money (an overpayment, or a voided invoice's payments) is the
+        # customer's credit.
+        payments = self.store.select(
+            PAYMENTS, self.org, where=["customer_id = ?"], params=[doc["contact_id"]]
+        )
+        unused = sum((_dec(p.get("unused_amount")) for p in payments), Decimal(0))
+        return dict(
+            doc,
+            outstanding_receivable_amount=money(outstanding),
+            unused_credits_receivable_amount=money(unused),
+        )
 
     def set_contact_status(self, contact_id: str, status: str) -> None:
         doc = self.get(CONTACTS, contact_id)
@@ -320,25 +330,45 @@ class Books:
         return doc
 
     def invoice_status(self, invoice_id: str, target: str) -> None:
+        """Mark as sent (a draft), void (anything: payments become customer credit), or draft.
+
+        Zoho's "mark as draft" is for a voided invoice only; what it answers for another status
+        is not documented, so the sandbox refuses with code 2 (docs/zoho/sandbox-rules.md).
+        """
         with self.store.transaction():
             doc = self.get(INVOICES, invoice_id)
             status = doc["status"]
-            paid = _dec(doc.get("payment_made"))
             if target == "sent":
                 if status == "void":
                     raise ZohoAPIFailure(400, 2, "A void invoice cannot be marked as sent.")
                 if status == "draft":
                     doc["status"] = "sent"
-            elif target in ("void", "draft"):
-                if paid > 0:
-                    raise ZohoAPIFailure(
-                        400,
-                        2,
-                        "Payments have been recorded for this invoice. Delete them first.",
-                    )
-                doc["status"] = target
-                doc["balance"] = 0.0 if target == "void" else doc["total"]
+            elif target == "void":
+                if status != "void":
+                    self._release_payments(doc)
+                    doc.update(status="void", balance=0.0, payment_made=0.0, payments=[])
+            elif target == "draft":
+                if status != "void":
+                    raise ZohoAPIFailure(400, 2, "Only a void invoice can be marked as draft.")
+                doc.update(status="draft", balance=doc["total"], payment_made=0.0)
             self.store.replace(INVOICES, self.org, self._stamp(doc, created=False))
+
+    def _release_payments(self, invoice: Doc) -> None:
+        """Voiding: each payment keeps its record and loses this invoice, the amount it had
+        applied becoming unused (the customer's credit), as Zoho documents."""
+        invoice_id = invoice["invoice_id"]
+        for entry in invoice.get("payments", []):
+            payment = self.store.get(PAYMENTS, self.org, str(entry["payment_id"]))
+            if payment is None:
+                continue
+            applications = payment.get("invoices", [])
+            freed = sum(
+                (_dec(a["amount_applied"]) for a in applications if a["invoice_id"] == invoice_id),
+                Decimal(0),
+            )
+            payment["invoices"] = [a for a in applications if a["invoice_id"] != invoice_id]
+            payment["unused_amount"] = money(_dec(payment.get("unused_amount")) + freed)
+            self.store.replace(PAYMENTS, self.org, self._stamp(payment, created=False))
 
     def delete_invoice(self, invoice_id: str) -> None:
         """Zoho deletes any invoice but one with payments (4001) or applied credits (12008).
