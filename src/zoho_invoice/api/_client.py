@@ -65,6 +65,8 @@ from ._resources import (
     Organizations,
     Users,
 )
+from ._resources_contact_persons import AsyncContactPersons, ContactPersons
+from ._resources_taxes import AsyncCurrencies, AsyncTaxes, Currencies, Taxes
 
 __all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
 
@@ -126,6 +128,9 @@ class ZohoInvoice(BaseClient):
         self.invoices = Invoices(self)
         self.estimates = Estimates(self)
         self.customer_payments = CustomerPayments(self)
+        self.taxes = Taxes(self)
+        self.currencies = Currencies(self)
+        self.contact_persons = ContactPersons(self)
 
     @classmethod
     def for_connection(
@@ -309,6 +314,9 @@ class AsyncZohoInvoice(BaseClient):
         self.invoices = AsyncInvoices(self)
         self.estimates = AsyncEstimates(self)
         self.customer_payments = AsyncCustomerPayments(self)
+        self.taxes = AsyncTaxes(self)
+        self.currencies = AsyncCurrencies(self)
+        self.contact_persons = AsyncContactPersons(self)
 
     @classmethod
     def for_connection(

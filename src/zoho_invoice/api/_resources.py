@@ -212,6 +212,14 @@ class Users(_UsersSpec):
     def me(self) -> User:
         return self._one(self._client.request("GET", "/users/me"))
 
+    def list(self, *, page: int = 1, per_page: int = MAX_PER_PAGE, **filters: Any) -> Page[User]:
+        """The organization's users (``filter_by="Status.Active"`` …)."""
+        options = self._list_options(page, per_page, filters)
+        return self._client._request_page(options, self._list_key, User, page, per_page)
+
+    def get(self, user_id: str) -> User:
+        return self._one(self._client.request("GET", f"{self._path}/{user_id}"))
+
 
 class AsyncUsers(_UsersSpec):
     """Who the token belongs to: ``await client.users.me()`` (needs an organization id)."""
@@ -221,6 +229,16 @@ class AsyncUsers(_UsersSpec):
 
     async def me(self) -> User:
         return self._one(await self._client.request("GET", "/users/me"))
+
+    async def list(
+        self, *, page: int = 1, per_page: int = MAX_PER_PAGE, **filters: Any
+    ) -> Page[User]:
+        """The organization's users (``filter_by="Status.Active"`` …)."""
+        options = self._list_options(page, per_page, filters)
+        return await self._client._request_page(options, self._list_key, User, page, per_page)
+
+    async def get(self, user_id: str) -> User:
+        return self._one(await self._client.request("GET", f"{self._path}/{user_id}"))
 
 
 # -- contacts ------------------------------------------------------------------------------

@@ -17,18 +17,23 @@ from ._models import (
 )
 from ._params import (
     ContactParams,
+    ContactPersonParams,
     CustomerPaymentParams,
     EstimateParams,
     InvoiceParams,
     ItemParams,
     LineItemParams,
     PaymentInvoiceParams,
+    TaxParams,
 )
+from ._taxes import Currency, Tax, TaxGroup
 
 __all__ = [
     "Contact",
     "ContactParams",
     "ContactPerson",
+    "ContactPersonParams",
+    "Currency",
     "CustomerPayment",
     "CustomerPaymentParams",
     "Estimate",
@@ -44,6 +49,9 @@ __all__ = [
     "PageContext",
     "PaymentInvoice",
     "PaymentInvoiceParams",
+    "Tax",
+    "TaxGroup",
+    "TaxParams",
     "User",
     "ZohoDate",
     "ZohoDateTime",

@@ -37,11 +37,23 @@ class User(ZohoModel):
 
 
 class ContactPerson(ZohoModel):
+    """A person at a contact; invoices are e-mailed to the primary one unless others are named.
+
+    Zoho's Invoice docs print ``phone`` and ``mobile`` as numbers in one example: read as text.
+    """
+
     contact_person_id: ZohoID | None = None
+    contact_id: ZohoID | None = None
+    salutation: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
+    phone: ZohoID | None = None
+    mobile: ZohoID | None = None
+    designation: str | None = None
+    department: str | None = None
     is_primary_contact: bool | None = None
+    is_added_in_portal: bool | None = None
 
 
 class Contact(ZohoModel):
@@ -51,6 +63,7 @@ class Contact(ZohoModel):
     contact_type: str | None = None
     status: str | None = None
     email: str | None = None
+    currency_id: ZohoID | None = None
     currency_code: str | None = None
     outstanding_receivable_amount: Money = None
     contact_persons: list[ContactPerson] = Field(default_factory=list)
@@ -78,6 +91,9 @@ class LineItem(ZohoModel):
     quantity: Money = None
     rate: Money = None
     discount: Money = None
+    tax_id: ZohoID | None = None
+    tax_name: str | None = None
+    tax_type: str | None = None
     tax_percentage: Money = None
     item_total: Money = None
 

@@ -16,6 +16,8 @@ class LineItemParams(ZohoParams):
     description: str | None = None
     quantity: Decimal | None = None
     rate: Decimal | None = None
+    #: A tax or tax group of the organization; VAT and GST organizations want one on each line.
+    tax_id: str | None = None
 
 
 class ContactParams(ZohoParams):
@@ -64,3 +66,28 @@ class CustomerPaymentParams(ZohoParams):
     date: dt.date | None = None
     reference_number: str | None = None
     invoices: list[PaymentInvoiceParams] = Field(default_factory=list)
+
+
+class TaxParams(ZohoParams):
+    """A tax to create or change (``tax_type``: ``"tax"`` or ``"compound_tax"``)."""
+
+    tax_name: str | None = None
+    tax_percentage: Decimal | None = None
+    tax_type: str | None = None
+    tax_specific_type: str | None = None
+    tax_authority_name: str | None = None
+    country_code: str | None = None
+    is_value_added: bool | None = None
+
+
+class ContactPersonParams(ZohoParams):
+    """A contact person to create or change; ``first_name`` is the one field Zoho requires."""
+
+    salutation: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    designation: str | None = None
+    department: str | None = None
