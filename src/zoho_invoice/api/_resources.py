@@ -16,6 +16,7 @@ from ._base_client import RequestOptions
 from ._constants import MAX_PER_PAGE
 from ._pagination import AsyncPageIterator, Page, PageIterator
 from ._request import build_options
+from ._resources_invoice_credits import AsyncInvoiceCredits, InvoiceCredits
 from .types import Contact, CustomerPayment, Estimate, Invoice, Item, Organization, User
 
 if TYPE_CHECKING:
@@ -297,7 +298,7 @@ class _InvoicesSpec(_Spec[Invoice]):
     _model = Invoice
 
 
-class Invoices(_InvoicesSpec, _SyncResource[Invoice]):
+class Invoices(_InvoicesSpec, InvoiceCredits, _SyncResource[Invoice]):
     def mark_sent(self, resource_id: str) -> None:
         self._action(resource_id, "status/sent")
 
@@ -319,7 +320,7 @@ class Invoices(_InvoicesSpec, _SyncResource[Invoice]):
         )
 
 
-class AsyncInvoices(_InvoicesSpec, _AsyncResource[Invoice]):
+class AsyncInvoices(_InvoicesSpec, AsyncInvoiceCredits, _AsyncResource[Invoice]):
     async def mark_sent(self, resource_id: str) -> None:
         await self._action(resource_id, "status/sent")
 

@@ -2,6 +2,22 @@
 request bodies (``…Params``)."""
 
 from ._base import Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel, ZohoParams
+from ._credit_notes import (
+    AppliedCredit,
+    CreditNote,
+    CreditNoteApplication,
+    CreditNoteCreditParams,
+    CreditNoteParams,
+    CreditNoteRefund,
+    CreditNoteRefundParams,
+    CreditNoteUse,
+    InvoiceAmountApplied,
+    InvoiceCredited,
+    InvoiceCreditParams,
+    InvoicePaymentCreditParams,
+    InvoicePaymentUse,
+    UseCredits,
+)
 from ._models import (
     Contact,
     ContactPerson,
@@ -26,20 +42,34 @@ from ._params import (
     PaymentInvoiceParams,
     TaxParams,
 )
+from ._recurring import RecurringInvoice, RecurringInvoiceParams
 from ._taxes import Currency, Tax, TaxGroup
 
 __all__ = [
+    "AppliedCredit",
     "Contact",
     "ContactParams",
     "ContactPerson",
     "ContactPersonParams",
+    "CreditNote",
+    "CreditNoteApplication",
+    "CreditNoteCreditParams",
+    "CreditNoteParams",
+    "CreditNoteRefund",
+    "CreditNoteRefundParams",
+    "CreditNoteUse",
     "Currency",
     "CustomerPayment",
     "CustomerPaymentParams",
     "Estimate",
     "EstimateParams",
     "Invoice",
+    "InvoiceAmountApplied",
+    "InvoiceCreditParams",
+    "InvoiceCredited",
     "InvoiceParams",
+    "InvoicePaymentCreditParams",
+    "InvoicePaymentUse",
     "Item",
     "ItemParams",
     "LineItem",
@@ -49,9 +79,12 @@ __all__ = [
     "PageContext",
     "PaymentInvoice",
     "PaymentInvoiceParams",
+    "RecurringInvoice",
+    "RecurringInvoiceParams",
     "Tax",
     "TaxGroup",
     "TaxParams",
+    "UseCredits",
     "User",
     "ZohoDate",
     "ZohoDateTime",
