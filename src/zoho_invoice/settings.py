@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     encryption_keys: SecretStr | None = None
     api_key: SecretStr | None = None
+    #: The key of ``GET /metrics`` alone (Bearer, 32+ characters, not the API key); metrics
+    #: are off without it.
+    metrics_key: SecretStr | None = None
     datacenters: Path | None = None
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"

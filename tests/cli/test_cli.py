@@ -21,7 +21,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {
         "ZOHO_DATA_DIR": str(tmp_path / "data"),
         "ZOHO_ENCRYPTION_KEYS": KeyRing.generate_entry(),
-        "ZOHO_API_KEY": "cli-test-api-key",
+        "ZOHO_API_KEY": "cli-test-api-key-0123456789abcdef-xyz",
         "ZOHO_CLIENT_ID": "1000.CLI",
         "ZOHO_CLIENT_SECRET": "cli-secret",
         "ZOHO_REDIRECT_URI": "http://127.0.0.1:8000/callback",
@@ -61,6 +61,26 @@ def test_s24_serve_refuses_a_missing_or_malformed_key(env: dict[str, str]) -> No
     result = runner.invoke(app, ["serve"], env={**env, "ZOHO_ENCRYPTION_KEYS": "k1:not-base64"})
     assert result.exit_code == 2
     assert "refusing to start" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("ZOHO_API_KEY", "", "ZOHO_API_KEY is not set"),
+        ("ZOHO_API_KEY", "a" * 31, "ZOHO_API_KEY is shorter than 32"),
+        ("ZOHO_METRICS_KEY", "m" * 31, "ZOHO_METRICS_KEY is shorter than 32"),
+        ("ZOHO_METRICS_KEY", "cli-test-api-key-0123456789abcdef-xyz", "must differ"),
+    ],
+)
+def test_s47_serve_refuses_a_short_or_shared_key(
+    env: dict[str, str], tmp_path: Path, name: str, value: str, named: str
+) -> None:
+    result = runner.invoke(app, ["serve", "--port", "1"], env={**env, name: value})
+    assert result.exit_code == 2
+    assert "refusing to start" in result.stderr and named in result.stderr
+    assert "secrets.token_urlsafe(32)" in result.stderr
+    assert not value or value not in result.output
+    assert not (tmp_path / "data").exists()  # refused before the database was touched
 
 
 def test_bad_input_is_a_clear_error(env: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ def world(tmp_path: Path) -> Iterator[Connected]:
         tmp_path,
         client_id="1000.LIBRARYPATH",
         client_secret="library-path-secret",
-        api_key="library-path-api-key-0123456789",
+        api_key="library-path-api-key-0123456789-abcdef",
         owner="user-42",
     ) as ready:
         seed_organization(

@@ -27,7 +27,7 @@ from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.vault import KeyRing
 from zoho_invoice.web import create_app
 
-API_KEY = "multiprocess-api-key-0123456789"
+API_KEY = "multiprocess-api-key-0123456789-abcdef"
 WORKERS = 6
 
 # Each worker: build everything from the environment like a real worker, wait for the common

@@ -31,7 +31,8 @@ from zoho_invoice.web import create_app, organizations_reader, users_reader
 
 SANDBOX_URL = "http://127.0.0.1:9"  # never dialled: the sandbox is reached in process
 PUBLIC_URL = "http://testserver"
-API_KEY = "test-api-key-0123456789abcdef"
+API_KEY = "test-api-key-0123456789abcdef-0123456789"
+METRICS_KEY = "test-metrics-key-0123456789abcdef-01234"
 CLIENT_ID = "1000.WEBTESTCLIENT"
 CLIENT_SECRET = "web-test-client-secret-value"
 REDIRECT_URI = PUBLIC_URL + "/callback"
@@ -73,6 +74,7 @@ class Harness:
     oauth_transport: TamperingTransport
 
     api_key = API_KEY
+    metrics_key = METRICS_KEY
     redirect_uri = REDIRECT_URI
     binding_cookie = BINDING_COOKIE
     client_secret = CLIENT_SECRET
@@ -168,6 +170,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "redirect_uri": REDIRECT_URI,
         "encryption_keys": SecretStr(KeyRing.generate_entry()),
         "api_key": SecretStr(API_KEY),
+        "metrics_key": SecretStr(METRICS_KEY),
         "datacenters": dc_file,
         "data_dir": tmp_path,
         "public_url": PUBLIC_URL,
@@ -254,6 +257,17 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     yield make
     for built in reversed(made):
         next(built, None)  # runs the rest of build_harness: closes the clients and the vault
+
+
+@pytest.fixture
+def no_metrics_harness(tmp_path: Path) -> Iterator[Harness]:
+    yield from build_harness(tmp_path, metrics_key=None)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """The harness's settings with overrides, for an app a test builds itself."""
+    return lambda **overrides: make_settings(tmp_path, **overrides)
 
 
 @pytest.fixture

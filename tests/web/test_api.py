@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import event
@@ -52,22 +53,60 @@ def test_s37_key_checked_before_the_body_is_parsed(harness) -> None:
     assert set(with_key.json()) == {"error", "message"}
 
 
-def test_s37_key_compared_in_constant_time(harness, monkeypatch) -> None:
+def _wrong_keys(key: str) -> list[str]:
+    """Keys of every length from 0 to twice the real one's, and the near misses."""
+    wrong = ["k" * length for length in range(2 * len(key) + 2)]
+    wrong += [key[:-1], key + "x", key[1:], "x" + key, key.upper(), key[:16], key * 2]
+    wrong += [key[:-1] + chr(ord(key[-1]) ^ 1), key + " x", "x" * 5000]
+    return wrong
+
+
+def test_s37_s47_wrong_keys_of_every_length_are_refused(harness) -> None:
+    for wrong in _wrong_keys(harness.api_key):
+        response = harness.web.get("/api/connections", headers={"Authorization": f"Bearer {wrong}"})
+        assert response.status_code == 401, repr(wrong)
+    assert harness.api("GET", "/api/connections").status_code == 200
+
+
+def test_s37_s47_keys_compared_as_digests_of_one_length(harness, monkeypatch) -> None:
+    """``compare_digest`` is constant-time only between equal lengths: given inputs of different
+    lengths it returns at once, telling the key's length. Both sides must reach it as digests of
+    one fixed length, and the configured key must never reach it as it is."""
     import hmac
 
-    calls = []
+    calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
 
     def spy(a, b):
-        calls.append((a, b))
+        calls.append((bytes(a), bytes(b)))
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", spy)
-    assert (
-        harness.web.get("/api/connections", headers={"Authorization": "Bearer x"}).status_code
-        == 401
-    )
-    assert calls
+    key = harness.api_key.encode()
+    for wrong in [*_wrong_keys(harness.api_key), harness.api_key]:
+        calls.clear()
+        harness.web.get("/api/connections", headers={"Authorization": f"Bearer {wrong}"})
+        assert calls, "the key was not compared with compare_digest"
+        for a, b in calls:
+            assert len(a) == len(b) == 32, (len(a), len(b), repr(wrong))
+            assert key not in (a, b) and wrong.encode() not in (a, b)
+
+
+@pytest.mark.parametrize("length", [0, 1, 16, 31])
+def test_s47_an_api_key_under_32_characters_stops_the_start_up(web_settings, length) -> None:
+    from pydantic import SecretStr
+
+    from zoho_invoice import ConfigurationError
+    from zoho_invoice.web import api_router, create_app
+
+    short = SecretStr(("~#" * 16)[:length])  # characters no message contains
+    for build in (create_app, api_router):
+        with pytest.raises(ConfigurationError, match="ZOHO_API_KEY") as refused:
+            build(web_settings(api_key=short))
+        message = str(refused.value)
+        assert "secrets.token_urlsafe(32)" in message
+        assert length == 0 or short.get_secret_value() not in message
+    assert create_app(web_settings(api_key=SecretStr("k" * 32)))
 
 
 def test_connect_session_answer(harness) -> None:
@@ -233,3 +272,55 @@ def test_access_token_that_cannot_be_opened_is_a_clear_500(harness, caplog) -> N
     assert "ZOHO_ENCRYPTION_KEYS" in body["message"]
     assert "Traceback" not in caplog.text
     assert harness.web.get("/healthz").status_code == 200
+
+
+def test_s47_every_api_answer_says_no_store(harness) -> None:
+    """Tokens, ids and errors alike must not be kept by a proxy or a browser cache."""
+    conn_id = _connected(harness)
+    too_big = b'{"owner": "t", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    answers = {
+        "401": harness.web.get("/api/connections"),
+        "401 wrong key": harness.web.post(
+            f"/api/connections/{conn_id}/access-token", headers={"Authorization": "Bearer x"}
+        ),
+        "200 list": harness.api("GET", "/api/connections"),
+        "200 token": harness.api("POST", f"/api/connections/{conn_id}/access-token"),
+        "201": harness.api("POST", "/api/connect-sessions", json={"owner": "t"}),
+        "404": harness.api("GET", "/api/connections/unknown-id"),
+        "404 route": harness.api("GET", "/api/nowhere"),
+        "405": harness.api("PUT", "/api/connections"),
+        "422": harness.api("POST", "/api/connect-sessions", json={}),
+        "413": harness.api(
+            "POST",
+            "/api/connect-sessions",
+            content=too_big,
+            headers={"Content-Type": "application/json"},
+        ),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == int(name[:3]), (name, answer.text)
+        assert answer.headers.get("cache-control") == "no-store", name
+
+
+def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    yield b'{"owner": "t", "pad": "'
+    sent = 0
+    while sent < total:
+        yield b"x" * size
+        sent += size
+    yield b'"}'
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_s47_a_body_over_1_mb_is_refused_with_413(harness, chunked: bool) -> None:
+    total = 8 * 1024 * 1024
+    body = _chunks(total) if chunked else b"".join(_chunks(total))
+    answer = harness.api(
+        "POST", "/api/connect-sessions", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "too_large" and set(answer.json()) == {"error", "message"}
+    # The browser routes and the rest of the service too; just under the limit is served.
+    assert harness.web.post("/healthz", content=b"x" * (1024 * 1024 + 1)).status_code == 413
+    small = harness.api("POST", "/api/connect-sessions", json={"owner": "t", "pad": "x" * 500_000})
+    assert small.status_code == 201

@@ -8,9 +8,11 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from starlette.testclient import TestClient
 
 from zoho_invoice.sandbox import Fault
 from zoho_invoice.sandbox.invoice import seed_organization
+from zoho_invoice.web._demo import CSRF_COOKIE
 
 FRANZ = "franz@fischer.example"
 
@@ -104,6 +106,44 @@ def test_creating_an_invoice_puts_it_on_top_with_a_flash(seeded) -> None:
     assert f"Invoice {invoice.invoice_number} was created." in after.text
     assert [line.name for line in invoice.line_items][1] == "Assembly and delivery"
     assert invoice.line_items[0].quantity == 2
+
+
+def test_s51_the_demo_answers_only_its_own_host_names(seeded) -> None:
+    """A DNS-rebinding page (evil.example resolving to 127.0.0.1) reaches the demo with its own
+    host name: it can neither read the dashboard nor create an invoice through it."""
+    harness, conn = seeded
+    page = harness.web.get("/")
+    token, cookie = _csrf(page.text), harness.web.cookies.get(CSRF_COOKIE)
+    assert cookie
+    customer_id = re.findall(r'<option value="(\d+)">', page.text.split('name="customer_id"')[1])[0]
+    form = {
+        "csrf_token": token,
+        "customer_id": customer_id,
+        "date": datetime.now(UTC).date().isoformat(),
+        "description": ["Rebound"],
+        "quantity": ["1"],
+        "rate": ["10"],
+    }
+    posts = len(harness.world.journal.entries("invoice.POST /invoices"))
+    with TestClient(harness.app, base_url="http://evil.example") as rebound:
+        rebound.cookies.set(CSRF_COOKIE, cookie)
+        assert rebound.get("/").status_code == 400
+        assert rebound.get("/", headers={"Host": "evil.example:8000"}).status_code == 400
+        created = rebound.post(
+            f"/demo/connections/{conn.id}/invoices", data=form, follow_redirects=False
+        )
+        assert created.status_code == 400
+        assert "Invoice" not in created.text
+    assert len(harness.world.journal.entries("invoice.POST /invoices")) == posts
+    # Its own names: the public URL's (testserver here) and loopback.
+    for host in ("testserver", "127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
+        assert harness.web.get("/healthz", headers={"Host": host}).status_code == 200, host
+    # The same form from the demo's own host goes through.
+    ok = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices", data=form, follow_redirects=False
+    )
+    assert ok.status_code == 303, ok.text
+    assert len(harness.world.journal.entries("invoice.POST /invoices")) == posts + 1
 
 
 def test_a_zoho_error_shows_its_message_and_keeps_what_was_typed(seeded) -> None:

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .._exceptions import ConfigurationError, KeyRingError, ZohoError
 from .._files import ensure_private_dir, ensure_private_file, write_private_text
+from .._serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS
 from ..settings import Settings
 from ._invoices import contacts_app, invoices_app
 from ._login import login_command
@@ -116,10 +117,17 @@ def make_oauth(settings: Settings) -> OAuthClient:
         fail(str(exc))
 
 
-def run_service(settings: Settings, *, host: str, port: int, demo: bool = False) -> None:
-    """Build the app from ``settings`` and serve it with uvicorn until interrupted."""
+def run_service(
+    settings: Settings, *, host: str, port: int, demo: bool = False, **bounds: Any
+) -> None:
+    """Build the app from ``settings`` and serve it with uvicorn until interrupted.
+
+    ``bounds`` (``max_connections``, ``header_timeout``, ``keep_alive``) go to
+    ``_serving.server_config``: what one client may hold (SECURITY 51).
+    """
     import uvicorn
 
+    from .._serving import server_config
     from ..web import create_app
 
     require_webhook(settings)
@@ -129,8 +137,14 @@ def run_service(settings: Settings, *, host: str, port: int, demo: bool = False)
         application = create_app(settings, vault=vault, oauth=oauth, demo=demo)
     except ConfigurationError as exc:
         fail(f"refusing to start: {exc}")
-    config = uvicorn.Config(
-        application, host=host, port=port, log_config=None, access_log=True, server_header=False
+    config = server_config(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=True,
+        server_header=False,
+        **bounds,
     )
     server = uvicorn.Server(config)
     # Deliveries queued before a restart go out now; new events as soon as they are queued.
@@ -157,13 +171,35 @@ def require_webhook(settings: Settings) -> None:
 def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    max_connections: Annotated[
+        int, typer.Option(min=2, help="Connections at once; more are answered 503.")
+    ] = MAX_CONNECTIONS,
+    header_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds a client has to send a request's headers.")
+    ] = HEADER_TIMEOUT,
+    keep_alive: Annotated[
+        int, typer.Option(min=1, help="Seconds an idle kept-alive connection stays open.")
+    ] = KEEP_ALIVE_TIMEOUT,
 ) -> None:
     """Run the service (browser routes and JSON API); upgrades an empty database first."""
     setup_logging()
     settings = load_settings()
-    if settings.api_key is None or not settings.api_key.get_secret_value():
-        fail("ZOHO_API_KEY is not set: the JSON API needs it (any long random string)")
-    run_service(settings, host=host, port=port)
+    from ..web._api import require_api_key, require_metrics_key
+
+    try:
+        # Before the database is touched: a missing or guessable key stops the start-up.
+        require_api_key(settings)
+        require_metrics_key(settings)
+    except ConfigurationError as exc:
+        fail(f"refusing to start: {exc}")
+    run_service(
+        settings,
+        host=host,
+        port=port,
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        keep_alive=keep_alive,
+    )
 
 
 sandbox_app = typer.Typer(
@@ -186,7 +222,11 @@ def sandbox(
         typer.Option(help="Write the data-centre table (for ZOHO_DATACENTERS) to this file."),
     ] = None,
 ) -> None:
-    """Run the Zoho sandbox: Zoho Accounts for every data centre and the Invoice API."""
+    """Run the Zoho sandbox: Zoho Accounts for every data centre and the Invoice API.
+
+    Its control routes (/_sandbox/journal, faults, ...) need the header X-Sandbox-Key:
+    $ZOHO_SANDBOX_CONTROL_KEY, or the key it prints when it starts.
+    """
     if ctx.invoked_subcommand is not None:
         return
     setup_logging()
@@ -484,15 +524,22 @@ def connections_list(
 @contextmanager
 def _sandbox_thread(port: int, data_dir: Path | None = None) -> Iterator[tuple[str, Any]]:
     """The sandbox served by uvicorn in a thread on 127.0.0.1; yields its base URL and world."""
+    import os
+    import secrets
     import threading
 
     import uvicorn
 
+    from .._serving import server_config
     from ..sandbox import create_sandbox_app
+    from ..sandbox._server import CONTROL_KEY_ENV
 
     base_url = f"http://127.0.0.1:{port}"
-    sandbox_app = create_sandbox_app(base_url=base_url, data_dir=data_dir)
-    config = uvicorn.Config(
+    # The demo needs no control route: unless ZOHO_SANDBOX_CONTROL_KEY names one (to look at
+    # the journal), a key nobody holds keeps the journal's secrets unread.
+    control_key = os.environ.get(CONTROL_KEY_ENV) or secrets.token_urlsafe(32)
+    sandbox_app = create_sandbox_app(base_url=base_url, data_dir=data_dir, control_key=control_key)
+    config = server_config(
         sandbox_app,
         host="127.0.0.1",
         port=port,

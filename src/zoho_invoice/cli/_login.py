@@ -73,6 +73,7 @@ def run_login(
     import uvicorn
 
     from .._exceptions import DataCenterError
+    from .._serving import server_config
     from ..datacenters import DataCenterTable
     from ..oauth import OAuthClient
     from ..tokens import ConnectionEvent, WebhookDispatcher, webhooks_from_settings
@@ -118,8 +119,9 @@ def run_login(
         app = create_app(
             local, vault=vault, oauth=OAuthClient.from_settings(local), events=on_event
         )
+        # Loopback only, but a local process could still pile up connections (SECURITY 51).
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
+            server_config(app, host=host, port=port, log_level="warning", log_config=None)
         )
         thread = threading.Thread(target=server.run, name="zoho-login", daemon=True)
         thread.start()

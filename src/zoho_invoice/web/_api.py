@@ -2,12 +2,16 @@
 
 Every route checks ``Authorization: Bearer <ZOHO_API_KEY>`` before anything else, even before
 the body is parsed, so a missing key is a 401 for an unknown id or a malformed body too
-(SECURITY 37).
+(SECURITY 37). Keys are compared as fixed-length digests, so neither their content nor their
+length shows in the timing; a key under 32 characters stops the start-up; every answer under
+``/api`` (errors and 401 included) carries ``Cache-Control: no-store`` (SECURITY 47).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, Literal
@@ -16,12 +20,14 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from starlette.routing import Match
+from starlette.types import Message, Receive, Scope, Send
 
 from .._exceptions import (
     APIError,
     ClientSecretRejectedError,
+    ConfigurationError,
     ConnectionNotFoundError,
     DataCenterError,
     DecryptionError,
@@ -31,13 +37,19 @@ from .._exceptions import (
     TokenUnavailableError,
 )
 from .._redact import redact
+from .._serving import MAX_BODY_BYTES
+from ..settings import Settings
 from ._context import WebContext
 from ._errors import KEYS_MESSAGE, APIProblem, ErrorBody, error_response
 
 __all__ = [
+    "MIN_KEY_LENGTH",
     "api_router",
     "is_allowed_return_url",
+    "keys_match",
     "read_organizations_or_problem",
+    "require_api_key",
+    "require_metrics_key",
     "set_organization_or_problem",
 ]
 
@@ -50,25 +62,115 @@ _bearer_scheme = HTTPBearer(
 )
 
 
-def _check_api_key(ctx: WebContext, request: Request) -> Response | None:
-    expected = ctx.settings.api_key.get_secret_value() if ctx.settings.api_key else ""
+#: The shortest ZOHO_API_KEY / ZOHO_METRICS_KEY accepted: 32 characters of
+#: ``secrets.token_urlsafe`` carry 192 bits.
+MIN_KEY_LENGTH = 32
+KEY_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+#: Both sides of a key comparison are HMACs under this per-process key: equal-length digests, so
+#: ``compare_digest`` leaks neither the content nor the length of the configured key.
+_DIGEST_KEY = secrets.token_bytes(32)
+
+
+def _digest(value: str) -> bytes:
+    return hmac.new(_DIGEST_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
+def keys_match(given: str, expected: str) -> bool:
+    """``given == expected`` in time that depends on neither key's content nor ``expected``'s
+    length (only on ``given``'s, which the caller knows anyway)."""
+    return hmac.compare_digest(_digest(given), _digest(expected)) and bool(expected)
+
+
+def _require_key(name: str, key: SecretStr | None, *, purpose: str) -> SecretStr:
+    if key is None or not key.get_secret_value():
+        raise ConfigurationError(f"{name} is not set: {purpose}; generate one with {KEY_HINT}")
+    if len(key.get_secret_value()) < MIN_KEY_LENGTH:
+        raise ConfigurationError(
+            f"{name} is shorter than {MIN_KEY_LENGTH} characters, too short to resist guessing; "
+            f"generate one with {KEY_HINT}"
+        )
+    return key
+
+
+def require_api_key(settings: Settings) -> SecretStr:
+    """``ZOHO_API_KEY``, or ``ConfigurationError`` when it is missing or under 32 characters
+    (the JSON API refuses to start with a guessable key: SECURITY 47)."""
+    return _require_key(
+        "ZOHO_API_KEY", settings.api_key, purpose="the JSON API needs it (Authorization: Bearer)"
+    )
+
+
+def require_metrics_key(settings: Settings) -> SecretStr | None:
+    """``ZOHO_METRICS_KEY``, or ``None`` when unset (``/metrics`` is then off).
+
+    It must be 32 characters or more and differ from ``ZOHO_API_KEY``: a metrics scraper must
+    not hold the key that mints every user's access tokens (SECURITY 47).
+    """
+    key = settings.metrics_key
+    if key is None or not key.get_secret_value():
+        return None
+    _require_key("ZOHO_METRICS_KEY", key, purpose="/metrics needs it")
+    api_key = settings.api_key.get_secret_value() if settings.api_key else ""
+    if keys_match(key.get_secret_value(), api_key):
+        raise ConfigurationError(
+            "ZOHO_METRICS_KEY must differ from ZOHO_API_KEY: the metrics key must not be able "
+            f"to mint tokens; generate one with {KEY_HINT}"
+        )
+    return key
+
+
+def check_bearer(request: Request, expected: str, *, name: str) -> Response | None:
+    """``None`` when the request carries ``Authorization: Bearer <expected>``; else the 401."""
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    ok = bool(expected) and scheme.lower() == "bearer"
-    # Compare in constant time, and compare even when the scheme is wrong, so timing says nothing.
-    same = hmac.compare_digest(given.strip().encode(), expected.encode())
-    if ok and same:
+    # Compare even when the scheme is wrong, so timing says nothing either way.
+    same = keys_match(given.strip(), expected)
+    if same and scheme.lower() == "bearer":
         return None
     message = (
-        "the service has no API key configured (ZOHO_API_KEY)"
+        f"the service has no {name} configured"
         if not expected
-        else "missing or wrong API key: send Authorization: Bearer <ZOHO_API_KEY>"
+        else f"missing or wrong key: send Authorization: Bearer <{name}>"
     )
-    return error_response(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+    return error_response(
+        401,
+        "unauthorized",
+        message,
+        headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"},
+    )
+
+
+def _check_api_key(ctx: WebContext, request: Request) -> Response | None:
+    expected = ctx.settings.api_key.get_secret_value() if ctx.settings.api_key else ""
+    return check_bearer(request, expected, name="ZOHO_API_KEY")
+
+
+def _no_store(send: Send) -> Send:
+    """``send`` that marks the answer ``Cache-Control: no-store``: tokens, ids and errors alike
+    must not be kept by a proxy or a client cache (SECURITY 47)."""
+
+    async def send_no_store(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if name.lower() != b"cache-control"
+            ]
+            headers.append((b"cache-control", b"no-store"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_no_store
 
 
 def _auth_route_class(ctx: WebContext) -> type[APIRoute]:
     class _AuthRoute(APIRoute):
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            # Around the route's whole ASGI app, so what the exception handlers answer (404,
+            # 422, 503...) carries the header too.
+            await super().handle(scope, receive, _no_store(send))
+
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
@@ -292,9 +394,15 @@ def set_organization_or_problem(ctx: WebContext, connection_id: str, organizatio
 
 
 def api_router(ctx: WebContext) -> APIRouter:
-    """The JSON API, to mount in your own FastAPI app (``app.include_router(...)``)."""
+    """The JSON API, to mount in your own FastAPI app (``app.include_router(...)``).
+
+    ``ConfigurationError`` when ``ZOHO_API_KEY`` is missing or under 32 characters. Bodies over
+    1 MB are refused with 413 (``create_app`` refuses them before any route, too).
+    """
+    require_api_key(ctx.settings)
     router = APIRouter(
         prefix="/api",
+        max_body_size=MAX_BODY_BYTES,
         route_class=_auth_route_class(ctx),
         dependencies=[Depends(_bearer_scheme)],
         responses=_COMMON,

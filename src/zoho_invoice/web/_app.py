@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .._exceptions import VaultUnavailableError
+from .._serving import MAX_BODY_BYTES, BodyLimitMiddleware
 from ..settings import Settings
 from ._api import api_router as _api_router
+from ._api import check_bearer, require_api_key, require_metrics_key
 from ._connect import connect_router as _connect_router
 from ._context import OrganizationsReader, UserReader, WebContext, build_context
 from ._demo import demo_router
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
     from ..tokens import EventSink, TokenManager
     from ..vault import Vault
 
-__all__ = ["api_router", "connect_router", "create_app"]
+__all__ = ["api_router", "connect_router", "create_app", "demo_hosts"]
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -48,6 +52,18 @@ def _install_redaction() -> None:
     from .._redact import install_redaction
 
     install_redaction(*_REDACTED_LOGGERS)
+
+
+#: Host names the demo always answers to, besides ``ZOHO_PUBLIC_URL``'s.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def demo_hosts(settings: Settings) -> list[str]:
+    """The ``Host`` names the demo answers: its public URL's and loopback (SECURITY 51)."""
+    public = urlsplit(settings.public_url).hostname or ""
+    if ":" in public:
+        public = f"[{public}]"  # an IPv6 literal, as the Host header writes it
+    return sorted({public, *LOOPBACK_HOSTS} - {""})
 
 
 def connect_router(
@@ -75,7 +91,11 @@ def api_router(
     manager: TokenManager | None = None,
     context: WebContext | None = None,
 ) -> Any:
-    """The JSON API (``/api/...``) to mount in your app; it needs ``ZOHO_API_KEY``."""
+    """The JSON API (``/api/...``) to mount in your app; it needs ``ZOHO_API_KEY`` (32 or more
+    characters, else ``ConfigurationError``)."""
+    if context is None:
+        settings = settings or Settings()
+        require_api_key(settings)  # before the database is opened
     ctx = context or build_context(settings, vault=vault, oauth=oauth, manager=manager)
     _install_redaction()
     return _api_router(ctx)
@@ -102,8 +122,16 @@ def create_app(
     ``events`` receives connection events (a callable; default: webhooks or the log).
     ``api_http_client`` and ``api_budget`` are handed to the Invoice API client the routes use
     (reading organizations, the demo's invoices): a transport for tests, a shared budget.
+
+    ``ConfigurationError`` when ``ZOHO_API_KEY`` (or a set ``ZOHO_METRICS_KEY``) is under 32
+    characters. Request bodies over 1 MB are answered 413; with ``demo`` only the public URL's
+    host name and loopback names are answered (``Host`` anything else → 400).
     """
     _install_redaction()
+    settings = settings or Settings()
+    # Before anything is opened: a guessable key stops the start-up (SECURITY 47).
+    require_api_key(settings)
+    require_metrics_key(settings)
     ctx = build_context(
         settings,
         vault=vault,
@@ -124,6 +152,13 @@ def create_app(
     )
     app.state.context = ctx
     install_error_handlers(app)
+    # Before any route reads a body: 413 past 1 MB, counted as it arrives (SECURITY 47).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    if demo:
+        # A DNS-rebinding page reaches the demo under its own host name: answer only ours.
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=demo_hosts(ctx.settings), www_redirect=False
+        )
     app.include_router(_api_router(ctx))
     app.include_router(_connect_router(ctx))
     if demo:
@@ -145,15 +180,26 @@ def create_app(
             return error_response(503, "unavailable", UNAVAILABLE_MESSAGE)
         return JSONResponse({"status": "ok"})
 
+    metrics_key = require_metrics_key(ctx.settings)
+
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
-        """Prometheus metrics of this process, behind the API key like the JSON API."""
+        """Prometheus metrics of this process, behind ``ZOHO_METRICS_KEY``: a key that opens
+        nothing else, so a scraper never holds the key that mints tokens (SECURITY 47). Without
+        that key, metrics are off (404)."""
         from .. import _metrics
-        from ._api import _check_api_key
 
-        refused = _check_api_key(ctx, request)
+        if metrics_key is None:
+            return error_response(
+                404, "not_found", "metrics are off: set ZOHO_METRICS_KEY to read them"
+            )
+        refused = check_bearer(request, metrics_key.get_secret_value(), name="ZOHO_METRICS_KEY")
         if refused is not None:
             return refused
-        return Response(_metrics.render(), media_type=_metrics.CONTENT_TYPE)
+        return Response(
+            _metrics.render(),
+            media_type=_metrics.CONTENT_TYPE,
+            headers={"Cache-Control": "no-store"},
+        )
 
     return app
