@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import h11
@@ -92,6 +93,8 @@ class BodyLimitMiddleware:
     (chunked) is counted as it arrives and refused at the chunk that passes the limit: the app
     then sees the client gone, and whatever it answers is dropped. ``content`` and
     ``media_type`` shape the 413 (by default the JSON API's ``{"error", "message"}``).
+    ``larger`` names the few paths (regular expressions matched against the whole path) that
+    take more, each with its own limit: a file upload.
     """
 
     def __init__(
@@ -101,9 +104,11 @@ class BodyLimitMiddleware:
         max_bytes: int = MAX_BODY_BYTES,
         content: bytes | None = None,
         media_type: str = "application/json",
+        larger: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
         self.content = content if content is not None else json.dumps(_TOO_LARGE).encode()
         self.media_type = media_type
 
@@ -127,8 +132,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = next(
+            (limit for pattern, limit in self.larger if pattern.fullmatch(scope.get("path", ""))),
+            self.max_bytes,
+        )
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > max_bytes:
             await self._refuse(send)
             return
         received = 0
@@ -142,7 +151,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     refused = True
                     if not started:
                         await self._refuse(send)

@@ -23,8 +23,13 @@ from ._control import control_routes
 from ._respond import DATACENTERS
 from ._world import SandboxWorld
 from .invoice import InvoiceLimits, create_invoice_app
+from .invoice._extras import MAX_ATTACHMENT_BYTES
 
 __all__ = ["create_sandbox_app", "datacenters_table"]
+
+#: The one path whose body may pass 1 MB: a file attached to an invoice (the Invoice API is
+#: mounted at /api).
+ATTACHMENT_UPLOAD_PATH = r"/api/[a-z]+/invoice/v3/invoices/[0-9]+/attachment"
 
 
 def datacenters_table(base_url: str) -> dict[str, dict[str, str]]:
@@ -68,11 +73,17 @@ def create_sandbox_app(
     routes += control_routes(world)
     routes.append(Mount("/api", app=create_invoice_app(world, limits=invoice_limits)))
     # Every request is journaled with its body: refuse a large one before it is read whole.
-    too_large = json.dumps({"code": 413, "message": "The request body is larger than 1 MB."})
+    # An invoice attachment may be 5 MB (Zoho's limit), so its upload gets a little more.
+    too_large = json.dumps({"code": 413, "message": "The request body is too large."})
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, content=too_large.encode())
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=MAX_BODY_BYTES,
+                content=too_large.encode(),
+                larger=[(ATTACHMENT_UPLOAD_PATH, MAX_ATTACHMENT_BYTES + 64 * 1024)],
+            )
         ],
     )
     app.state.world = world

@@ -1,8 +1,9 @@
-"""A real, if plain, PDF of an invoice (fpdf2), for ``Accept: application/pdf``."""
+"""A real, if plain, PDF of an invoice (fpdf2), for ``Accept: application/pdf``, and of several
+invoices in one document (``GET /invoices/pdf``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fpdf import FPDF
@@ -14,9 +15,21 @@ def _latin1(text: object) -> str:
 
 
 def invoice_pdf(invoice: Mapping[str, Any], organization_name: str) -> bytes:
+    return invoices_pdf([invoice], organization_name)
+
+
+def invoices_pdf(invoices: Sequence[Mapping[str, Any]], organization_name: str) -> bytes:
+    """One document, a page (or more) per invoice, as Zoho's bulk export makes it."""
     pdf = FPDF(format="A4")
     pdf.set_creator("zoho-invoice sandbox")
-    pdf.set_title(_latin1(f"Invoice {invoice['invoice_number']}"))
+    numbers = ", ".join(str(invoice["invoice_number"]) for invoice in invoices)
+    pdf.set_title(_latin1(f"Invoice {numbers}" if len(invoices) == 1 else f"Invoices {numbers}"))
+    for invoice in invoices:
+        _page(pdf, invoice, organization_name)
+    return bytes(pdf.output())
+
+
+def _page(pdf: FPDF, invoice: Mapping[str, Any], organization_name: str) -> None:
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(0, 10, _latin1(organization_name), new_x="LMARGIN", new_y="NEXT")
@@ -59,4 +72,3 @@ def invoice_pdf(invoice: Mapping[str, Any], organization_name: str) -> bytes:
         pdf.cell(145, 7, label, align="R")
         pdf.cell(35, 7, _latin1(f"{currency} {float(invoice.get(key, 0)):.2f}"), align="R")
         pdf.ln()
-    return bytes(pdf.output())

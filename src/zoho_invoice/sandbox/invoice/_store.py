@@ -20,9 +20,22 @@ from ..._files import ensure_private_sqlite
 from ._resources import RESOURCES, Field, Resource
 from ._time import parse_timestamp
 
-__all__ = ["DB_FILENAME", "InvoiceStore", "store_for_world"]
+__all__ = ["DB_FILENAME", "EXTRA_TABLES", "InvoiceStore", "store_for_world"]
 
 DB_FILENAME = "invoice-sandbox.sqlite3"
+
+#: Tables beside the resources' (one document a row), for what is not a resource of its own.
+EXTRA_TABLES = (
+    "CREATE TABLE IF NOT EXISTS invoice_comments (id INTEGER PRIMARY KEY, org TEXT NOT NULL, "
+    "invoice_id TEXT NOT NULL, doc TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_invoice_comments ON invoice_comments (org, invoice_id, id)",
+    "CREATE TABLE IF NOT EXISTS invoice_attachments (id INTEGER PRIMARY KEY, org TEXT NOT NULL, "
+    "invoice_id TEXT NOT NULL, doc TEXT NOT NULL, content BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_invoice_attachments ON invoice_attachments "
+    "(org, invoice_id, id)",
+    "CREATE TABLE IF NOT EXISTS invoice_payment_ids (org TEXT NOT NULL, payment_id TEXT NOT NULL, "
+    "invoice_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (org, payment_id, invoice_id))",
+)
 
 #: IDs start above 2**53 so that a client that parses them as floats breaks in tests, not in
 #: production: Zoho's ids are 18-19 digit numbers.
@@ -79,6 +92,13 @@ class InvoiceStore:
                     f"CREATE TABLE IF NOT EXISTS {res.table} "
                     f"(id INTEGER PRIMARY KEY, org TEXT NOT NULL{columns}, doc TEXT NOT NULL)"
                 )
+                # A data directory from an older version lacks the columns added since.
+                have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({res.table})")}
+                for f in res.fields:
+                    if f.name not in have:
+                        self._conn.execute(
+                            f"ALTER TABLE {res.table} ADD COLUMN {f.name} {_column_type(f)}"
+                        )
                 self._conn.execute(
                     f"CREATE INDEX IF NOT EXISTS ix_{res.table}_org ON {res.table} (org, id)"
                 )
@@ -104,6 +124,10 @@ class InvoiceStore:
                 "CREATE TABLE IF NOT EXISTS emails (id INTEGER PRIMARY KEY, org TEXT NOT NULL, "
                 "invoice_id TEXT NOT NULL, doc TEXT NOT NULL)"
             )
+            # An invoice's comments and history, its attached files, and the ids Zoho gives each
+            # application of a payment to an invoice (``_extras.py`` keeps them).
+            for ddl in EXTRA_TABLES:
+                self._conn.execute(ddl)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -266,6 +290,13 @@ class InvoiceStore:
                 "SELECT doc FROM emails WHERE org = ? ORDER BY id", (org,)
             ).fetchall()
         return [dict(json.loads(row[0])) for row in rows]
+
+    # -- the tables of EXTRA_TABLES --------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement on a table of ``EXTRA_TABLES``, in a transaction; its rows."""
+        with self.transaction():
+            return list(self._conn.execute(sql, tuple(params)).fetchall())
 
 
 _STORES: dict[tuple[int, str | None], InvoiceStore] = {}
