@@ -211,3 +211,23 @@ async def test_async_twins() -> None:
         ("POST", "/contacts/contactpersons"),
         ("GET", "/users"),
     ]
+
+
+def test_list_groups_reads_both_readings_across_pages() -> None:
+    inline = dict(TAX, tax_id="5", tax_name="GST18", tax_percentage=18, tax_type="tax_group")
+    recorder = Recorder(
+        zoho(taxes=[TAX, inline], page_context={"page": 1, "has_more_page": True}),
+        zoho(
+            taxes=[TAX],
+            tax_groups=[GROUP],
+            page_context={"page": 2, "has_more_page": False},
+        ),
+    )
+    with sync_client(recorder) as client:
+        groups = client.taxes.list_groups()
+    assert [(g.tax_group_id, g.tax_group_name, g.tax_group_percentage) for g in groups] == [
+        ("5", "GST18", Decimal("18")),
+        ("982000000566011", "GST18", Decimal("18")),
+    ]
+    assert groups[1].taxes[0].tax_name == "CGST"
+    assert [r.url.params["page"] for r in recorder.requests] == ["1", "2"]

@@ -50,6 +50,31 @@ def _group_body(name: str | None, tax_ids: Sequence[str] | str | None) -> dict[s
     return body
 
 
+def _groups_in(body: Mapping[str, Any], into: dict[str, TaxGroup]) -> bool:
+    """Collect the tax groups of one page of ``GET /settings/taxes``; whether more pages follow.
+
+    Groups come either among the taxes (``tax_type "tax_group"``) or in a ``tax_groups`` array
+    beside them: both readings are seen, both are read.
+    """
+    taxes = body.get("taxes") or []
+    for tax in taxes:
+        if isinstance(tax, dict) and tax.get("tax_type") == "tax_group":
+            group = TaxGroup.model_validate(
+                {
+                    "tax_group_id": tax.get("tax_id"),
+                    "tax_group_name": tax.get("tax_name"),
+                    "tax_group_percentage": tax.get("tax_percentage"),
+                }
+            )
+            into.setdefault(group.tax_group_id, group)
+    for raw in body.get("tax_groups") or []:
+        group = TaxGroup.model_validate(raw)
+        into[group.tax_group_id] = group
+    context = body.get("page_context")
+    more = isinstance(context, dict) and bool(context.get("has_more_page"))
+    return more and bool(taxes)
+
+
 class _TaxesSpec(_Spec[Tax]):
     _path = "/settings/taxes"
     _list_key = "taxes"
@@ -63,7 +88,21 @@ class _TaxesSpec(_Spec[Tax]):
 
 class Taxes(_TaxesSpec, _SyncResource[Tax]):
     """Taxes and tax groups: ``list``/``iter_all``/``get``/``create``/``update``/``delete`` for
-    taxes, ``*_group`` for groups. A tax in use by transactions may be refused by Zoho."""
+    taxes, ``list_groups`` and ``*_group`` for groups. ``list`` shows what Zoho lists under
+    ``taxes``, which may include groups (``tax_type "tax_group"``)."""
+
+    def list_groups(self) -> list[TaxGroup]:
+        """Every tax group, however Zoho lists them (read from ``GET /settings/taxes``)."""
+        groups: dict[str, TaxGroup] = {}
+        page = 1
+        while _groups_in(
+            self._client.request(
+                "GET", self._path, params={"page": page, "per_page": MAX_PER_PAGE}
+            ),
+            groups,
+        ):
+            page += 1
+        return list(groups.values())
 
     def get_group(self, tax_group_id: str) -> TaxGroup:
         body = self._client.request("GET", f"{self._groups}/{tax_group_id}")
@@ -94,6 +133,19 @@ class Taxes(_TaxesSpec, _SyncResource[Tax]):
 
 class AsyncTaxes(_TaxesSpec, _AsyncResource[Tax]):
     """Taxes and tax groups, async; see :class:`Taxes`."""
+
+    async def list_groups(self) -> list[TaxGroup]:
+        """Every tax group, however Zoho lists them (read from ``GET /settings/taxes``)."""
+        groups: dict[str, TaxGroup] = {}
+        page = 1
+        while _groups_in(
+            await self._client.request(
+                "GET", self._path, params={"page": page, "per_page": MAX_PER_PAGE}
+            ),
+            groups,
+        ):
+            page += 1
+        return list(groups.values())
 
     async def get_group(self, tax_group_id: str) -> TaxGroup:
         body = await self._client.request("GET", f"{self._groups}/{tax_group_id}")

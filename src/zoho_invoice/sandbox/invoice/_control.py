@@ -54,6 +54,12 @@ class InvoiceSandboxControl:
         """Forget every request counted so far (per minute, per day)."""
         _checked(self._client.delete(f"{self._prefix}/usage"))
 
+    def set_tax_rules(self, **changes: str) -> dict[str, Any]:
+        """``line_tax``: who must name a tax on every invoice line (``"registered"``: VAT and
+        GST organizations, the default; ``"always"``; ``"never"``). ``group_listing``: tax
+        groups among the taxes (``"inline"``) or in a ``tax_groups`` array (``"separate"``)."""
+        return dict(_checked(self._client.put(f"{self._prefix}/taxes", json=changes)))
+
     def seed(
         self,
         organization_id: str,
@@ -91,6 +97,10 @@ class AsyncInvoiceSandboxControl:
 
     async def reset_usage(self) -> None:
         _checked(await self._client.delete(f"{self._prefix}/usage"))
+
+    async def set_tax_rules(self, **changes: str) -> dict[str, Any]:
+        answer = await self._client.put(f"{self._prefix}/taxes", json=changes)
+        return dict(_checked(answer))
 
     async def seed(
         self,
