@@ -128,6 +128,8 @@ class RecurringInvoices:
                 if end < start:
                     raise invalid("end_date")
             amounts = books._amounts(merged)
+            for line in amounts["line_items"]:
+                line.setdefault("item_id", "")  # Zoho shows the key on every line
             status = existing["status"] if existing else "active"
             last_sent = existing.get("last_sent_date", "") if existing else ""
             after = date.fromisoformat(last_sent) + timedelta(days=1) if last_sent else start
