@@ -23,6 +23,7 @@ from ._credit_ledger import (
     settle_note,
 )
 from ._errors import ZohoAPIFailure, invalid, not_found
+from ._extras import Actor, InvoiceExtras
 from ._resources import (
     CREDIT_APPLICATIONS,
     CREDIT_NOTE_REFUNDS,
@@ -394,9 +395,10 @@ class CreditNotes:
         if not merged:
             applications.append({"invoice_id": invoice_id, "amount_applied": value})
         saved = self.books.save_payment({"invoices": applications}, payment)
-        mine = next(a for a in saved["invoices"] if a["invoice_id"] == invoice_id)
+        # The same id ``GET /invoices/{id}/payments`` shows for this payment on this invoice.
+        extras = InvoiceExtras(self.books, Actor())
         return {
-            "invoice_payment_id": str(mine.get("invoice_payment_id", "")),
+            "invoice_payment_id": extras._invoice_payment_id(saved, invoice_id),
             "payment_id": payment_id,
             "invoice_id": invoice_id,
             "amount_used": money(value),
