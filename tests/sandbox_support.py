@@ -29,6 +29,7 @@ def mint(
         challenge_method=None,
         offline=False,
         force_consent=False,
+        throttle=False,  # a token for a test, not Zoho's authorize step with its code limit
     )
     minted = world.accounts.exchange_code(
         location=location or user.location,

@@ -35,10 +35,17 @@ def _code(location: str) -> str:
     return query["code"][0]
 
 
+#: Tests mint a token for each case, many in one module-scoped sandbox: more codes and refresh
+#: tokens in 10 minutes than Zoho issues one client (10 each). The helpers lift those limits on
+#: the sandbox they use; tests/sandbox/test_accounts.py tests them.
+_NO_ISSUE_LIMITS = {"authorization_code_limit": 0, "refresh_token_limit": 0}
+
+
 def mint(
     http: httpx.Client, user_id: str, *, scopes: str = SCOPES, dc: str = "us"
 ) -> dict[str, Any]:
     """The token response for ``user_id`` (``access_token``, ``refresh_token``, ``api_domain``)."""
+    http.patch("/_sandbox/settings", json=_NO_ISSUE_LIMITS).raise_for_status()
     url = f"/accounts/{dc}/oauth/v2/auth"
     answer = http.post(
         url, params=_auth_params(scopes), data={"user_id": user_id, "decision": "approve"}
@@ -61,6 +68,7 @@ def mint(
 async def amint(
     http: httpx.AsyncClient, user_id: str, *, scopes: str = SCOPES, dc: str = "us"
 ) -> dict[str, Any]:
+    (await http.patch("/_sandbox/settings", json=_NO_ISSUE_LIMITS)).raise_for_status()
     url = f"/accounts/{dc}/oauth/v2/auth"
     answer = await http.post(
         url, params=_auth_params(scopes), data={"user_id": user_id, "decision": "approve"}

@@ -537,28 +537,37 @@ async def test_s33_fixed_window_reading_of_the_throttle(
     assert (await refresh(client, "us", tokens["refresh_token"]))["error"] == "Access Denied"
 
 
-async def test_sixteenth_live_access_token_kills_the_oldest(
-    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+@pytest.mark.parametrize("keep", [None, 10, 15, 30])
+async def test_live_access_tokens_per_refresh_token_evict_the_oldest(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock, keep: int | None
 ) -> None:
-    await AsyncSandboxControl(client).set_access_token_lifetime(86_400)
+    """Zoho's pages say 10 (the default, Accounts' page), 15 or 30 live access tokens."""
+    control = AsyncSandboxControl(client)
+    await control.set_access_token_lifetime(86_400)
+    if keep is not None:
+        await control.configure(live_access_tokens=keep)  # type: ignore[arg-type]
+    limit = keep or 10
     tokens = await connect(client, world)
     issued = [tokens["access_token"]]
-    for batch in range(2):
-        for _ in range(8 if batch == 0 else 7):
-            issued.append((await refresh(client, "us", tokens["refresh_token"]))["access_token"])
-        clock.advance(601)
-    assert len(issued) == 16
+    while len(issued) < limit + 1:
+        issued.append((await refresh(client, "us", tokens["refresh_token"]))["access_token"])
+        if len(issued) % 9 == 0:
+            clock.advance(601)  # stay under the 10-refreshes-in-10-minutes throttle
     assert world.authenticate(issued[0]) is None
     assert all(world.authenticate(t) is not None for t in issued[1:])
-    stats = await AsyncSandboxControl(client).stats(tokens["refresh_token"])
-    assert stats["live_access_tokens"] == 15
-    assert stats["access_tokens_minted"] == 16
+    stats = await control.stats(tokens["refresh_token"])
+    assert stats["live_access_tokens"] == limit
+    assert stats["access_tokens_minted"] == limit + 1
 
 
 async def test_twenty_first_refresh_token_kills_the_oldest_and_its_access_tokens(
-    client: httpx.AsyncClient, world: SandboxWorld
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
 ) -> None:
-    grants = [await connect(client, world) for _ in range(21)]
+    grants = []
+    for _ in range(21):
+        grants.append(await connect(client, world))
+        if len(grants) % 10 == 0:
+            clock.advance(601)  # 10 codes and 10 refresh tokens in 10 minutes at most
     first, second = grants[0], grants[1]
     assert await refresh(client, "us", first["refresh_token"]) == {"error": "invalid_code"}
     assert world.authenticate(first["access_token"]) is None
@@ -569,7 +578,123 @@ async def test_twenty_first_refresh_token_kills_the_oldest_and_its_access_tokens
     assert "access_token" in await refresh(client, "us", bob["refresh_token"])
 
 
+async def test_eleventh_authorization_code_in_ten_minutes_is_access_denied(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    for _ in range(10):
+        assert "code" in await approve(client, world, ALICE)
+        clock.advance(30)
+    # The authorize step sends the browser back at once, state kept, as if the user declined.
+    page = await client.get(f"{BASE}/accounts/us/oauth/v2/auth", params=auth_params())
+    assert page.status_code == 302
+    location = page.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    assert query_of(location) == {"error": ["access_denied"], "state": ["state-123"]}
+    # Per client: another client still gets its codes.
+    other = await client.get(
+        f"{BASE}/accounts/us/oauth/v2/auth", params=auth_params(client_id="1000.OTHER")
+    )
+    assert other.status_code == 200
+    clock.advance(301)  # the first code is now more than 10 minutes old
+    assert "code" in await approve(client, world, ALICE)
+
+
+async def test_code_limit_also_holds_when_the_window_fills_during_consent(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    await AsyncSandboxControl(client).configure(authorization_code_limit=2)
+    url = f"{BASE}/accounts/us/oauth/v2/auth"
+    page = await client.get(url, params=auth_params(state="late"))
+    assert page.status_code == 200  # the consent page is open ...
+    for _ in range(2):
+        await approve(client, world, ALICE)  # ... while two other flows use up the codes
+    answer = await client.post(
+        str(page.url), data={"user_id": user_id(world, ALICE), "decision": "approve"}
+    )
+    assert answer.status_code == 302
+    assert query_of(answer.headers["location"]) == {
+        "error": ["access_denied"],
+        "state": ["late"],
+    }
+
+
+async def test_code_limit_fixed_window_and_off(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    control = AsyncSandboxControl(client)
+    await control.configure(throttle_window="fixed", authorization_code_limit=3)
+    for _ in range(3):
+        await approve(client, world, ALICE)
+        clock.advance(100)
+    url = f"{BASE}/accounts/us/oauth/v2/auth"
+    assert (await client.get(url, params=auth_params())).status_code == 302
+    clock.advance(301)  # 601 s after the window opened: a new window with all 3 codes
+    for _ in range(3):
+        await approve(client, world, ALICE)
+    assert (await client.get(url, params=auth_params())).status_code == 302
+    await control.configure(authorization_code_limit=0)
+    assert (await client.get(url, params=auth_params())).status_code == 200
+
+
+async def test_eleventh_refresh_token_for_a_user_in_ten_minutes_is_access_denied(
+    client: httpx.AsyncClient, world: SandboxWorld, clock: Clock
+) -> None:
+    await AsyncSandboxControl(client).configure(authorization_code_limit=0)
+    for _ in range(10):
+        assert "refresh_token" in await connect(client, world)
+        clock.advance(10)
+    callback = await approve(client, world, ALICE)
+    refused = await exchange(client, "us", callback["code"])
+    assert refused["error"] == "Access Denied"
+    assert refused["status"] == "failure"
+    assert "access_token" not in refused and "refresh_token" not in refused
+    # The code is spent all the same, and nothing was minted for it.
+    assert (await exchange(client, "us", callback["code"])) == {"error": "invalid_code"}
+    stats = await AsyncSandboxControl(client).stats()
+    assert stats["live_refresh_tokens"] == 10
+    # Per user: Bob still gets his; Alice again once her first token is 10 minutes old.
+    assert "refresh_token" in await connect(client, world, "bob@bluebird.example")
+    clock.advance(511)
+    assert "refresh_token" in await connect(client, world)
+
+
+async def test_refresh_token_limit_can_be_set_and_reset_clears_the_counters(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    control = AsyncSandboxControl(client)
+    settings = await control.configure(refresh_token_limit=1, authorization_code_limit=1)
+    assert settings["refresh_token_limit"] == 1
+    assert settings["authorization_code_limit"] == 1
+    assert settings["live_access_tokens"] == 10
+    await connect(client, world)
+    url = f"{BASE}/accounts/us/oauth/v2/auth"
+    assert (await client.get(url, params=auth_params())).status_code == 302
+    await control.reset()  # counters and settings back to Zoho's
+    assert (await control.configure())["authorization_code_limit"] == 10
+    await control.configure(refresh_token_limit=1)
+    await connect(client, world)
+    callback = await approve(client, world, ALICE)
+    assert (await exchange(client, "us", callback["code"]))["error"] == "Access Denied"
+
+
+async def test_live_access_tokens_setting_accepts_only_zohos_readings(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.patch("/_sandbox/settings", json={"live_access_tokens": 20})
+    assert answer.status_code == 422
+    answer = await client.patch("/_sandbox/settings", json={"refresh_token_limit": -1})
+    assert answer.status_code == 422
+
+
 # -- revocation -----------------------------------------------------------------------------------
+
+REVOKE = "/accounts/us/oauth/v2/token/revoke"
+REVOKE_WITH_CLIENT = "/accounts/us/oauth/v2/revoke/token"
+
+
+def basic(client_id: str = CLIENT, secret: str = SECRET) -> dict[str, str]:
+    pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {pair}"}
 
 
 async def test_revoking_a_refresh_token_kills_its_access_tokens(
@@ -577,41 +702,87 @@ async def test_revoking_a_refresh_token_kills_its_access_tokens(
 ) -> None:
     tokens = await connect(client, world)
     more = await refresh(client, "us", tokens["refresh_token"])
-    answer = await client.post(
-        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
-    )
+    # The token in the form body, as Zoho's official SDKs send it.
+    answer = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
     assert answer.status_code == 200
     assert answer.json() == {"status": "success"}
     assert world.authenticate(tokens["access_token"]) is None
     assert world.authenticate(more["access_token"]) is None
     assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
-    again = await client.post(
-        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
-    )
+    again = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
     assert again.status_code == 400
+
+
+async def test_revoke_takes_the_token_in_the_query_too(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    """Zoho's Accounts page shows ``?token=``; older clients send it so."""
+    tokens = await connect(client, world)
+    answer = await client.post(REVOKE, params={"token": tokens["refresh_token"]})
+    assert answer.json() == {"status": "success"}
+    assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
 
 
 async def test_revoke_unknown_or_wrong_dc_token_is_400(
     client: httpx.AsyncClient, world: SandboxWorld
 ) -> None:
-    unknown = await client.post("/accounts/us/oauth/v2/token/revoke", params={"token": "1000.x.y"})
+    unknown = await client.post(REVOKE, data={"token": "1000.x.y"})
     assert unknown.status_code == 400
     tokens = await connect(client, world, ELENA)
-    wrong_dc = await client.post(
-        "/accounts/us/oauth/v2/token/revoke", params={"token": tokens["refresh_token"]}
-    )
+    wrong_dc = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
     assert wrong_dc.status_code == 400
     assert "access_token" in await refresh(client, "eu", tokens["refresh_token"])
 
 
 async def test_revoking_an_access_token(client: httpx.AsyncClient, world: SandboxWorld) -> None:
     tokens = await connect(client, world)
-    answer = await client.post(
-        "/accounts/us/oauth/v2/token/revoke", data={"token": tokens["access_token"]}
-    )
+    answer = await client.post(REVOKE, data={"token": tokens["access_token"]})
     assert answer.json() == {"status": "success"}
     assert world.authenticate(tokens["access_token"]) is None
     assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+
+
+async def test_revoke_token_endpoint_needs_the_client_and_the_token_type(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    """``POST /oauth/v2/revoke/token``: the client in HTTP Basic, ``token`` and ``token_type``."""
+    tokens = await connect(client, world)
+    body = {"token": tokens["refresh_token"], "token_type": "refresh_token"}
+    for headers in ({}, basic(secret="wrong"), basic(client_id="1000.OTHER")):
+        refused = await client.post(REVOKE_WITH_CLIENT, data=body, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_client"
+    untyped = await client.post(
+        REVOKE_WITH_CLIENT, data={"token": tokens["refresh_token"]}, headers=basic()
+    )
+    assert untyped.status_code == 400
+    mistyped = await client.post(
+        REVOKE_WITH_CLIENT,
+        data={"token": tokens["refresh_token"], "token_type": "access_token"},
+        headers=basic(),
+    )
+    assert mistyped.status_code == 400
+    assert world.authenticate(tokens["access_token"]) is not None
+    done = await client.post(REVOKE_WITH_CLIENT, data=body, headers=basic())
+    assert done.json() == {"status": "success"}
+    assert world.authenticate(tokens["access_token"]) is None
+    assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
+
+
+async def test_revoke_token_endpoint_revokes_only_its_clients_access_tokens(
+    client: httpx.AsyncClient, world: SandboxWorld
+) -> None:
+    tokens = await connect(client, world)
+    await AsyncSandboxControl(client).register_client("1000.OTHER", "other-secret")
+    query = {"token": tokens["access_token"], "token_type": "access_token"}
+    foreign = await client.post(
+        REVOKE_WITH_CLIENT, params=query, headers=basic("1000.OTHER", "other-secret")
+    )
+    assert foreign.status_code == 400
+    assert world.authenticate(tokens["access_token"]) is not None
+    done = await client.post(REVOKE_WITH_CLIENT, params=query, headers=basic())
+    assert done.json() == {"status": "success"}
+    assert world.authenticate(tokens["access_token"]) is None
 
 
 # -- scripted faults ------------------------------------------------------------------------------
@@ -649,9 +820,8 @@ async def test_scripted_delay_then_normal_answer(
 async def test_scripted_revoke_failure(client: httpx.AsyncClient, world: SandboxWorld) -> None:
     tokens = await connect(client, world)
     await AsyncSandboxControl(client).script("accounts.revoke", status=500, body={"x": 1})
-    url = "/accounts/us/oauth/v2/token/revoke"
-    failed = await client.post(url, params={"token": tokens["refresh_token"]})
+    failed = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
     assert failed.status_code == 500
     assert world.authenticate(tokens["access_token"]) is not None
-    done = await client.post(url, params={"token": tokens["refresh_token"]})
+    done = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
     assert done.json() == {"status": "success"}

@@ -190,6 +190,9 @@ async def test_settings_change_the_token_answers(client: httpx.AsyncClient) -> N
         "auto_register_clients": True,
         "throttle_wording": "classic",
         "throttle_window": "sliding",
+        "live_access_tokens": 10,
+        "refresh_token_limit": 10,
+        "authorization_code_limit": 10,
     }
     tokens = await connect_async(client)
     assert tokens["expires_in_sec"] == 120 and tokens["expires_in"] == 120_000

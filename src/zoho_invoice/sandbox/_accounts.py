@@ -3,10 +3,18 @@
 Behaviour follows ZOHO.md: authorization starts at ``us`` (which sends users of other DCs to
 their own server, and does not know ``cn`` users); token errors are HTTP 200 with
 ``{"error": ...}``; parameters are accepted in the form body or the query string.
+
+Zoho's limits (docs/zoho/accounts.md): a client that used up its authorization codes for the
+window is sent back with ``error=access_denied``, as if the user had declined; a user who got too
+many refresh tokens from the client is answered "Access Denied" at the code exchange. Revoke is
+``POST /oauth/v2/token/revoke`` (the token in the body, or the query as Zoho's pages show it) and
+``POST /oauth/v2/revoke/token`` (the client authenticated with HTTP Basic, plus ``token_type``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
@@ -203,6 +211,9 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
         except _AuthError as exc:
             return _error_page(dc, exc.error, exc.message)
         users = _offered_users(world, dc)
+        if world.accounts.codes_used_up(auth.client_id):
+            # Zoho's code throttle: the browser goes back as if the user had declined.
+            return auth.redirect({"error": "access_denied"})
         if request.method == "GET":
             hinted = world.directory.user_by_email(auth.login_hint) if auth.login_hint else None
             fallback = users[0].user_id if users else ""
@@ -241,17 +252,20 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
             query["login_hint"] = user.email
             target = world.accounts_url(user.location) + "/oauth/v2/auth?" + urlencode(query)
             return RedirectResponse(target, status_code=302, headers=_NO_STORE)
-        code = world.accounts.create_code(
-            client_id=auth.client_id,
-            redirect_uri=auth.redirect_uri,
-            scopes=auth.scopes,
-            user_id=user.user_id,
-            location=dc,
-            challenge=auth.challenge,
-            challenge_method=auth.challenge_method,
-            offline=auth.offline,
-            force_consent=auth.force_consent,
-        )
+        try:
+            code = world.accounts.create_code(
+                client_id=auth.client_id,
+                redirect_uri=auth.redirect_uri,
+                scopes=auth.scopes,
+                user_id=user.user_id,
+                location=dc,
+                challenge=auth.challenge,
+                challenge_method=auth.challenge_method,
+                offline=auth.offline,
+                force_consent=auth.force_consent,
+            )
+        except Throttled:
+            return auth.redirect({"error": "access_denied"})
         return auth.redirect(
             {"code": code, "location": dc, "accounts-server": world.accounts_url(dc)}
         )
@@ -280,11 +294,58 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
             return fault
         value = _params(query, form).get("token", "")
         if value and world.accounts.revoke(location=dc, token=value):
-            return JSONResponse({"status": "success"})
-        return JSONResponse({"status": "failure", "error": "invalid_token"}, status_code=400)
+            return _revoked()
+        return _revoke_refused("invalid_token")
+
+    async def revoke_with_client(request: Request) -> Response:
+        # zoho.com/developer/oauth/revoke-oauth-token.html: the client in HTTP Basic, the token
+        # and its type as parameters (the page shows the query; the body is taken too).
+        dc = location(request)
+        if dc is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        query, form = await journal_request(world, "accounts.revoke", request)
+        fault = await fault_response(world, "accounts.revoke")
+        if fault is not None:
+            return fault
+        credentials = _basic_credentials(request.headers.get("authorization", ""))
+        if credentials is None or not world.accounts.client_authenticates(*credentials):
+            return _revoke_refused("invalid_client")
+        params = _params(query, form)
+        token_type = params.get("token_type", "")
+        if token_type not in ("refresh_token", "access_token"):
+            return _revoke_refused("invalid_request")
+        value = params.get("token", "")
+        if value and world.accounts.revoke(
+            location=dc, token=value, client_id=credentials[0], token_type=token_type
+        ):
+            return _revoked()
+        return _revoke_refused("invalid_token")
 
     return [
         Route("/accounts/{dc}/oauth/v2/auth", authorize, methods=["GET", "POST"]),
         Route("/accounts/{dc}/oauth/v2/token", token, methods=["POST"]),
         Route("/accounts/{dc}/oauth/v2/token/revoke", revoke, methods=["POST"]),
+        Route("/accounts/{dc}/oauth/v2/revoke/token", revoke_with_client, methods=["POST"]),
     ]
+
+
+def _revoked() -> JSONResponse:
+    return JSONResponse({"status": "success"})
+
+
+def _revoke_refused(error: str) -> JSONResponse:
+    # Zoho documents HTTP 400 for a token it does not know; the body is the sandbox's guess.
+    return JSONResponse({"status": "failure", "error": error}, status_code=400)
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """``(client_id, client_secret)`` from ``Authorization: Basic ...``; ``None`` otherwise."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    return (client_id, secret) if colon and client_id else None

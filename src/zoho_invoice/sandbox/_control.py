@@ -56,6 +56,9 @@ class _SettingsIn(_Strict):
     auto_register_clients: bool | None = None
     throttle_wording: Literal["classic", "new"] | None = None
     throttle_window: Literal["sliding", "fixed"] | None = None
+    live_access_tokens: Literal[10, 15, 30] | None = None
+    refresh_token_limit: int | None = Field(default=None, ge=0, le=1000)
+    authorization_code_limit: int | None = Field(default=None, ge=0, le=1000)
 
 
 class _RevokeIn(_Strict):
@@ -220,6 +223,9 @@ def _settings_json(
     auto_register_clients: bool | None,
     throttle_wording: Literal["classic", "new"] | None = None,
     throttle_window: Literal["sliding", "fixed"] | None = None,
+    live_access_tokens: Literal[10, 15, 30] | None = None,
+    refresh_token_limit: int | None = None,
+    authorization_code_limit: int | None = None,
 ) -> dict[str, Any]:
     values = {
         "access_token_lifetime": access_token_lifetime,
@@ -227,6 +233,9 @@ def _settings_json(
         "auto_register_clients": auto_register_clients,
         "throttle_wording": throttle_wording,
         "throttle_window": throttle_window,
+        "live_access_tokens": live_access_tokens,
+        "refresh_token_limit": refresh_token_limit,
+        "authorization_code_limit": authorization_code_limit,
     }
     return {k: v for k, v in values.items() if v is not None}
 
@@ -300,13 +309,20 @@ class SandboxControl:
         auto_register_clients: bool | None = None,
         throttle_wording: Literal["classic", "new"] | None = None,
         throttle_window: Literal["sliding", "fixed"] | None = None,
+        live_access_tokens: Literal[10, 15, 30] | None = None,
+        refresh_token_limit: int | None = None,
+        authorization_code_limit: int | None = None,
     ) -> dict[str, Any]:
+        """Change settings (see :class:`SandboxSettings`); a limit of ``0`` lifts it."""
         payload = _settings_json(
             access_token_lifetime,
             token_format,
             auto_register_clients,
             throttle_wording,
             throttle_window,
+            live_access_tokens,
+            refresh_token_limit,
+            authorization_code_limit,
         )
         result: dict[str, Any] = _checked(
             self._client.patch("/_sandbox/settings", headers=self._headers, json=payload)
@@ -397,13 +413,20 @@ class AsyncSandboxControl:
         auto_register_clients: bool | None = None,
         throttle_wording: Literal["classic", "new"] | None = None,
         throttle_window: Literal["sliding", "fixed"] | None = None,
+        live_access_tokens: Literal[10, 15, 30] | None = None,
+        refresh_token_limit: int | None = None,
+        authorization_code_limit: int | None = None,
     ) -> dict[str, Any]:
+        """Change settings (see :class:`SandboxSettings`); a limit of ``0`` lifts it."""
         payload = _settings_json(
             access_token_lifetime,
             token_format,
             auto_register_clients,
             throttle_wording,
             throttle_window,
+            live_access_tokens,
+            refresh_token_limit,
+            authorization_code_limit,
         )
         result: dict[str, Any] = _checked(
             await self._client.patch("/_sandbox/settings", headers=self._headers, json=payload)

@@ -8,7 +8,11 @@ is safe to call from any thread. The rules follow ZOHO.md:
   challenge and the user's data centre;
 - at most 10 access tokens per 10 minutes per refresh token (counting refresh grants), then
   "Access Denied" for the rest of the window;
-- at most 15 live access tokens per refresh token: the 16th kills the oldest;
+- at most 10 live access tokens per refresh token (15 or 30 in other readings, a setting): the
+  next one kills the oldest;
+- at most 10 refresh tokens issued per user per client in 10 minutes (a setting): beyond, the
+  code exchange answers "Access Denied" (the code is spent, nothing is minted);
+- at most 10 authorization codes per client in 10 minutes (a setting): beyond, no code;
 - at most 20 refresh tokens per user per client: the 21st kills the oldest and its access tokens;
 - no refresh-token rotation; a refresh token or code used at another DC is ``invalid_client``.
 """
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CODE_LIFETIME",
-    "MAX_LIVE_ACCESS_TOKENS",
     "MAX_REFRESH_TOKENS",
     "THROTTLE_LIMIT",
     "THROTTLE_WINDOW",
@@ -50,7 +53,6 @@ __all__ = [
 CODE_LIFETIME = 120.0
 THROTTLE_WINDOW = 600.0
 THROTTLE_LIMIT = 10
-MAX_LIVE_ACCESS_TOKENS = 15
 MAX_REFRESH_TOKENS = 20
 _PURGE_AFTER = 86_400.0
 
@@ -102,6 +104,14 @@ CREATE TABLE IF NOT EXISTS mints (
     grant_type TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS issued (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    user_id TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issued_by_client ON issued (kind, client_id, at);
 CREATE INDEX IF NOT EXISTS access_by_refresh ON access_tokens (refresh_token);
 CREATE INDEX IF NOT EXISTS mints_by_refresh ON mints (refresh_token, at);
 """
@@ -116,7 +126,8 @@ class OAuthFailure(Exception):
 
 
 class Throttled(Exception):
-    """More than 10 access tokens within 10 minutes from one refresh token."""
+    """One of Zoho's windows is full: access tokens per refresh token, refresh tokens per user
+    and client, or authorization codes per client (each 10 in 10 minutes by default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +205,7 @@ class AccountsStore:
 
     def reset(self) -> None:
         with self._tx() as db:
-            for table in ("clients", "codes", "refresh_tokens", "access_tokens", "mints"):
+            for table in ("clients", "codes", "refresh_tokens", "access_tokens", "mints", "issued"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- clients --------------------------------------------------------------------------------
@@ -265,13 +276,27 @@ class AccountsStore:
         challenge_method: str | None,
         offline: bool,
         force_consent: bool,
+        throttle: bool = True,
     ) -> str:
+        """A new code, or ``Throttled`` when the client used up its codes for the window.
+
+        ``throttle=False`` neither checks nor counts Zoho's code limit: for tests that only need
+        a token, not the authorize step (Zoho has no such switch).
+        """
         code = new_token()
         now = self._clock()
         with self._tx() as db:
             # Housekeeping: long-dead codes and access tokens answer like unknown ones anyway.
             db.execute("DELETE FROM codes WHERE expires_at < ?", (now - _PURGE_AFTER,))
             db.execute("DELETE FROM access_tokens WHERE expires_at < ?", (now - _PURGE_AFTER,))
+            db.execute("DELETE FROM issued WHERE at < ?", (now - 2 * THROTTLE_WINDOW,))
+            if throttle:
+                if self._codes_used_up(db, client_id, now):
+                    raise Throttled()
+                db.execute(
+                    "INSERT INTO issued (kind, client_id, user_id, at) VALUES ('code', ?, ?, ?)",
+                    (client_id, user_id, now),
+                )
             db.execute(
                 "INSERT INTO codes (code, client_id, redirect_uri, scopes, user_id, location, "
                 "challenge, challenge_method, offline, force_consent, expires_at) "
@@ -291,6 +316,46 @@ class AccountsStore:
                 ),
             )
         return code
+
+    def codes_used_up(self, client_id: str) -> bool:
+        """Whether the client has used up its authorization codes for the current window."""
+        with self._tx() as db:
+            return self._codes_used_up(db, client_id, self._clock())
+
+    def _codes_used_up(self, db: sqlite3.Connection, client_id: str, now: float) -> bool:
+        limit = self._settings.authorization_code_limit
+        if limit <= 0:
+            return False
+        times = self._issue_times(db, "code", client_id, None, now)
+        return self._window_full(times, now, limit)
+
+    def _issue_times(
+        self, db: sqlite3.Connection, kind: str, client_id: str, user_id: str | None, now: float
+    ) -> list[float]:
+        query = "SELECT at FROM issued WHERE kind = ? AND client_id = ? AND at > ?"
+        args: list[object] = [kind, client_id, now - 2 * THROTTLE_WINDOW]
+        if user_id is not None:
+            query += " AND user_id = ?"
+            args.append(user_id)
+        return [row[0] for row in db.execute(query + " ORDER BY at", args)]
+
+    def _window_full(self, times: list[float], now: float, limit: int) -> bool:
+        """Whether ``limit`` events in ``times`` (ascending) close the window at ``now``.
+
+        ``"sliding"``: ``limit`` events lie in the last 10 minutes. ``"fixed"``: a window opens
+        at the first event after the previous one closed, and stays closed once full.
+        """
+        if self._settings.throttle_window == "sliding":
+            return sum(1 for at in times if at > now - THROTTLE_WINDOW) >= limit
+        start: float | None = None
+        count = 0
+        for at in times:
+            if start is None or at >= start + THROTTLE_WINDOW:
+                start, count = at, 0
+            count += 1
+        if start is None or now >= start + THROTTLE_WINDOW:
+            return False
+        return count >= limit
 
     # -- grants ---------------------------------------------------------------------------------
 
@@ -330,6 +395,8 @@ class AccountsStore:
                 raise OAuthFailure("invalid_code")
             refresh: str | None = None
             if row["offline"] and (row["force_consent"] or not self._has_refresh(db, row)):
+                if self._refresh_tokens_used_up(db, row, now):
+                    raise Throttled()
                 refresh = self._issue_refresh(db, row, now)
             access = self._issue_access(
                 db,
@@ -387,34 +454,59 @@ class AccountsStore:
                 (refresh_token, now - 2 * THROTTLE_WINDOW),
             )
         ]
-        if self._settings.throttle_window == "sliding":
-            return sum(1 for at in times if at > now - THROTTLE_WINDOW) >= THROTTLE_LIMIT
-        # Fixed windows: each starts at the first refresh after the previous one closed.
-        start: float | None = None
-        count = 0
-        for at in times:
-            if start is None or at >= start + THROTTLE_WINDOW:
-                start, count = at, 0
-            count += 1
-        if start is None or now >= start + THROTTLE_WINDOW:
-            return False
-        return count >= THROTTLE_LIMIT
+        return self._window_full(times, now, THROTTLE_LIMIT)
 
-    def revoke(self, *, location: str, token: str) -> bool:
-        """Revoke a refresh token (and its access tokens) or an access token of this DC."""
+    def _refresh_tokens_used_up(
+        self, db: sqlite3.Connection, code_row: sqlite3.Row, now: float
+    ) -> bool:
+        """Zoho's 10 refresh tokens per user per client in 10 minutes (Kaizen #43)."""
+        limit = self._settings.refresh_token_limit
+        if limit <= 0:
+            return False
+        times = self._issue_times(db, "refresh", code_row["client_id"], code_row["user_id"], now)
+        return self._window_full(times, now, limit)
+
+    def revoke(
+        self,
+        *,
+        location: str,
+        token: str,
+        client_id: str | None = None,
+        token_type: str | None = None,
+    ) -> bool:
+        """Revoke a refresh token (and its access tokens) or an access token of this DC.
+
+        ``client_id`` (``/oauth/v2/revoke/token``, which authenticates the client): only that
+        client's tokens; ``token_type`` (``refresh_token`` or ``access_token``): only that kind.
+        """
         with self._tx() as db:
             row = db.execute(
-                "SELECT location FROM refresh_tokens WHERE token = ?", (token,)
+                "SELECT location, client_id FROM refresh_tokens WHERE token = ?", (token,)
             ).fetchone()
             if row is not None:
-                if row["location"] != location:
+                if (
+                    row["location"] != location
+                    or token_type == "access_token"
+                    or (client_id is not None and row["client_id"] != client_id)
+                ):
                     return False
                 self._kill_refresh(db, token)
                 return True
+            if token_type == "refresh_token":
+                return False
             deleted = db.execute(
-                "DELETE FROM access_tokens WHERE token = ? AND location = ?", (token, location)
+                "DELETE FROM access_tokens WHERE token = ? AND location = ? "
+                "AND (? IS NULL OR client_id = ?)",
+                (token, location, client_id, client_id),
             ).rowcount
             return bool(deleted)
+
+    def client_authenticates(self, client_id: str, client_secret: str) -> bool:
+        """Whether ``client_id`` is a known client and ``client_secret`` its secret."""
+        client = self.client(client_id)
+        if client is None or client.client_secret is None:
+            return False
+        return hmac.compare_digest(client.client_secret.encode(), client_secret.encode())
 
     def revoke_refresh_token(self, token: str) -> bool:
         """Revoke by value, whatever the DC (control API)."""
@@ -438,6 +530,10 @@ class AccountsStore:
 
     def _issue_refresh(self, db: sqlite3.Connection, code_row: sqlite3.Row, now: float) -> str:
         token = new_token()
+        db.execute(
+            "INSERT INTO issued (kind, client_id, user_id, at) VALUES ('refresh', ?, ?, ?)",
+            (code_row["client_id"], code_row["user_id"], now),
+        )
         db.execute(
             "INSERT INTO refresh_tokens (token, client_id, user_id, location, scopes, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -499,7 +595,8 @@ class AccountsStore:
                 "ORDER BY id",
                 (refresh_token, now),
             ).fetchall()
-            for old in live[: max(0, len(live) - MAX_LIVE_ACCESS_TOKENS)]:
+            keep = self._settings.live_access_tokens
+            for old in live[: max(0, len(live) - keep)]:
                 db.execute("DELETE FROM access_tokens WHERE id = ?", (old["id"],))
         return token
 

@@ -256,6 +256,16 @@ class SandboxSettings:
     #: ``"fixed"``: the 10-minute window starts at its first refresh and is closed for the rest
     #: of it once 10 are used (the other reading of Zoho's documentation).
     throttle_window: Literal["sliding", "fixed"] = "sliding"
+    #: Live access tokens one refresh token keeps; the next one evicts the oldest. Zoho's pages
+    #: say 10 (Accounts' token-limits page), 15 (an older copy of it, CRM) or 30 (Projects).
+    live_access_tokens: Literal[10, 15, 30] = 10
+    #: Refresh tokens Zoho issues per user and client in 10 minutes; beyond, the code exchange
+    #: answers "Access Denied" (Zoho CRM's Kaizen #43). ``0`` lifts the limit.
+    refresh_token_limit: int = 10
+    #: Authorization codes Zoho issues per client in 10 minutes; beyond, the authorize step
+    #: sends the browser back with ``error=access_denied`` (CRM's token-validity page). ``0``
+    #: lifts the limit. Both windows follow ``throttle_window``.
+    authorization_code_limit: int = 10
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
