@@ -68,3 +68,14 @@ def _restore_root_logging() -> Iterator[None]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _forget_zoho_throttles() -> Iterator[None]:
+    """A daily-quota block (code 45) or an IP pause one test provoked lives in process-wide
+    defaults: forget them, so no later test finds its organization or its address blocked."""
+    yield
+    from zoho_invoice.api import _ip_throttle, _quota
+
+    _quota._default = None
+    _ip_throttle._default = None

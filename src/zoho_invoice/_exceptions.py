@@ -34,12 +34,16 @@ The tree::
         ├── NotFoundError             404
         ├── ConflictError             409
         ├── RateLimitError            429 (code 44 per minute, 45 daily, 1070 concurrency)
+        │   ├── DailyQuotaExceeded    code 45: nothing more for that organization until the reset
+        │   └── IPBlockedError        Zoho blocked this IP address (too many requests a minute)
         └── InternalServerError       5xx
 
 Messages never contain a token, code, state, verifier or secret.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class ZohoError(Exception):
@@ -217,6 +221,34 @@ class ConflictError(APIError):
 
 class RateLimitError(APIError):
     """HTTP 429, or code 44/45/1070 in any status."""
+
+
+class DailyQuotaExceeded(RateLimitError):
+    """Code 45: the organization's daily API quota is spent (Free 1,000 ... 10,000 a day).
+
+    ``resets_at`` is when Zoho renews it (from ``X-Rate-Limit-Reset``; ``None`` when Zoho did not
+    say); ``organization_id`` is the organization. No request for it is sent again before then:
+    raised without sending while the block lasts (``status_code`` is then ``None``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: int | None = 45,
+        body: object = None,
+        resets_at: datetime | None = None,
+        organization_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, body=body)
+        self.resets_at = resets_at
+        self.organization_id = organization_id
+
+
+class IPBlockedError(RateLimitError):
+    """Zoho blocked this machine's IP address for sending too many requests a minute, whatever
+    the organization; every client of the process paused, and the retries ran out."""
 
 
 class InternalServerError(APIError):

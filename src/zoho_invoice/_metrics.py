@@ -4,11 +4,13 @@ What an operator needs to see that connections stay alive and Zoho's limits are 
 refreshes by outcome, connect flows by outcome, Invoice API requests and retries, time spent
 waiting for the organization's request budget, revocations. The service serves them at
 ``GET /metrics`` (behind the API key). Without the package every function here does nothing.
-No label ever carries an id, a token or anything a user typed: only fixed outcome names.
+No label ever carries a token or anything a user typed: only fixed outcome names, and for the
+daily quota the Zoho organization id (digits Zoho assigns; anything else is labelled ``other``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -18,9 +20,11 @@ __all__ = [
     "available",
     "budget_wait",
     "connect_outcome",
+    "daily_quota",
     "refresh_outcome",
     "render",
     "revocation_outcome",
+    "throttled",
 ]
 
 try:
@@ -67,6 +71,35 @@ _BUDGET_WAIT = (
 )
 
 
+_THROTTLED = _counter(
+    "zoho_invoice_api_throttled",
+    "Invoice API answers that throttled us, by kind: minute (code 44), daily (45), "
+    "concurrency (1070), ip (this address blocked).",
+    ("kind",),
+)
+
+
+def _gauge(name: str, doc: str) -> Any:
+    if _prom is None:
+        return None
+    return _prom.Gauge(name, doc, ("organization",))
+
+
+_QUOTA_LIMIT = _gauge(
+    "zoho_invoice_api_daily_quota_limit",
+    "The organization's daily Invoice API quota, as Zoho last reported it (X-Rate-Limit-Limit).",
+)
+_QUOTA_REMAINING = _gauge(
+    "zoho_invoice_api_daily_quota_remaining",
+    "Requests left today of the organization's daily quota (X-Rate-Limit-Remaining).",
+)
+_QUOTA_RESET = _gauge(
+    "zoho_invoice_api_daily_quota_reset_timestamp_seconds",
+    "When the organization's daily quota is renewed, in epoch seconds (X-Rate-Limit-Reset).",
+)
+_ORGANIZATION_ID = re.compile(r"\d{1,32}")
+
+
 def available() -> bool:
     return _prom is not None
 
@@ -99,6 +132,24 @@ def revocation_outcome(outcome: str) -> None:
 def budget_wait(seconds: float) -> None:
     if _BUDGET_WAIT is not None:
         _BUDGET_WAIT.observe(max(0.0, seconds))
+
+
+def throttled(kind: str) -> None:
+    if _THROTTLED is not None:
+        _THROTTLED.labels(kind).inc()
+
+
+def daily_quota(
+    organization_id: str, limit: int, remaining: int, resets_at: float | None = None
+) -> None:
+    """The daily quota Zoho reported on an answer for ``organization_id``."""
+    if _QUOTA_LIMIT is None:
+        return
+    label = organization_id if _ORGANIZATION_ID.fullmatch(organization_id) else "other"
+    _QUOTA_LIMIT.labels(label).set(limit)
+    _QUOTA_REMAINING.labels(label).set(remaining)
+    if resets_at is not None:
+        _QUOTA_RESET.labels(label).set(resets_at)
 
 
 def render() -> bytes:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zoho_invoice._http import httpx
-from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api import InProcessQuotaBlocks, IPThrottle, UnlimitedBudget, ZohoInvoice
 
 API = "https://www.zohoapis.com"
 ORG = "10234695"
@@ -48,6 +48,8 @@ def sync_client(handler: Any, **options: Any) -> ZohoInvoice:
     if "token_provider" not in options:
         options.setdefault("access_token", "1000.tok.en")
         options.setdefault("organization_id", ORG)
+    options.setdefault("quota_blocks", InProcessQuotaBlocks())
+    options.setdefault("ip_throttle", IPThrottle())
     client = ZohoInvoice(
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         budget=options.pop("budget", UnlimitedBudget()),

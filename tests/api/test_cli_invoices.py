@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from api._sandbox import ALICE, mint
 from zoho_invoice._http import httpx
-from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api import InProcessQuotaBlocks, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import _invoices
 from zoho_invoice.cli._invoices import ExportFormat, export_invoices
 from zoho_invoice.sandbox import running_sandbox
@@ -201,3 +202,46 @@ def test_invoices_list_bad_filter_is_a_clear_error(cli: CliRunner) -> None:
     assert result.exit_code == 2 and "key=value" in result.output
     result = cli.invoke(app, ["invoices", "list", "-c", "conn-1", "--date-from", "May 1"])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_export_shows_the_daily_quota_left(cli: CliRunner, tmp_path: Path) -> None:
+    """A long export spends the organization's daily quota: the user sees what is left, as
+    Zoho reported it on the last answer (X-Rate-Limit-*), and when it is renewed."""
+    output = _run(cli, "invoices", "export", "-c", "conn-1", "--out", str(tmp_path / "q.csv"))
+    line = " ".join(output.split())
+    found = re.search(
+        r"Zoho daily API quota: ([\d,]+) of 1,000,000 requests left today "
+        r"\(renewed (\d{4}-\d\d-\d\d) 00:00 UTC\)",
+        line,
+    )
+    assert found, line
+    assert int(found.group(1).replace(",", "")) < 1_000_000
+
+
+def test_export_stops_on_the_daily_quota_with_when_it_is_renewed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def spent(connection_id: str, organization_id: str | None) -> ZohoInvoice:
+        answer = httpx.Response(
+            429,
+            json={"code": 45, "message": "You have reached the daily limit."},
+            headers={"X-Rate-Limit-Limit": "1000", "X-Rate-Limit-Remaining": "0",
+                     "X-Rate-Limit-Reset": "3600"},
+        )  # fmt: skip
+        return ZohoInvoice(
+            access_token="1000.t",
+            organization_id="10234695",
+            http_client=httpx.Client(transport=httpx.MockTransport(lambda _: answer)),
+            budget=UnlimitedBudget(),
+            quota_blocks=InProcessQuotaBlocks(),
+        )
+
+    from zoho_invoice.cli._app import app
+
+    monkeypatch.setattr(_invoices, "client_factory", spent)
+    result = CliRunner().invoke(
+        app, ["invoices", "export", "-c", "conn-1", "--out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "code 45" in text and "daily API quota is renewed at" in text and "UTC" in text

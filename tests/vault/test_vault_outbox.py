@@ -144,7 +144,7 @@ def test_s48_migration_0004_adds_the_outbox_and_downgrades(db_url: str) -> None:
     engine = create_engine_for(db_url)
     try:
         assert "webhook_outbox" not in inspect(engine).get_table_names()
-        upgrade_database(db_url)
+        upgrade_database(db_url, "0004")
         assert current_revision(engine) == "0004"
         assert "webhook_outbox" in inspect(engine).get_table_names()
         with engine.begin() as conn:

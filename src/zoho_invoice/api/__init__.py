@@ -19,6 +19,7 @@ from ._auth import (
 from ._budget import (
     AsyncConcurrencyCap,
     ConcurrencyCap,
+    PausableBudget,
     RedisRequestBudget,
     RequestBudget,
     TokenBucketBudget,
@@ -28,7 +29,17 @@ from ._budget import (
 )
 from ._client import AsyncZohoInvoice, ZohoInvoice
 from ._errors import make_api_error
+from ._ip_throttle import IPThrottle, default_ip_throttle
 from ._pagination import AsyncPageIterator, Page, PageIterator
+from ._quota import (
+    InProcessQuotaBlocks,
+    LayeredQuotaBlocks,
+    QuotaBlocks,
+    RateLimitStatus,
+    RedisQuotaBlocks,
+    default_quota_blocks,
+    quota_blocks_from_settings,
+)
 
 __all__ = [
     "AsyncConcurrencyCap",
@@ -39,8 +50,15 @@ __all__ = [
     "AsyncZohoInvoice",
     "ConcurrencyCap",
     "ConnectionTokenProvider",
+    "IPThrottle",
+    "InProcessQuotaBlocks",
+    "LayeredQuotaBlocks",
     "Page",
     "PageIterator",
+    "PausableBudget",
+    "QuotaBlocks",
+    "RateLimitStatus",
+    "RedisQuotaBlocks",
     "RedisRequestBudget",
     "RequestBudget",
     "StaticTokenProvider",
@@ -52,5 +70,8 @@ __all__ = [
     "ZohoInvoice",
     "budget_from_settings",
     "default_budget",
+    "default_ip_throttle",
+    "default_quota_blocks",
     "make_api_error",
+    "quota_blocks_from_settings",
 ]

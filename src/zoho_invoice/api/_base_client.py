@@ -13,17 +13,26 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError
+from .. import _metrics
+from .._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    DailyQuotaExceeded,
+    IPBlockedError,
+)
 from .._http import httpx
 from .._tls import is_loopback_http, require_verified_tls
 from ._auth import MISSING_SCOPE
+from ._budget import PausableBudget, RequestBudget
 from ._constants import (
     DEFAULT_WINDOW,
     INITIAL_RETRY_DELAY,
@@ -32,7 +41,16 @@ from ._constants import (
     ORG_HEADER,
 )
 from ._errors import make_api_error, parse_envelope
+from ._ip_throttle import IPThrottle, default_ip_throttle
 from ._pagination import Page, parse_page
+from ._quota import (
+    UNKNOWN_RESET_BLOCK,
+    QuotaBlocks,
+    RateLimitStatus,
+    daily_reset_at,
+    default_quota_blocks,
+    parse_rate_limit,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,6 +59,9 @@ __all__ = ["BaseClient", "RequestOptions"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 # Errors raised before a single byte of the request left: repeating is always safe.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A 2xx body this small is read for an error ``code`` even when the caller decodes it later:
+# Zoho's envelope of a throttle (45 may come with HTTP 200) must be acted on here.
+_SMALL_BODY = 4096
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,8 @@ class RequestOptions:
     needs_org: bool = True
     accept: str = "application/json"
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    #: A multipart upload instead of a JSON body: field name → (file name, bytes, content type).
+    files: Mapping[str, tuple[str, bytes, str]] | None = None
 
     @property
     def repeatable(self) -> bool:
@@ -126,12 +149,16 @@ class BaseClient:
     """The I/O-free half of the clients."""
 
     max_retries: int
+    #: Set by the sync and async clients (their default is the process-wide budget).
+    _budget: RequestBudget
 
     def __init__(
         self,
         *,
         organization_id: str | None,
         max_retries: int,
+        quota_blocks: QuotaBlocks | None = None,
+        ip_throttle: IPThrottle | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -140,6 +167,21 @@ class BaseClient:
         #: Source of jitter in [0, 1); tests pin it.
         self._random: Callable[[], float] = random.random
         self._clock: Callable[[], float] = time.time
+        # Process-wide by default, like the budget: a spent daily quota or a blocked IP holds
+        # back every client of the process, not only the one that met it.
+        self._quota_blocks: QuotaBlocks = (
+            quota_blocks if quota_blocks is not None else default_quota_blocks()
+        )
+        self._ip_throttle: IPThrottle = (
+            ip_throttle if ip_throttle is not None else default_ip_throttle()
+        )
+        self._rate_limit: RateLimitStatus | None = None
+
+    @property
+    def rate_limit(self) -> RateLimitStatus | None:
+        """The organization's daily quota as Zoho last reported it to this client
+        (``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset``), ``None`` before any answer."""
+        return self._rate_limit
 
     # -- building -------------------------------------------------------------------------
     @staticmethod
@@ -188,6 +230,7 @@ class BaseClient:
             params=encode_params(options.params),
             headers=headers,
             content=content,
+            files=dict(options.files) if options.files else None,
         )
 
     @staticmethod
@@ -209,7 +252,7 @@ class BaseClient:
         its ``code`` then (none of the 2xx error codes is worth a retry).
         """
         if response.is_success:
-            if not check_body:
+            if not check_body and len(response.content) > _SMALL_BODY:
                 return None
             if "json" not in response.headers.get("content-type", "json"):
                 return None
@@ -262,7 +305,7 @@ class BaseClient:
             return None
         status = response.status_code
         if error.code == 45:
-            return None  # the daily quota: waiting seconds will not help
+            return None  # the daily quota: waiting seconds will not help (see _after_error)
         # Refused before any work was done: safe to send again, even a create.
         if error.code == 1070:
             return self._backoff(retries_done)  # too many in flight: one ends soon
@@ -281,9 +324,13 @@ class BaseClient:
             return self._backoff(retries_done)
         return None
 
+    def _paced_budget(self) -> PausableBudget | None:
+        return self._budget if isinstance(self._budget, PausableBudget) else None
+
     def _rate_window(self) -> float:
         """The length of the window the budget paces requests by (Zoho's minute by default)."""
-        window = getattr(getattr(self, "_budget", None), "window", None)
+        budget = self._paced_budget()
+        window = budget.window if budget is not None else None
         return float(window) if isinstance(window, int | float) and window > 0 else DEFAULT_WINDOW
 
     def _pause_budget(self, key: str, seconds: float) -> float:
@@ -292,11 +339,85 @@ class BaseClient:
         Returns the part of the wait this caller must still sleep itself: 0 when the budget
         took the pause over (its next permit for ``key`` waits it out), else ``seconds``.
         """
-        pause = getattr(getattr(self, "_budget", None), "pause", None)
-        if callable(pause):
-            pause(key, seconds)
+        budget = self._paced_budget()
+        if budget is not None:
+            budget.pause(key, seconds)
             return 0.0
         return seconds
+
+    # -- Zoho's limits ----------------------------------------------------------------------
+    @staticmethod
+    def _organization_of(key: str) -> str | None:
+        return key.rpartition("|")[2] or None
+
+    def _check_quota_block(self, key: str) -> None:
+        """Raise ``DailyQuotaExceeded`` without sending while ``key``'s daily quota is spent."""
+        if self._organization_of(key) is None:
+            return
+        until = self._quota_blocks.blocked_until(key)
+        if until is None or until <= self._clock():
+            return
+        organization_id = self._organization_of(key)
+        resets_at = datetime.fromtimestamp(until, UTC)
+        raise DailyQuotaExceeded(
+            f"Zoho Invoice API: the daily API quota of organization {organization_id} is "
+            f"spent; nothing is sent for it before {resets_at:%Y-%m-%d %H:%M:%S} UTC (code 45)",
+            resets_at=resets_at,
+            organization_id=organization_id,
+        )
+
+    def _note_rate_limit(self, response: httpx.Response, key: str) -> None:
+        """Keep the daily quota an answer reports (``client.rate_limit``, metrics)."""
+        organization_id = self._organization_of(key)
+        if organization_id is None:
+            return
+        status = parse_rate_limit(response.headers, self._clock())
+        if status is None:
+            return
+        self._rate_limit = status
+        _metrics.daily_quota(
+            organization_id,
+            status.limit,
+            status.remaining,
+            status.resets_at.timestamp() if status.resets_at is not None else None,
+        )
+
+    def _after_error(
+        self,
+        error: APIError,
+        response: httpx.Response,
+        options: RequestOptions,
+        retries_done: int,
+        key: str,
+    ) -> float | None:
+        """What an error answer means for this and every other caller; the seconds this caller
+        sleeps before trying again, or ``None``: raise ``error``."""
+        if isinstance(error, DailyQuotaExceeded):
+            _metrics.throttled("daily")
+            now = self._clock()
+            resets_at = daily_reset_at(response.headers, now)
+            until = resets_at.timestamp() if resets_at is not None else now + UNKNOWN_RESET_BLOCK
+            error.resets_at = datetime.fromtimestamp(until, UTC)
+            error.organization_id = self._organization_of(key)
+            if error.organization_id is not None and until > now:
+                self._quota_blocks.block(key, until)
+            return None
+        if isinstance(error, IPBlockedError):
+            # Every organization of the process waits: sending for another one from the same
+            # address only prolongs the block. The wait happens before the next send.
+            _metrics.throttled("ip")
+            self._ip_throttle.blocked(at_least=_server_wait(response, self._clock()) or 0.0)
+            return 0.0 if retries_done < self.max_retries else None
+        if error.code == 1070:
+            _metrics.throttled("concurrency")
+        elif error.code == 44 or response.status_code == 429:
+            _metrics.throttled("minute")
+        delay = self._retry_delay_for_response(error, response, options, retries_done)
+        if delay is not None and (
+            error.code == 44 or (response.status_code == 429 and error.code != 1070)
+        ):
+            delay = self._pause_budget(key, delay)
+        return delay
 
     def _retry_delay_for_exception(
         self, exc: httpx.TransportError, options: RequestOptions, retries_done: int

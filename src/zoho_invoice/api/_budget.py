@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncConcurrencyCap",
     "ConcurrencyCap",
+    "PausableBudget",
     "RedisRequestBudget",
     "RequestBudget",
     "TokenBucketBudget",
@@ -56,6 +57,22 @@ class RequestBudget(Protocol):
 
     def reserve(self, key: str) -> float:
         """Take one permit for ``key``; return how many seconds to wait before sending (≥ 0)."""
+        ...
+
+
+@runtime_checkable
+class PausableBudget(RequestBudget, Protocol):
+    """A budget that paces by a window and can hold an organization back for a while.
+
+    After Zoho's code 44 (the organization's minute is spent, by us or by another integration)
+    the client pauses the organization for ``window`` seconds, so every caller sharing the budget
+    waits instead of adding to Zoho's count.
+    """
+
+    window: float
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Nobody takes a permit for ``key`` during the next ``seconds``."""
         ...
 
 
@@ -162,6 +179,29 @@ return tostring(-tokens / per_second)
 """
 
 
+# TokenBucketBudget.pause in Redis: top the bucket up to now, then leave it at most
+# 1 - seconds·rate, so the next reserve waits ``seconds`` on every host.
+_PAUSE_SCRIPT = """
+local per_second = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local seconds = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1])
+local updated = tonumber(state[2])
+if tokens == nil or updated == nil then
+  tokens = burst
+  updated = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) * per_second)
+tokens = math.min(tokens, 1 - seconds * per_second)
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / per_second) + 60)
+return 'ok'
+"""
+
+
 class RedisRequestBudget:
     """``TokenBucketBudget`` kept in Redis: one budget per organization for every host.
 
@@ -188,6 +228,7 @@ class RedisRequestBudget:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_RESERVE_SCRIPT)
+        self._pause_script = client.register_script(_PAUSE_SCRIPT)
         self._fallback = TokenBucketBudget(rate, window, burst=burst)
 
     @classmethod
@@ -207,6 +248,21 @@ class RedisRequestBudget:
             return self._fallback.reserve(key)
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         return max(0.0, float(text))
+
+    def pause(self, key: str, seconds: float) -> None:
+        """``TokenBucketBudget.pause`` for every host: after a 44, nobody sends for ``key``."""
+        from redis.exceptions import RedisError
+
+        if seconds <= 0:
+            return
+        self._fallback.pause(key, seconds)
+        try:
+            self._pause_script(
+                keys=[self._prefix + key],
+                args=[repr(self.rate / self.window), self.burst, repr(float(seconds))],
+            )
+        except RedisError:
+            pass  # the local bucket holds this host back
 
 
 _default_lock = threading.Lock()

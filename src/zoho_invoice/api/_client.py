@@ -47,7 +47,9 @@ from ._budget import (
     default_concurrency_cap,
 )
 from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._ip_throttle import IPThrottle
 from ._pagination import Page
+from ._quota import QuotaBlocks
 from ._request import build_options
 from ._resources import (
     AsyncContacts,
@@ -66,6 +68,8 @@ from ._resources import (
     Users,
 )
 from ._resources_contact_persons import AsyncContactPersons, ContactPersons
+from ._resources_credits import AsyncCreditNotes, CreditNotes
+from ._resources_recurring import AsyncRecurringInvoices, RecurringInvoices
 from ._resources_taxes import AsyncCurrencies, AsyncTaxes, Currencies, Taxes
 
 __all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
@@ -100,8 +104,15 @@ class ZohoInvoice(BaseClient):
         timeout: Timeout = DEFAULT_TIMEOUT,
         budget: RequestBudget | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        quota_blocks: QuotaBlocks | None = None,
+        ip_throttle: IPThrottle | None = None,
     ) -> None:
-        super().__init__(organization_id=organization_id, max_retries=max_retries)
+        super().__init__(
+            organization_id=organization_id,
+            max_retries=max_retries,
+            quota_blocks=quota_blocks,
+            ip_throttle=ip_throttle,
+        )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
             token_provider = StaticTokenProvider(
@@ -131,6 +142,8 @@ class ZohoInvoice(BaseClient):
         self.taxes = Taxes(self)
         self.currencies = Currencies(self)
         self.contact_persons = ContactPersons(self)
+        self.credit_notes = CreditNotes(self)
+        self.recurring_invoices = RecurringInvoices(self)
 
     @classmethod
     def for_connection(
@@ -184,22 +197,23 @@ class ZohoInvoice(BaseClient):
             else:
                 _metrics.api_request(request.method, response.status_code)
                 reason = str(response.status_code)
+                self._note_rate_limit(response, key)
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
-                delay = self._retry_delay_for_response(error, response, options, retries)
+                delay = self._after_error(error, response, options, retries, key)
                 if delay is None:
                     raise error
-                if error.code == 44 or (response.status_code == 429 and error.code != 1070):
-                    delay = self._pause_budget(key, delay)
             retries += 1
             _metrics.api_retry(reason)
             if delay > 0:
                 self._sleep(delay)
 
     def _take_permit(self, key: str) -> None:
+        self._check_quota_block(key)
         wait = self._budget.reserve(key)
         _metrics.budget_wait(wait)
+        wait = max(wait, self._ip_throttle.wait())
         if wait > 0:
             self._sleep(wait)
 
@@ -287,8 +301,15 @@ class AsyncZohoInvoice(BaseClient):
         timeout: Timeout = DEFAULT_TIMEOUT,
         budget: RequestBudget | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        quota_blocks: QuotaBlocks | None = None,
+        ip_throttle: IPThrottle | None = None,
     ) -> None:
-        super().__init__(organization_id=organization_id, max_retries=max_retries)
+        super().__init__(
+            organization_id=organization_id,
+            max_retries=max_retries,
+            quota_blocks=quota_blocks,
+            ip_throttle=ip_throttle,
+        )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
             token_provider = _AsyncStatic(
@@ -317,6 +338,8 @@ class AsyncZohoInvoice(BaseClient):
         self.taxes = AsyncTaxes(self)
         self.currencies = AsyncCurrencies(self)
         self.contact_persons = AsyncContactPersons(self)
+        self.credit_notes = AsyncCreditNotes(self)
+        self.recurring_invoices = AsyncRecurringInvoices(self)
 
     @classmethod
     def for_connection(
@@ -364,22 +387,23 @@ class AsyncZohoInvoice(BaseClient):
             else:
                 _metrics.api_request(request.method, response.status_code)
                 reason = str(response.status_code)
+                self._note_rate_limit(response, key)
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
-                delay = self._retry_delay_for_response(error, response, options, retries)
+                delay = self._after_error(error, response, options, retries, key)
                 if delay is None:
                     raise error
-                if error.code == 44 or (response.status_code == 429 and error.code != 1070):
-                    delay = self._pause_budget(key, delay)
             retries += 1
             _metrics.api_retry(reason)
             if delay > 0:
                 await self._sleep(delay)
 
     async def _take_permit(self, key: str) -> None:
+        self._check_quota_block(key)
         wait = self._budget.reserve(key)
         _metrics.budget_wait(wait)
+        wait = max(wait, self._ip_throttle.wait())
         if wait > 0:
             await self._sleep(wait)
 

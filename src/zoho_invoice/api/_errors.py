@@ -10,13 +10,16 @@ from .._exceptions import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    DailyQuotaExceeded,
     InternalServerError,
+    IPBlockedError,
     MissingScopeError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
 )
-from ._constants import RATE_LIMIT_CODES
+from ._constants import NOT_FOUND_CODES, RATE_LIMIT_CODES
+from ._ip_throttle import is_ip_block
 
 __all__ = ["make_api_error", "parse_envelope"]
 
@@ -54,22 +57,34 @@ def make_api_error(
     second code 57 then means the token lacks the scope (ZOHO.md).
     """
     body, code, message = parse_envelope(content)
+    # Zoho's per-IP block is known by its wording only (no published status, code or format).
+    ip_blocked = is_ip_block(
+        (message or "") if body is not None else content.decode("utf-8", "replace")
+    )
+    if ip_blocked and message is None:
+        message = "this IP address is blocked for sending too many requests a minute"
     text = (message or f"HTTP {status_code}")[:_MAX_MESSAGE]
     # CR/LF from outside must not forge log lines (SECURITY 38).
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     label = f"Zoho Invoice API: {text} (HTTP {status_code}"
     label += f", code {code})" if code is not None else ")"
     cls: type[APIError]
-    if code in RATE_LIMIT_CODES or status_code == 429:
+    if ip_blocked:
+        cls = IPBlockedError
+    elif code == 45:
+        cls = DailyQuotaExceeded
+    elif code in RATE_LIMIT_CODES or status_code == 429:
         cls = RateLimitError
     elif status_code == 401 or code in (14, 57):
         cls = MissingScopeError if (after_refresh and code == 57) else AuthenticationError
+    elif status_code == 404 or code in NOT_FOUND_CODES:
+        # Before 400: Zoho's "does not exist" is the code (1002, or 2006 for an item), whatever
+        # the HTTP status it arrives with.
+        cls = NotFoundError
     elif status_code == 400:
         cls = BadRequestError
     elif status_code == 403:
         cls = PermissionDeniedError
-    elif status_code == 404 or code == 1002:
-        cls = NotFoundError
     elif status_code == 409:
         cls = ConflictError
     elif status_code >= 500:

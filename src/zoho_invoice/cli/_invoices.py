@@ -28,9 +28,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .._exceptions import APIError, ZohoError
+from .._exceptions import APIError, DailyQuotaExceeded, ZohoError
 from .._files import open_private, write_private_text
-from ..api import ZohoInvoice
+from ..api import (
+    RateLimitStatus,
+    ZohoInvoice,
+    budget_from_settings,
+    quota_blocks_from_settings,
+)
 from ..api._constants import MAX_PER_PAGE
 from ..api.types import Invoice
 from ._csv import csv_cell
@@ -88,7 +93,15 @@ def _connect(connection_id: str, organization_id: str | None) -> ZohoInvoice:
     settings = load_settings()
     vault = open_vault(settings, upgrade=False)
     manager = TokenManager.from_settings(settings, vault=vault, oauth=make_oauth(settings))
-    return ZohoInvoice.for_connection(manager, connection_id, organization_id=organization_id)
+    # The budget and the daily-quota blocks every worker and the service share (Redis, else the
+    # vault's database): a 45 met by the service stops this command too, before it sends.
+    return ZohoInvoice.for_connection(
+        manager,
+        connection_id,
+        organization_id=organization_id,
+        budget=budget_from_settings(settings),
+        quota_blocks=quota_blocks_from_settings(settings, vault),
+    )
 
 
 #: How the commands get a client; tests swap it for one wired to the sandbox.
@@ -100,6 +113,9 @@ def _client(connection_id: str, organization_id: str | None) -> Iterator[ZohoInv
     try:
         with client_factory(connection_id, organization_id) as client:
             yield client
+    except DailyQuotaExceeded as exc:
+        when = f"{exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else "Zoho's daily reset"
+        _fail(f"{exc}. The organization's daily API quota is renewed at {when}; try again then.")
     except APIError as exc:
         _fail(str(exc))
     except ZohoError as exc:
@@ -469,6 +485,16 @@ def invoices_export(
         out.print(f"{out_file} is already complete (remove {_cursor_path(out_file)} to redo it)")
     else:
         out.print(f"wrote {count} invoices ({pages} pages) to {out_file}", highlight=False)
+    if client.rate_limit is not None:
+        out.print(_quota_line(client.rate_limit), highlight=False)
+
+
+def _quota_line(status: RateLimitStatus) -> str:
+    """The organization's daily API quota as Zoho last reported it: a long export spends it."""
+    line = f"Zoho daily API quota: {status.remaining:,} of {status.limit:,} requests left today"
+    if status.resets_at is not None:
+        line += f" (renewed {status.resets_at:%Y-%m-%d %H:%M} UTC)"
+    return line
 
 
 @contacts_app.command("list")

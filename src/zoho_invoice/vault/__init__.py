@@ -8,11 +8,13 @@ from ._db import create_engine_for, upgrade_database
 from ._keyring import KeyRing
 from ._leases import DatabaseRefreshLocks
 from ._outbox import OutboxEntry, WebhookOutbox
+from ._quota_blocks import DatabaseQuotaBlocks
 from ._store import Vault
 from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
 
 __all__ = [
     "Connection",
+    "DatabaseQuotaBlocks",
     "DatabaseRefreshLocks",
     "KeyRing",
     "OutboxEntry",

@@ -200,3 +200,16 @@ class WebhookOutboxRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claim: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class QuotaBlockRow(Base):
+    """An organization whose daily Invoice API quota is spent (Zoho's code 45) until
+    ``blocked_until`` (epoch seconds): no process sharing this database sends for it before.
+
+    ``key`` is the client's budget key (API domain and organization id), nothing secret.
+    """
+
+    __tablename__ = "quota_blocks"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    blocked_until: Mapped[float] = mapped_column(Float)

@@ -48,6 +48,7 @@ from ._models import (
     TokenMintRow,
 )
 from ._outbox import WebhookOutbox
+from ._quota_blocks import DatabaseQuotaBlocks
 from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
 
 if TYPE_CHECKING:
@@ -257,6 +258,11 @@ class Vault:
     def refresh_locks(self) -> DatabaseRefreshLocks:
         """Refresh locks in this database, shared by every process that opens it (SECURITY 27)."""
         return DatabaseRefreshLocks(self._engine, clock=self._clock)
+
+    def quota_blocks(self) -> DatabaseQuotaBlocks:
+        """Daily-quota blocks (Zoho's code 45) in this database, seen by every process opening
+        it; see ``vault/_quota_blocks.py``."""
+        return DatabaseQuotaBlocks(self._engine, clock=self._clock)
 
     def ping(self) -> None:
         """``VaultUnavailableError`` unless the database answers."""

@@ -18,7 +18,7 @@ from ..datacenters import DataCenterTable
 from ..settings import Settings
 
 if TYPE_CHECKING:
-    from ..api import RequestBudget, ZohoInvoice
+    from ..api import QuotaBlocks, RequestBudget, ZohoInvoice
     from ..api.types import Organization
     from ..oauth import OAuthClient
     from ..tokens import ConnectionEvent, EventSink, TokenManager, WebhookDispatcher
@@ -99,6 +99,8 @@ class WebContext:
     #: The transport and request budget of the Invoice API client (tests: the sandbox in process).
     api_http_client: httpx.Client | None = None
     api_budget: RequestBudget | None = None
+    #: Daily-quota blocks (Zoho's code 45) shared with every worker: Redis, else the vault's DB.
+    api_quota_blocks: QuotaBlocks | None = None
     _revoke_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -129,6 +131,7 @@ class WebContext:
             organization_id,
             http_client=self.api_http_client,
             budget=self.api_budget,
+            quota_blocks=self.api_quota_blocks,
             max_retries=max_retries,
         )
 
@@ -212,6 +215,8 @@ def build_context(
         from ..api import budget_from_settings
 
         api_budget = budget_from_settings(settings)
+    from ..api import quota_blocks_from_settings
+
     return WebContext(
         settings=settings,
         vault=vault,
@@ -227,4 +232,5 @@ def build_context(
         webhooks=webhooks,
         api_http_client=api_http_client,
         api_budget=api_budget,
+        api_quota_blocks=quota_blocks_from_settings(settings, vault),
     )

@@ -1,0 +1,76 @@
+"""Integration tests (SQLite and PostgreSQL): daily-quota blocks in the vault's database, as every
+process sharing it sees them (``vault.quota_blocks()``), and migration 0005 that adds them."""
+
+from __future__ import annotations
+
+import threading
+
+from alembic import command
+from sqlalchemy import inspect
+
+from zoho_invoice.api import InProcessQuotaBlocks, LayeredQuotaBlocks, QuotaBlocks
+from zoho_invoice.vault import KeyRing, Vault, create_engine_for, upgrade_database
+from zoho_invoice.vault._db import alembic_config, current_revision
+
+from .conftest import Clock
+
+KEY = "https://www.zohoapis.eu|20078990123"
+
+
+def test_blocks_are_shared_lengthened_never_shortened_and_end(
+    vault: Vault, clock: Clock, db_url: str, keyring: KeyRing
+) -> None:
+    blocks = vault.quota_blocks()
+    assert isinstance(blocks, QuotaBlocks)
+    assert blocks.blocked_until(KEY) is None
+    blocks.block(KEY, clock() + 3600)
+    # Another process: its own engine on the same database.
+    other = Vault.open(db_url, keyring, clock=clock)
+    try:
+        assert other.quota_blocks().blocked_until(KEY) == clock() + 3600
+        other.quota_blocks().block(KEY, clock() + 60)  # an earlier end never shortens it
+        assert blocks.blocked_until(KEY) == clock() + 3600
+        other.quota_blocks().block(KEY, clock() + 7200)
+        assert blocks.blocked_until(KEY) == clock() + 7200
+    finally:
+        other.close()
+    assert blocks.blocked_until("https://www.zohoapis.eu|1") is None
+    clock.advance(7200)
+    assert blocks.blocked_until(KEY) is None
+    assert blocks.purge_expired() == 1
+
+
+def test_racing_writers_leave_one_row_with_the_latest_end(vault: Vault, clock: Clock) -> None:
+    blocks = vault.quota_blocks()
+    ends = [clock() + 100 + n for n in range(8)]
+    threads = [threading.Thread(target=blocks.block, args=(KEY, end)) for end in ends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert blocks.blocked_until(KEY) == max(ends)
+
+
+def test_layered_blocks_remember_what_the_database_said(vault: Vault, clock: Clock) -> None:
+    shared = vault.quota_blocks()
+    layered = LayeredQuotaBlocks(shared, InProcessQuotaBlocks(clock=clock))
+    shared.block(KEY, clock() + 100)
+    until = layered.blocked_until(KEY)
+    assert until == clock() + 100
+    assert layered.local.blocked_until(KEY) == until  # no database read next time
+
+
+def test_migration_0005_adds_quota_blocks_and_downgrades(db_url: str) -> None:
+    upgrade_database(db_url, "0004")
+    engine = create_engine_for(db_url)
+    try:
+        assert "quota_blocks" not in inspect(engine).get_table_names()
+        upgrade_database(db_url, "0005")
+        assert current_revision(engine) == "0005"
+        assert "quota_blocks" in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0004")
+        assert current_revision(engine) == "0004"
+        assert "quota_blocks" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
