@@ -24,6 +24,7 @@ from zoho_invoice import (
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenter, DataCenterTable
 from zoho_invoice.oauth import AsyncOAuthClient, OAuthClient, code_challenge, make_code_verifier
+from zoho_invoice.sandbox import create_sandbox_app, datacenters_table
 
 SECRET = "client-secret-value-42"
 ACCESS = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"
@@ -201,7 +202,7 @@ def test_s19_api_domain_of_another_dc_is_rejected_and_the_minted_token_revoked()
     assert REFRESH not in str(info.value) and "revoked" in str(info.value)
     _token, revoke = recorder.requests
     assert revoke.url.host == "accounts.zoho.eu" and revoke.url.path.endswith("/token/revoke")
-    assert revoke.url.params["token"] == REFRESH
+    assert form(revoke)["token"] == [REFRESH] and REFRESH not in str(revoke.url)
     evil = make_client(Recorder(_token_or_revoke("https://evil.example")))
     with pytest.raises(TokenResponseError):
         evil.refresh("eu", REFRESH)
@@ -286,17 +287,20 @@ def test_throttle_wording_raises_throttled() -> None:
 # -- revoke -------------------------------------------------------------------------------------
 
 
-def test_revoke_puts_the_token_where_zoho_wants_it_and_logs_no_url(
+def test_revoke_sends_the_token_in_the_form_body_never_in_the_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """As Zoho's official SDKs do: ``POST {accounts}/oauth/v2/token/revoke``, ``token=`` in the
+    body; the URL (kept by proxies and access logs) has no query at all."""
     recorder = Recorder(lambda r: httpx.Response(200, json={"status": "success"}))
     client = make_client(recorder)
     with caplog.at_level(logging.DEBUG):
         client.revoke("au", REFRESH)
     (request,) = recorder.requests
-    assert request.url.host == "accounts.zoho.com.au"
-    assert request.url.path == "/oauth/v2/token/revoke"
-    assert request.url.params["token"] == REFRESH
+    assert request.method == "POST"
+    assert str(request.url) == "https://accounts.zoho.com.au/oauth/v2/token/revoke"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert form(request) == {"token": [REFRESH]}
     assert REFRESH not in caplog.text and "aaaabbbb" not in caplog.text
 
 
@@ -350,7 +354,8 @@ async def test_async_s20_and_s09_and_revoke() -> None:
     assert len(recorder.requests) == 1
     revoked = Recorder(lambda r: httpx.Response(200, json={"status": "success"}))
     await make_async_client(revoked).revoke("jp", REFRESH)
-    assert revoked.requests[0].url.host == "accounts.zoho.jp"
+    assert str(revoked.requests[0].url) == "https://accounts.zoho.jp/oauth/v2/token/revoke"
+    assert form(revoked.requests[0]) == {"token": [REFRESH]}
 
 
 @pytest.mark.anyio
@@ -460,3 +465,50 @@ def test_s50_mapping_with_zoho_hosts_is_no_sandbox() -> None:
     assert table.to_mapping() == zoho
     with pytest.raises(ConfigurationError, match="does not verify TLS"):
         _client_with(httpx.Client(verify=False), table)
+
+
+# -- against the sandbox ------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("which", ["refresh_token", "access_token"])
+async def test_revoke_in_the_form_body_is_accepted_by_the_sandbox(which: str) -> None:
+    """The sandbox (Zoho's rules) revokes a token sent in the body; nothing rides in the URL."""
+    base = "http://127.0.0.1:9"
+    app = create_sandbox_app(base_url=base)
+    world = app.state.world
+    table = DataCenterTable.from_mapping(datacenters_table(base))
+    alice = world.directory.user_by_email("alice@acme.example")
+    code = world.accounts.create_code(
+        client_id="1000.CLIENTID",
+        redirect_uri=REDIRECT,
+        scopes=SCOPES,
+        user_id=alice.user_id,
+        location="us",
+        challenge=None,
+        challenge_method=None,
+        offline=True,
+        force_consent=True,
+    )
+    try:
+        async with AsyncOAuthClient(
+            client_id="1000.CLIENTID",
+            client_secret=SecretStr(SECRET),
+            redirect_uri=REDIRECT,
+            scopes=SCOPES,
+            datacenters=table,
+            http=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
+        ) as client:
+            tokens = await client.exchange_code("us", code, "")
+            token = tokens.refresh_token if which == "refresh_token" else tokens.access_token
+            assert token
+            await client.revoke("us", token)
+            with pytest.raises(InvalidGrantError):
+                await client.revoke("us", token)  # Zoho: 400, it no longer knows the token
+        assert world.authenticate(tokens.access_token) is None
+        entries = world.journal.entries("accounts.revoke")
+        assert [entry.query for entry in entries] == [[], []]
+        assert all(entry.form == [("token", token)] for entry in entries)
+        assert all(token not in entry.path for entry in entries)
+    finally:
+        world.close()

@@ -3,8 +3,13 @@
 ``BaseOAuthClient`` builds every request and reads every answer without doing I/O;
 ``OAuthClient`` and ``AsyncOAuthClient`` only send. Requests go only to accounts servers of the
 data-centre table (SECURITY 9), never follow redirects, verify TLS (there is no switch to turn it
-off, SECURITY 10), and carry their parameters in the form body: secrets never ride in a URL,
-except the revoke token where Zoho requires ``?token=`` (that URL is never logged).
+off, SECURITY 10), and carry their parameters in the form body: secrets never ride in a URL.
+
+The revoke goes to ``{accounts}/oauth/v2/token/revoke`` with the token in the form body, as
+Zoho's official SDKs send it (Zoho's pages show ``?token=``, which Zoho accepts too but which puts
+the token in every log of a URL). Zoho's other revoke endpoint, ``/oauth/v2/revoke/token``, wants
+the client's credentials in HTTP Basic and documents the token as a query parameter: it is not
+used (docs/zoho/accounts.md).
 """
 
 from __future__ import annotations
@@ -41,18 +46,19 @@ __all__ = ["AsyncOAuthClient", "BaseOAuthClient", "OAuthClient"]
 
 _USER_AGENT = "zoho-invoice-connect"
 
-# httpx logs request URLs at INFO; the revoke URL carries a token by Zoho's design.
+# httpx logs request URLs at INFO: no URL of ours carries a token, but a logged one is masked
+# all the same, should a redirect or a mistake put one there.
 install_redaction("httpx2", "httpx", "httpcore2", "httpcore")
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
-    """A request to send, built without I/O. ``repr`` hides the form and the query."""
+    """A request to send, built without I/O; every parameter rides in ``form`` (a call has no
+    query string, so no secret reaches a URL). ``repr`` hides the form."""
 
     what: str
     url: str
     form: Mapping[str, str] | None = None
-    query: Mapping[str, str] | None = None
     grant: Grant | None = None
 
     def __repr__(self) -> str:
@@ -181,7 +187,8 @@ class BaseOAuthClient:
 
     def _revoke_call(self, dc: DataCenter | str, token: str) -> _Call:
         entry = self._table_dc(dc)
-        return self._checked(_Call("token revoke", entry.revoke_url, query={"token": token}))
+        # In the form body, never the URL (where proxies and access logs would keep it).
+        return self._checked(_Call("token revoke", entry.revoke_url, form={"token": token}))
 
     # -- answer reading ----------------------------------------------------------------------
 
@@ -312,7 +319,6 @@ class OAuthClient(BaseOAuthClient):
             "POST",
             call.url,
             data=call.form,
-            params=call.query,
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
             timeout=self.timeout,
         )
@@ -409,7 +415,6 @@ class AsyncOAuthClient(BaseOAuthClient):
             "POST",
             call.url,
             data=call.form,
-            params=call.query,
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
             timeout=self.timeout,
         )
