@@ -135,3 +135,22 @@ def test_openapi_documents_the_organization_routes(harness) -> None:
     doc = harness.web.get("/openapi.json").json()
     assert "patch" in doc["paths"]["/api/connections/{connection_id}"]
     assert "get" in doc["paths"]["/api/connections/{connection_id}/organizations"]
+
+
+def test_daily_quota_is_passed_on_with_its_reset_not_a_minute(harness) -> None:
+    """Zoho's code 45: the caller is told when the quota is renewed (Retry-After to the reset,
+    from X-Rate-Limit-Reset), not to come back in a minute."""
+    conn_id = _connected(harness, "alice@acme.example")
+    harness.world.faults.add(
+        "invoice.GET /organizations",
+        Fault(
+            status=429,
+            body={"code": 45, "message": "daily limit"},
+            headers={"X-Rate-Limit-Reset": "34881"},
+        ),
+    )
+    spent = harness.api("GET", f"/api/connections/{conn_id}/organizations")
+    assert spent.status_code == 429
+    assert spent.json()["error"] == "daily_quota_exceeded"
+    assert "renewed at" in spent.json()["message"]
+    assert 34_000 < int(spent.headers["Retry-After"]) <= 34_881

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from .._exceptions import (
     ClientSecretRejectedError,
     ConfigurationError,
     ConnectionNotFoundError,
+    DailyQuotaExceeded,
     DataCenterError,
     DecryptionError,
     MissingScopeError,
@@ -314,6 +316,25 @@ def _needs_reauth(exc: ReauthorizationRequired) -> APIProblem:
     )
 
 
+def _rate_limited(exc: RateLimitError) -> APIProblem:
+    """429 with a ``Retry-After`` that means it: a minute, or the daily quota's reset."""
+    if isinstance(exc, DailyQuotaExceeded) and exc.resets_at is not None:
+        wait = max(1, math.ceil((exc.resets_at - datetime.now(UTC)).total_seconds()))
+        return APIProblem(
+            429,
+            "daily_quota_exceeded",
+            "Zoho's daily API quota for this organization is spent; it is renewed at "
+            f"{exc.resets_at:%Y-%m-%d %H:%M} UTC",
+            headers={"Retry-After": str(wait)},
+        )
+    return APIProblem(
+        429,
+        "rate_limited",
+        "Zoho's request limit for this organization was reached: " + redact(exc.message)[:300],
+        headers={"Retry-After": "60"},
+    )
+
+
 def _token_unavailable(exc: TokenUnavailableError) -> APIProblem:
     retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
     if isinstance(exc, ClientSecretRejectedError):
@@ -344,12 +365,7 @@ def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[O
     except TokenUnavailableError as exc:
         raise _token_unavailable(exc) from None
     except RateLimitError as exc:
-        raise APIProblem(
-            429,
-            "rate_limited",
-            "Zoho's request limit for this organization was reached: " + redact(exc.message)[:300],
-            headers={"Retry-After": "60"},
-        ) from None
+        raise _rate_limited(exc) from None
     except MissingScopeError:
         raise APIProblem(
             403,

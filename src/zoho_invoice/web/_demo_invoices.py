@@ -19,6 +19,7 @@ from .._exceptions import (
     APIError,
     ConfigurationError,
     ConnectionNotFoundError,
+    DailyQuotaExceeded,
     RateLimitError,
     ReauthorizationRequired,
     TokenUnavailableError,
@@ -57,6 +58,9 @@ def describe_error(exc: Exception) -> str:
         )
     if isinstance(exc, TokenUnavailableError):
         return "Zoho is not handing out access tokens right now. Reload in a minute."
+    if isinstance(exc, DailyQuotaExceeded):
+        when = f"{exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else "its daily reset"
+        return f"Zoho's daily API quota for this organization is spent until {when}."
     if isinstance(exc, RateLimitError):
         return (
             "Zoho's request limit for this organization was reached"
