@@ -381,3 +381,29 @@ def test_quota_blocks_lengthen_never_shorten() -> None:
     assert blocks.blocked_until("other") is None
     blocks.block("past", time.time() - 1)
     assert blocks.blocked_until("past") is None
+
+
+@pytest.mark.anyio
+async def test_async_client_pauses_for_an_ip_block_and_retries() -> None:
+    blocked = httpx.Response(
+        400, html="<html><p>For security reasons your IP has been blocked.</p></html>"
+    )
+    recorder = Recorder(blocked, zoho(items=[]))
+    throttle = IPThrottle(clock=lambda: 100.0)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async with AsyncZohoInvoice(
+        access_token="1000.tok.en",
+        organization_id=ORG,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(recorder)),
+        budget=UnlimitedBudget(),
+        ip_throttle=throttle,
+        quota_blocks=InProcessQuotaBlocks(),
+        max_retries=1,
+    ) as client:
+        client._sleep = sleep
+        await client.items.list()
+    assert len(recorder.requests) == 2 and slept == [60.0]

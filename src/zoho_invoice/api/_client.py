@@ -9,6 +9,12 @@ token from the provider (a 401 refreshes once and retries once), then the answer
 ``code != 0`` is an error whatever the HTTP status. Safe requests are retried on connection
 errors, timeouts, 5xx and 429 with jittered exponential back-off; a create is not repeated once
 it may have reached Zoho.
+
+Zoho's throttles (docs/zoho/limits.md): a 44 (the organization's minute) waits the budget's
+window and pauses the organization for every caller; a 45 (its daily quota) raises
+``DailyQuotaExceeded`` and nothing more is sent for it until the reset (``QuotaBlocks``, shared
+by processes and hosts); an IP block pauses every organization of the process (``IPThrottle``).
+``X-Rate-Limit-*`` count the daily quota and are kept as ``client.rate_limit``.
 """
 
 from __future__ import annotations
