@@ -179,14 +179,16 @@ def test_s12_declined_consent_is_a_clear_escaped_page(harness) -> None:
     url = harness.consent(authorize, "bob@bluebird.example", decision="deny")
     response = harness.callback(url)
     assert response.status_code == 400
-    assert "You declined" in response.text
+    # access_denied is also Zoho's code throttle: the page does not claim the user declined.
+    assert "Zoho did not authorize" in response.text and "You declined" not in response.text
+    assert "limiting sign-ins" in response.text
     # A fresh flow whose answer carries a hostile description: shown escaped.
     url = harness.consent(harness.start(), "bob@bluebird.example", decision="deny")
     hostile = _callback_with(
         harness, url, error="access_denied", error_description="<script>alert(1)</script>"
     )
     assert hostile.status_code == 400
-    assert "You declined" in hostile.text
+    assert "Zoho did not authorize" in hostile.text
     assert "<script>alert(1)</script>" not in hostile.text
     assert "&lt;script&gt;" in hostile.text
     assert harness.token_requests() == []
@@ -201,13 +203,13 @@ def test_s12_declined_page_only_for_the_browser_that_started(harness) -> None:
         harness, url, error="access_denied", error_description="Call +1-555 for support"
     )
     assert crafted.status_code == 400
-    assert "You declined" not in crafted.text and "555" not in crafted.text
+    assert "did not authorize" not in crafted.text and "555" not in crafted.text
     assert "not valid" in crafted.text
     # With a cookie but an unknown state: the same generic page.
     forged = url.replace(harness.params(url)["state"], "x" * 43)
     harness.web.cookies.set(harness.binding_cookie_for(forged), cookie, path="/callback")
     unknown = _callback_with(harness, url, state="x" * 43, error_description="Call +1-555")
-    assert "You declined" not in unknown.text and "not valid" in unknown.text
+    assert "did not authorize" not in unknown.text and "not valid" in unknown.text
 
 
 def test_s12_declined_consumes_the_state(harness) -> None:
@@ -215,7 +217,7 @@ def test_s12_declined_consumes_the_state(harness) -> None:
     cookie = harness.binding_for(authorize)
     approved = harness.consent(authorize, "bob@bluebird.example")
     declined = _callback_with(harness, approved, error="access_denied", code=None)
-    assert "You declined" in declined.text
+    assert "Zoho did not authorize" in declined.text
     # The same state can no longer finish a connection, even with a valid code.
     harness.web.cookies.set(harness.binding_cookie_for(approved), cookie, path="/callback")
     assert harness.callback(approved).status_code == 400
@@ -384,3 +386,29 @@ def test_s04_expired_states_are_purged_when_a_new_session_starts(timed_harness, 
     clock.advance(601)
     harness.connect_url()  # the app starts another connection: old rows go without a worker
     assert harness.vault.purge_expired() == 0
+
+
+def test_s12_other_errors_keep_the_declined_page_with_zohos_word(harness) -> None:
+    url = harness.consent(harness.start(), "bob@bluebird.example", decision="deny")
+    answer = _callback_with(harness, url, error="unauthorized_client")
+    assert answer.status_code == 400
+    assert "You declined" in answer.text and "unauthorized_client" in answer.text
+    assert "limiting sign-ins" not in answer.text
+
+
+def test_s12_zohos_code_throttle_is_not_called_a_decline(harness) -> None:
+    """Zoho issues a client 10 authorization codes in 10 minutes; the 11th flow comes back
+    with ``error=access_denied``, which must not read as the user's refusal."""
+    for number in range(10):
+        assert harness.connect(f"tenant-{number}").status_code == 200
+    exchanges = len(harness.token_requests())
+    authorize = harness.start("tenant-late")
+    url = harness.consent(authorize, "bob@bluebird.example")  # the user approves ...
+    assert harness.params(url)["error"] == "access_denied"  # ... Zoho refuses all the same
+    answer = harness.callback(url)
+    assert 400 <= answer.status_code < 500
+    assert "You declined" not in answer.text
+    assert "Zoho did not authorize" in answer.text and "limiting sign-ins" in answer.text
+    assert "wait a few minutes" in answer.text
+    assert harness.vault.list_connections(owner="tenant-late") == []
+    assert len(harness.token_requests()) == exchanges  # no code, no exchange

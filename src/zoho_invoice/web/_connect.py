@@ -271,9 +271,10 @@ def _finish(
 ) -> Response:
     params = _parse_query(request)
     if "error" in params:
-        # SECURITY 12: the person declined (or Zoho said no); nothing is stored. Only the
-        # browser that started this very flow sees it (its state is consumed); anyone else
-        # gets the generic page, so a crafted link cannot put words on our page.
+        # SECURITY 12: the person declined, or Zoho said no (access_denied is also Zoho's
+        # throttle of authorization codes, so the page claims no refusal); nothing is stored.
+        # Only the browser that started this very flow sees it (its state is consumed); anyone
+        # else gets the generic page, so a crafted link cannot put words on our page.
         try:
             _consume(ctx, request, params, flow)
         except _Refused as refused:
@@ -285,7 +286,7 @@ def _finish(
                 "connected.",
             ) from None
         description = params.get("error_description") or ""
-        logger.info("callback: authorization declined")
+        logger.info("callback: Zoho did not authorize (declined or throttled)")
         _metrics.connect_outcome("declined")
         # The page is autoescaped, so a hostile description cannot inject HTML.
         return page(
