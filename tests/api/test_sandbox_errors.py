@@ -18,6 +18,7 @@ from api._sandbox import ALICE, mint
 from zoho_invoice import APIError, BadRequestError, NotFoundError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api.types import CustomFieldParams, InvoiceParams
 from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
 
@@ -109,13 +110,16 @@ def _raises(twin: Twin, fn: Call, cls: type[APIError], org: str | None = None) -
 
 @pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("action", ["get", "update", "delete"])
-def test_missing_record_is_not_found_1002(twin: Twin, resource: str, action: str) -> None:
+def test_missing_record_is_not_found_with_its_resource_code(
+    twin: Twin, resource: str, action: str
+) -> None:
     def fn(client: Any) -> Any:
         method = getattr(getattr(client, resource), action)
         return method(MISSING, reference_number="x") if action == "update" else method(MISSING)
 
     error = _raises(twin, fn, NotFoundError)
-    assert (error.status_code, error.code) == (404, 1002)
+    # Zoho's code for an unknown item is 2006; the other resources answer 1002.
+    assert (error.status_code, error.code) == (404, 2006 if resource == "items" else 1002)
     assert "does not exist" in error.message
 
 
@@ -216,6 +220,79 @@ def test_void_turns_payments_into_credit_and_only_a_void_invoice_goes_to_draft(
         await call(lambda c: c.invoices.mark_draft(invoice.invoice_id))
         drafted = await call(lambda c: c.invoices.get(invoice.invoice_id))
         assert (drafted.status, drafted.balance) == ("draft", Decimal("40"))
+
+    twin.run(scenario)
+
+
+def test_resource_codes_taken_names_records_in_use_and_overpayment(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        name = f"Codes Co {twin.kind}"
+        customer = await call(lambda c: c.contacts.create(contact_name=name))
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.contacts.create(contact_name=name.upper()))
+        assert (info.value.code, info.value.status_code) == (3062, 400)
+        item = await call(lambda c: c.items.create(name=f"Widget {twin.kind}", rate=7))
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.items.create(name=f"Widget {twin.kind}", rate=8))
+        assert info.value.code == 1000
+        invoice = await call(
+            lambda c: c.invoices.create(
+                customer_id=customer.contact_id,
+                line_items=[{"item_id": item.item_id, "quantity": 2}],
+            )
+        )
+        await call(lambda c: c.invoices.mark_sent(invoice.invoice_id))
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.items.delete(item.item_id))
+        assert info.value.code == 2049
+        with pytest.raises(BadRequestError) as info:
+            await call(lambda c: c.contacts.delete(customer.contact_id))
+        assert info.value.code == 3000
+        with pytest.raises(BadRequestError) as info:
+            await call(
+                lambda c: c.customer_payments.create(
+                    customer_id=customer.contact_id,
+                    amount=Decimal("20"),
+                    invoices=[{"invoice_id": invoice.invoice_id, "amount_applied": "14.01"}],
+                )
+            )
+        assert info.value.code == 24016
+        assert (await call(lambda c: c.invoices.get(invoice.invoice_id))).balance == 14
+
+    twin.run(scenario)
+
+
+def test_custom_fields_round_trip_typed(twin: Twin) -> None:
+    async def scenario(call: Callable[[Call], Awaitable[Any]]) -> Any:
+        customer = await call(
+            lambda c: c.contacts.create(
+                contact_name=f"Fields Co {twin.kind}",
+                custom_fields=[CustomFieldParams(label="VAT ID", index=1, value="GB1")],
+            )
+        )
+        assert (await call(lambda c: c.contacts.get(customer.contact_id))).custom_field(
+            "VAT ID"
+        ).value == "GB1"
+        invoice = await call(
+            lambda c: c.invoices.create(
+                InvoiceParams(
+                    customer_id=customer.contact_id,
+                    line_items=[{"name": "Job", "rate": 1}],
+                    custom_fields=[CustomFieldParams(label="Hours", value=Decimal("7.25"))],
+                )
+            )
+        )
+        got = await call(lambda c: c.invoices.get(invoice.invoice_id))
+        hours = got.custom_field("cf_hours")
+        assert hours is not None and hours.value == Decimal("7.25")
+        await call(
+            lambda c: c.invoices.update(
+                invoice.invoice_id, custom_fields=[{"api_name": "cf_hours", "value": 8}]
+            )
+        )
+        changed = await call(lambda c: c.invoices.get(invoice.invoice_id))
+        assert changed.custom_field("Hours").value == 8
+        assert changed.custom_field_hash["cf_hours_unformatted"] == 8
 
     twin.run(scenario)
 

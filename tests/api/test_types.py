@@ -35,7 +35,8 @@ def test_invoice_parsing() -> None:
     # Unknown fields are kept, not dropped.
     assert invoice.model_extra is not None
     assert invoice.model_extra["zcrm_potential_id"] == "x"
-    assert invoice.custom_fields == [{"label": "PO", "value": "77"}]  # type: ignore[attr-defined]
+    # Custom fields are typed (CustomField), their unknown keys kept too.
+    assert [(f.label, f.value) for f in invoice.custom_fields] == [("PO", "77")]
 
 
 def test_contact_and_payment() -> None:

@@ -283,7 +283,7 @@ def test_contact_with_invoices_cannot_be_deleted(
     contact = make_contact(client, headers)
     make_invoice(client, headers, contact["contact_id"])
     answer = client.delete(f"{API}/contacts/{contact['contact_id']}", headers=headers)
-    assert (answer.status_code, answer.json()["code"]) == (400, 12008)
+    assert (answer.status_code, answer.json()["code"]) == (400, 3000)
 
 
 def test_item_crud(client: TestClient, headers: dict[str, str]) -> None:
@@ -456,7 +456,9 @@ def test_invoice_pdf(client: TestClient, headers: dict[str, str], how: str) -> N
     else:
         answer = client.get(url, params={"accept": "pdf"}, headers=headers)
     assert answer.status_code == 200
-    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-type"] == "application/pdf;charset=UTF-8"
+    # Named by the invoice number, as an attachment, as Zoho does.
+    assert answer.headers["content-disposition"] == 'attachment; filename="INV-000001.pdf"'
     assert answer.content.startswith(b"%PDF")
     assert answer.content.rstrip().endswith(b"%%EOF")
     assert len(answer.content) > 800

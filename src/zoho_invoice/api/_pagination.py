@@ -45,6 +45,8 @@ class Page(Generic[M]):
         raw = body.get(key) or []
         items = [model.model_validate(item) for item in raw]
         context = body.get("page_context")
+        if isinstance(context, list) and len(context) == 1:
+            context = context[0]  # as Zoho's pages print it: a list of one object
         if isinstance(context, dict):
             page_context = PageContext.model_validate(context)
         else:

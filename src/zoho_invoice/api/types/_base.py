@@ -36,15 +36,18 @@ ZohoDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 ZohoDateTime = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
 
 
-def _exact(value: Any) -> Any:
-    """Every float in an undeclared field, however deep, as an exact ``Decimal``."""
+def exact(value: Any) -> Any:
+    """Every float in a value, however deep, as an exact ``Decimal`` (through ``str``)."""
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, list):
-        return [_exact(v) for v in value]
+        return [exact(v) for v in value]
     if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
+        return {k: exact(v) for k, v in value.items()}
     return value
+
+
+_exact = exact
 
 
 class ZohoModel(BaseModel):

@@ -6,15 +6,39 @@ Only the fields most callers need are declared; every other field Zoho sends is 
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from ._base import Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel
+from ._custom_fields import HasCustomFields
 
 
 class PageContext(ZohoModel):
+    """Where a page sits in its list, and what Zoho applied to the list.
+
+    ``report_name`` ("Invoices"), ``applied_filter`` (the ``filter_by`` in force, "Status.All"
+    by default), the sort, and ``search_criteria`` (one entry per filter parameter:
+    ``column_name``, ``search_text``, ``comparator``). Anything else Zoho adds is kept.
+    """
+
     page: int = 1
     per_page: int = 200
     has_more_page: bool = False
+    report_name: str | None = None
+    applied_filter: str | None = None
+    sort_column: str | None = None
+    sort_order: str | None = None
+    search_criteria: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_of_a_list(cls, value: Any) -> Any:
+        # Zoho's list pages print page_context as a list of one object; real answers send the
+        # object. Both read the same.
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+            return value[0]
+        return value
 
 
 class Organization(ZohoModel):
@@ -56,7 +80,7 @@ class ContactPerson(ZohoModel):
     is_added_in_portal: bool | None = None
 
 
-class Contact(ZohoModel):
+class Contact(HasCustomFields):
     contact_id: ZohoID
     contact_name: str | None = None
     company_name: str | None = None
@@ -71,7 +95,7 @@ class Contact(ZohoModel):
     last_modified_time: ZohoDateTime = None
 
 
-class Item(ZohoModel):
+class Item(HasCustomFields):
     item_id: ZohoID
     name: str | None = None
     status: str | None = None
@@ -98,7 +122,7 @@ class LineItem(ZohoModel):
     item_total: Money = None
 
 
-class Invoice(ZohoModel):
+class Invoice(HasCustomFields):
     invoice_id: ZohoID
     invoice_number: str | None = None
     status: str | None = None
@@ -121,7 +145,7 @@ class Invoice(ZohoModel):
     last_modified_time: ZohoDateTime = None
 
 
-class Estimate(ZohoModel):
+class Estimate(HasCustomFields):
     estimate_id: ZohoID
     estimate_number: str | None = None
     status: str | None = None

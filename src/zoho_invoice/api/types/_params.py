@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from ._base import ZohoParams
+from ._custom_fields import CustomFieldParams
 
 
 class LineItemParams(ZohoParams):
@@ -26,6 +27,7 @@ class ContactParams(ZohoParams):
     contact_type: str | None = None
     email: str | None = None
     currency_id: str | None = None
+    custom_fields: list[CustomFieldParams] | None = None
 
 
 class ItemParams(ZohoParams):
@@ -34,6 +36,7 @@ class ItemParams(ZohoParams):
     description: str | None = None
     sku: str | None = None
     unit: str | None = None
+    custom_fields: list[CustomFieldParams] | None = None
 
 
 class InvoiceParams(ZohoParams):
@@ -42,7 +45,9 @@ class InvoiceParams(ZohoParams):
     reference_number: str | None = None
     date: dt.date | None = None
     due_date: dt.date | None = None
+    payment_expected_date: dt.date | None = None
     line_items: list[LineItemParams] | None = None
+    custom_fields: list[CustomFieldParams] | None = None
 
 
 class EstimateParams(ZohoParams):
@@ -52,6 +57,7 @@ class EstimateParams(ZohoParams):
     date: dt.date | None = None
     expiry_date: dt.date | None = None
     line_items: list[LineItemParams] | None = None
+    custom_fields: list[CustomFieldParams] | None = None
 
 
 class PaymentInvoiceParams(ZohoParams):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -21,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import _credit_routes, _extras_app, _settings_routes
 from ._books import Books
 from ._errors import ZohoAPIFailure, invalid
 from ._limits import Admission, InvoiceLimits, RateLimiter
-from ._pdf import invoice_pdf
+from ._pdf import invoice_pdf, pdf_disposition
 from ._query import parse_list_query
+from ._recurring import with_due_invoices
 from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
 from ._seed import seed_organization
 from ._store import Doc, store_for_world
@@ -54,6 +56,8 @@ class Context:
     path: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
+    #: The files of a multipart body: name → (file name, content type, bytes).
+    files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
 
     @property
     def b(self) -> Books:
@@ -106,6 +110,9 @@ class _InvoiceAPI:
         # Zoho asks for an organization here too: the answer is the token's user as a user of
         # that organization (400 code 6041 when the user is not one of its users).
         add("GET", "/users/me", "settings", self.current_user)
+        # Taxes, currencies, contact persons, users: before /contacts/{contact_id} (one match).
+        _settings_routes.register(add, self.world)
+        _credit_routes.register(add)  # credit notes, invoice credits, recurring invoices
         for res, save in (
             (CONTACTS, "save_contact"),
             (ITEMS, "save_item"),
@@ -135,6 +142,9 @@ class _InvoiceAPI:
         for status in ("sent", "accepted", "declined"):
             add("POST", f"/estimates/{{estimate_id}}/status/{status}", "estimates",
                 self._estimate_status(status))  # fmt: skip
+        # An invoice's payments, comments and history, reminders, files, write-off, templates;
+        # last, as it wraps the endpoints above that change invoices.
+        _extras_app.install(self)
 
     # -- organizations ----------------------------------------------------------------------
 
@@ -213,14 +223,15 @@ class _InvoiceAPI:
     def _getter(self, res: Resource) -> Handler:
         def handler(ctx: Context) -> Payload:
             doc = ctx.b.present(res, ctx.b.get(res, ctx.path[res.id_field]))
-            if res is CONTACTS:
-                doc = ctx.b.contact_detail(doc)
             if res is INVOICES and _wants_pdf(ctx):
                 assert ctx.org is not None
+                # As Zoho answers: an attachment named by the invoice number (INV-000384.pdf).
                 return Response(
                     invoice_pdf(doc, ctx.org.name),
-                    media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{doc["invoice_id"]}.pdf"'},
+                    headers={
+                        "Content-Type": "application/pdf;charset=UTF-8",
+                        "Content-Disposition": pdf_disposition(str(doc["invoice_number"])),
+                    },
                 )
             return _ok(data={res.singular: doc})
 
@@ -236,6 +247,13 @@ class _InvoiceAPI:
         }
 
         def handler(ctx: Context) -> Payload:
+            if (
+                res is INVOICES
+                and ctx.query.get("ignore_auto_number_generation") == "true"
+                and not str(ctx.body.get("invoice_number") or "").strip()
+            ):
+                # The caller numbers this invoice itself: Zoho then needs the number.
+                raise invalid("invoice_number")
             doc = getattr(ctx.b, save)(ctx.body)
             if res is INVOICES and ctx.query.get("send") == "true":
                 ctx.b.invoice_status(doc["invoice_id"], "sent")
@@ -264,6 +282,8 @@ class _InvoiceAPI:
                 ctx.b.delete_invoice(doc_id)
             elif res is PAYMENTS:
                 ctx.b.delete_payment(doc_id)
+            elif res is ITEMS:
+                ctx.b.delete_item(doc_id)
             else:
                 ctx.b.get(res, doc_id)
                 self.store.delete(res, ctx.b.org, doc_id)
@@ -361,12 +381,14 @@ class _InvoiceAPI:
                 path={k: str(v) for k, v in request.path_params.items()},
                 query=dict(request.query_params),
                 body=await _body(request, raw) if request.method in ("POST", "PUT") else {},
+                files=await _extras_app.read_files(request) if request.method == "POST" else {},
             )
             # In a worker thread, as a real server works: requests of one organization truly
             # overlap (so code 1070 arises from load, not only from scripted delays) and the
             # event loop keeps serving. A write runs in one store transaction: atomic, and
             # serialised against the other writers on the SQLite connection.
-            handler = endpoint.handler
+            # Recurring profiles due by the world's clock make their invoices first (_recurring).
+            handler = with_due_invoices(endpoint.handler)
             if request.method == "GET":
                 result = await anyio.to_thread.run_sync(handler, ctx)
             else:
@@ -437,9 +459,10 @@ def _wants_pdf(ctx: Context) -> bool:
 
 async def _body(request: Request, raw: bytes) -> dict[str, Any]:
     """A JSON body, or the legacy ``JSONString`` form field (or query parameter)."""
-    if len(raw) > _MAX_BODY:
-        raise invalid("JSONString")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # A multipart body may carry a file (an attachment); its JSONString part is bounded apart.
+    if len(raw) > _MAX_BODY and content_type != "multipart/form-data":
+        raise invalid("JSONString")
     text: str | None
     if content_type == "application/x-www-form-urlencoded":
         text = dict(parse_qsl(raw.decode("utf-8", "replace"))).get("JSONString")
@@ -539,7 +562,11 @@ def create_invoice_app(world: Any, limits: InvoiceLimits | None = None) -> Starl
     The app's ``state.invoice_store`` and ``state.limiter`` are there for tests.
     """
     api = _InvoiceAPI(world, limits or InvoiceLimits())
-    routes = [*_control_routes(api), *(_api_route(api, t) for t in api.endpoints)]
+    routes = [
+        *_control_routes(api),
+        *_settings_routes.control_routes(api.store),
+        *(_api_route(api, t) for t in api.endpoints),
+    ]
 
     async def unknown(request: Request) -> Response:
         return await api.dispatch(request, "/" + request.path_params["rest"])

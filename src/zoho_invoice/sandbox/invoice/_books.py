@@ -15,8 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 from ._amounts import compute, money
-from ._errors import ZohoAPIFailure, invalid, not_found
-from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
+from ._codes import (
+    contact_has_transactions,
+    contact_name_taken,
+    item_in_use,
+    item_name_taken,
+    missing,
+    payment_above_balance,
+)
+from ._contact_persons import invoice_persons, invoice_recipients, sync_contact_persons
+from ._credit_ledger import release_invoice_credits
+from ._custom_fields import custom_field_hash, merge_custom_fields
+from ._errors import ZohoAPIFailure, invalid
+from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, RESOURCES, Resource
+from ._settings_routes import books_settings
 from ._store import Doc, InvoiceStore
 from ._time import format_timestamp, parse_date, today
 
@@ -74,6 +86,17 @@ def _date(body: Mapping[str, Any], field: str, default: date) -> date:
         raise invalid(field) from None
 
 
+def _optional_date(body: Mapping[str, Any], field: str) -> str:
+    """A date the document may leave unset: ``""`` then, as Zoho answers it."""
+    value = body.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    try:
+        return parse_date(str(value).strip()).isoformat()
+    except ValueError:
+        raise invalid(field) from None
+
+
 def _int(body: Mapping[str, Any], field: str, default: int) -> int:
     value = body.get(field, default)
     if isinstance(value, bool):
@@ -85,6 +108,12 @@ def _int(body: Mapping[str, Any], field: str, default: int) -> int:
     if number < 0 or number > 3650:
         raise invalid(field)
     return number
+
+
+def _custom(body: Mapping[str, Any], existing: Doc | None) -> dict[str, Any]:
+    """``custom_fields`` and ``custom_field_hash`` of a document after this request."""
+    fields = merge_custom_fields(body, existing)
+    return {"custom_fields": fields, "custom_field_hash": custom_field_hash(fields)}
 
 
 def _dec(value: Any) -> Decimal:
@@ -115,14 +144,26 @@ class Books:
     def get(self, res: Resource, doc_id: str) -> Doc:
         doc = self.store.get(res, self.org, doc_id)
         if doc is None:
-            raise not_found(f"{res.label}")
+            raise missing(res)
         return doc
 
     def present(self, res: Resource, doc: Doc) -> Doc:
         """The document as the API shows it (invoice status as of today)."""
         if res is INVOICES:
             doc = dict(doc, status=display_status(doc, self.today))
+        elif res is CONTACTS:
+            # Zoho's contact answers (lists, creates and updates too) carry what it is owed.
+            doc = self.contact_detail(doc)
         return doc
+
+    def _name_taken(self, res: Resource, field: str, name: str, own_id: str | None) -> bool:
+        """Another record of ``res`` has this name (case and outer spaces ignored)."""
+        where = [f"{field} = ? COLLATE NOCASE"]
+        params: list[Any] = [name.strip()]
+        if own_id is not None:
+            where.append("id != ?")
+            params.append(int(own_id))
+        return self.store.count(res, self.org, where=where, params=params) > 0
 
     def _number_taken(self, res: Resource, field: str, number: str, own_id: str | None) -> bool:
         where = [f"{field} = ?"]
@@ -156,11 +197,23 @@ class Books:
         return customer
 
     def _amounts(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return compute(
+        settings = books_settings(self)
+        amounts = compute(
             body,
             lookup_item=lambda item_id: self.store.get(ITEMS, self.org, item_id),
             new_line_id=lambda: self.store.new_ids()[0],
+            lookup_tax=settings.line_tax,
+            tax_required=settings.line_tax_required(),
         )
+        # Zoho numbers the lines (``item_order``), keeping an order the request gives.
+        raw_lines = body.get("line_items") or []
+        for position, (line, raw) in enumerate(
+            zip(amounts["line_items"], raw_lines, strict=False), start=1
+        ):
+            order = raw.get("item_order") if isinstance(raw, dict) else None
+            valid = isinstance(order, int) and not isinstance(order, bool) and 0 < order < 10**6
+            line["item_order"] = order if valid else position
+        return amounts
 
     # -- contacts ---------------------------------------------------------------------------
 
@@ -183,15 +236,22 @@ class Books:
             "last_name": _text(merged, "last_name"),
             "email": _email(merged, "email"),
             "phone": _text(merged, "phone"),
-            "currency_code": _text(merged, "currency_code", default=self.currency_code),
+            **books_settings(self).contact_currency(merged),
             "payment_terms": _int(merged, "payment_terms", 0),
             "billing_address": address,
             "contact_persons": persons,
             "notes": _text(merged, "notes"),
+            **_custom(body, existing),
             "created_time": existing["created_time"] if existing else "",
         }
         self._stamp(doc, created=existing is None)
         with self.store.transaction():
+            if self._name_taken(CONTACTS, "contact_name", doc["contact_name"], doc["contact_id"]):
+                raise contact_name_taken(doc["contact_name"], contact_type)
+            given = body.get("contact_persons") if "contact_persons" in body else None
+            doc["contact_persons"] = sync_contact_persons(
+                self.store, self.org, doc["contact_id"], given
+            )
             if existing:
                 self.store.replace(CONTACTS, self.org, doc)
             else:
@@ -229,16 +289,14 @@ class Books:
         self.store.replace(ITEMS, self.org, self._stamp(doc, created=False))
 
     def delete_contact(self, contact_id: str) -> None:
+        """Zoho keeps a contact that any transaction names: 400 code 3000."""
         self.get(CONTACTS, contact_id)
         with self.store.transaction():
-            for res in (INVOICES, ESTIMATES, PAYMENTS):
+            for res in RESOURCES:
+                if res is CONTACTS or res.field("customer_id") is None:
+                    continue
                 if self.store.count(res, self.org, where=["customer_id = ?"], params=[contact_id]):
-                    raise ZohoAPIFailure(
-                        400,
-                        12008,
-                        "The contact has transactions associated with it and cannot be deleted. "
-                        "Mark it as inactive instead.",
-                    )
+                    raise contact_has_transactions()
             self.store.delete(CONTACTS, self.org, contact_id)
 
     # -- items ------------------------------------------------------------------------------
@@ -266,14 +324,33 @@ class Books:
             "sku": _text(merged, "sku"),
             "product_type": product_type,
             "status": existing["status"] if existing else "active",
+            **_custom(body, existing),
             "created_time": existing["created_time"] if existing else "",
         }
         self._stamp(doc, created=existing is None)
-        if existing:
-            self.store.replace(ITEMS, self.org, doc)
-        else:
-            self.store.insert(ITEMS, self.org, doc)
+        with self.store.transaction():
+            if self._name_taken(ITEMS, "name", doc["name"], doc["item_id"]):
+                raise item_name_taken()
+            if existing:
+                self.store.replace(ITEMS, self.org, doc)
+            else:
+                self.store.insert(ITEMS, self.org, doc)
         return doc
+
+    def delete_item(self, item_id: str) -> None:
+        """Zoho keeps an item that a transaction's line names: 400 code 2049."""
+        self.get(ITEMS, item_id)
+        used = (
+            "EXISTS (SELECT 1 FROM json_each(doc, '$.line_items') "
+            "WHERE json_extract(value, '$.item_id') = ?)"
+        )
+        with self.store.transaction():
+            for res in RESOURCES:
+                if res is not ITEMS and self.store.count(
+                    res, self.org, where=[used], params=[item_id]
+                ):
+                    raise item_in_use()
+            self.store.delete(ITEMS, self.org, item_id)
 
     # -- invoices and estimates -------------------------------------------------------------
 
@@ -293,12 +370,16 @@ class Books:
                 raise invalid("due_date")
             amounts = self._amounts(merged)
             paid = _dec(existing.get("payment_made")) if existing else Decimal(0)
-            if _dec(amounts["total"]) < paid:
+            # Credit notes' credits count like payments (_credit_ledger keeps the sum).
+            credit = _dec(existing.get("credits_applied")) if existing else Decimal(0)
+            if _dec(amounts["total"]) < paid + credit:
                 raise ZohoAPIFailure(
-                    400, 2, "The invoice total cannot be less than the payments applied to it."
+                    400,
+                    2,
+                    "The invoice total cannot be less than the payments and credits applied to it.",
                 )
             status = existing["status"] if existing else "draft"
-            balance = Decimal(0) if status == "void" else _dec(amounts["total"]) - paid
+            balance = Decimal(0) if status == "void" else _dec(amounts["total"]) - paid - credit
             if existing and status in ("paid", "partially_paid"):
                 status = "paid" if balance == 0 else "partially_paid"
             doc: Doc = {
@@ -310,16 +391,25 @@ class Books:
                 "reference_number": _text(merged, "reference_number"),
                 "date": invoice_date.isoformat(),
                 "due_date": due.isoformat(),
+                "payment_expected_date": _optional_date(merged, "payment_expected_date"),
                 "payment_terms": terms,
                 "status": status,
                 "currency_code": customer.get("currency_code") or self.currency_code,
+                "currency_id": customer.get("currency_id", ""),
+                "exchange_rate": books_settings(self).exchange_rate(
+                    str(customer.get("currency_code") or self.currency_code)
+                ),
+                "contact_persons": invoice_persons(self.store, self.org, customer, merged),
                 **amounts,
                 "payment_made": money(paid),
+                "credits_applied": money(credit),
+                "recurring_invoice_id": (existing or {}).get("recurring_invoice_id", ""),
                 "balance": money(balance),
                 "payments": existing.get("payments", []) if existing else [],
                 "is_emailed": bool(existing.get("is_emailed")) if existing else False,
                 "notes": _text(merged, "notes"),
                 "terms": _text(merged, "terms"),
+                **_custom(body, existing),
                 "created_time": existing["created_time"] if existing else "",
             }
             self._stamp(doc, created=existing is None)
@@ -346,7 +436,15 @@ class Books:
             elif target == "void":
                 if status != "void":
                     self._release_payments(doc)
-                    doc.update(status="void", balance=0.0, payment_made=0.0, payments=[])
+                    stamp = format_timestamp(self.now)
+                    release_invoice_credits(self.store, self.org, invoice_id, stamp=stamp)
+                    doc.update(
+                        status="void",
+                        balance=0.0,
+                        payment_made=0.0,
+                        payments=[],
+                        credits_applied=0.0,
+                    )
             elif target == "draft":
                 if status != "void":
                     raise ZohoAPIFailure(400, 2, "Only a void invoice can be marked as draft.")
@@ -389,7 +487,7 @@ class Books:
             doc = self.get(INVOICES, invoice_id)
             if doc["status"] == "void":
                 raise ZohoAPIFailure(400, 2, "A void invoice cannot be emailed.")
-            recipients = body.get("to_mail_ids") or ([doc["email"]] if doc.get("email") else [])
+            recipients = body.get("to_mail_ids") or invoice_recipients(self.store, self.org, doc)
             cc = body.get("cc_mail_ids") or []
             for field, addresses in (("to_mail_ids", recipients), ("cc_mail_ids", cc)):
                 if not isinstance(addresses, list) or not all(
@@ -437,6 +535,7 @@ class Books:
                 **self._amounts(merged),
                 "notes": _text(merged, "notes"),
                 "terms": _text(merged, "terms"),
+                **_custom(body, existing),
                 "created_time": existing["created_time"] if existing else "",
             }
             self._stamp(doc, created=existing is None)
@@ -466,15 +565,18 @@ class Books:
             invoice = self.get(INVOICES, application["invoice_id"])
             applied = _dec(application["amount_applied"]) * sign
             paid = _dec(invoice.get("payment_made")) + applied
-            balance = _dec(invoice["total"]) - paid
+            credit = _dec(invoice.get("credits_applied"))
+            balance = _dec(invoice["total"]) - paid - credit
             if sign > 0:
                 if invoice["status"] in ("draft", "void") or applied <= 0:
                     raise invalid("invoice_id")
                 if balance < 0:
-                    raise invalid("amount_applied")
+                    raise payment_above_balance()
             invoice["payment_made"] = money(paid)
             invoice["balance"] = money(balance)
-            invoice["status"] = "paid" if balance == 0 else "partially_paid" if paid else "sent"
+            invoice["status"] = (
+                "paid" if balance == 0 else "partially_paid" if paid or credit else "sent"
+            )
             others = [
                 p for p in invoice.get("payments", []) if p["payment_id"] != payment["payment_id"]
             ]

@@ -3,10 +3,23 @@ invoices in one document (``GET /invoices/pdf``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fpdf import FPDF
+
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9 ._()+-]")
+
+
+def pdf_disposition(number: str) -> str:
+    """``attachment; filename="INV-000384.pdf"``: Zoho names the file by the invoice number.
+
+    A number may hold any character; those a header or a file system would misread (quotes,
+    slashes, control and non-ASCII characters) become ``_``.
+    """
+    name = _UNSAFE_IN_NAME.sub("_", number)[:100].strip() or "invoice"
+    return f'attachment; filename="{name}.pdf"'
 
 
 def _latin1(text: object) -> str:

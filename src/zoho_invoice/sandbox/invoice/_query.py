@@ -44,6 +44,45 @@ _FILTER_BY = {
     "accepted": "accepted",
     "declined": "declined",
 }
+#: The sort columns Zoho documents per list (docs/zoho/sandbox-rules.md); a list not named here
+#: sorts by any of its columns. ``last_modified_time`` is a filter of invoices, not a sort.
+SORTABLE = {
+    "invoices": (
+        "customer_name",
+        "invoice_number",
+        "date",
+        "due_date",
+        "total",
+        "balance",
+        "created_time",
+    ),
+}
+#: ``filter_by=Date.PaymentExpectedDate`` (invoices): those with a payment expected date.
+_DATE_FILTERS = {"paymentexpecteddate": "payment_expected_date"}
+#: ``custom_field``, ``custom_field_startswith``, ``custom_field_contains``: any custom field's
+#: value (the JSON of the document; custom fields have no columns).
+_CUSTOM_FIELD = (
+    "EXISTS (SELECT 1 FROM json_each(doc, '$.custom_fields') "
+    "WHERE CAST(json_extract(value, '$.value') AS TEXT) {op})"
+)
+_CUSTOM_FIELD_OPS = {
+    "custom_field": ("= ? COLLATE NOCASE", "{}"),
+    "custom_field_startswith": ("LIKE ? ESCAPE '\\'", "{}%"),
+    "custom_field_contains": ("LIKE ? ESCAPE '\\'", "%{}%"),
+}
+#: ``page_context.report_name`` per list ("Invoices" is Zoho's documented one; the others follow
+#: the same pattern).
+_REPORT_NAMES = {"customerpayments": "Customer Payments"}
+#: ``search_criteria[].comparator`` per filter suffix.
+_COMPARATORS = {
+    "=": "equal",
+    "startswith": "starts_with",
+    "contains": "contains",
+    ">": "greater_than",
+    ">=": "greater_equal",
+    "<": "less_than",
+    "<=": "less_equal",
+}
 INVOICE_STATUSES = (
     "sent",
     "draft",
@@ -64,6 +103,11 @@ class ListQuery:
     sort_order: str
     where: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    #: What Zoho echoes in ``page_context``: the list's name, the ``filter_by`` in force
+    #: ("Status.All" when none) and one entry per filter parameter.
+    report_name: str = ""
+    applied_filter: str = "Status.All"
+    search_criteria: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def order_by(self) -> str:
@@ -75,10 +119,11 @@ class ListQuery:
             "page": self.page,
             "per_page": self.per_page,
             "has_more_page": has_more,
-            "report_name": "",
-            "applied_filter": "",
+            "report_name": self.report_name,
+            "applied_filter": self.applied_filter,
             "sort_column": self.sort_column,
             "sort_order": self.sort_order,
+            "search_criteria": self.search_criteria,
         }
 
 
@@ -133,8 +178,12 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
         per_page=_positive(query.get("per_page"), "per_page", MAX_PER_PAGE, MAX_PER_PAGE),
         sort_column=query.get("sort_column") or res.default_sort,
         sort_order=query.get("sort_order") or res.default_order,
+        report_name=_REPORT_NAMES.get(res.table, f"{res.label}s"),
     )
-    if res.field(result.sort_column) is None:
+    allowed = SORTABLE.get(res.table)
+    if res.field(result.sort_column) is None or (
+        allowed is not None and result.sort_column not in allowed
+    ):
         raise invalid("sort_column")
     if result.sort_order not in ("A", "D"):
         raise invalid("sort_order")
@@ -143,9 +192,14 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
     filter_by = query.get("filter_by")
     if filter_by:
         prefix, _, name = filter_by.partition(".")
-        if prefix.lower() != "status" or name.lower() not in _FILTER_BY:
+        if prefix.lower() == "date" and res is INVOICES and name.lower() in _DATE_FILTERS:
+            path = f"$.{_DATE_FILTERS[name.lower()]}"
+            result.where.append(f"COALESCE(json_extract(doc, '{path}'), '') != ''")
+        elif prefix.lower() != "status" or name.lower() not in _FILTER_BY:
             raise invalid("filter_by")
-        status = _FILTER_BY[name.lower()] or status
+        else:
+            status = _FILTER_BY[name.lower()] or status
+        result.applied_filter = filter_by[:100]
     if status and res.field("status") is not None:
         clause, params = _status_clause(res, status, today)
         result.where.append(clause)
@@ -153,6 +207,15 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
 
     for name, raw in query.items():
         if name in ("status", "page", "per_page", "sort_column", "sort_order", "filter_by"):
+            continue
+        if name in _CUSTOM_FIELD_OPS:
+            if len(raw) > 500:
+                raise invalid(name)
+            op, pattern = _CUSTOM_FIELD_OPS[name]
+            result.where.append(_CUSTOM_FIELD.format(op=op))
+            result.params.append(pattern.format(raw if "=" in op else _like(raw)))
+            comparator = "equal" if "=" in op else name.removeprefix("custom_field_")
+            result.search_criteria.append(_criterion("custom_field", raw, comparator))
             continue
         if name == "search_text":
             if raw:
@@ -165,6 +228,7 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
             continue  # Zoho ignores parameters it does not know
         if len(raw) > 500:
             raise invalid(name)
+        result.search_criteria.append(_criterion(spec.name, raw, _COMPARATORS[op]))
         if op in ("startswith", "contains"):
             pattern = f"{_like(raw)}%" if op == "startswith" else f"%{_like(raw)}%"
             result.where.append(f"{spec.name} LIKE ? ESCAPE '\\'")
@@ -178,12 +242,17 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
     return result
 
 
+def _criterion(column: str, text: str, comparator: str) -> dict[str, Any]:
+    return {"column_name": column, "search_text": text, "comparator": comparator}
+
+
 def _match(res: Resource, name: str) -> tuple[Field | None, str]:
     """The field and operator a parameter names (``total_greater_than`` → total, ``>``)."""
     spec = res.field(name)
     if spec is not None:
-        # Zoho's ``last_modified_time=`` means "changed since".
-        return spec, ">=" if spec.kind == "time" else "="
+        # Zoho's ``last_modified_time=`` keeps what changed after that moment (strictly: "greater
+        # than" in Zoho's words); ``created_time=`` alike.
+        return spec, ">" if spec.kind == "time" else "="
     for suffix, op in (*_TEXT_SUFFIXES.items(), *_RANGE_SUFFIXES.items()):
         if suffix and name.endswith(suffix):
             spec = res.field(name[: -len(suffix)])
