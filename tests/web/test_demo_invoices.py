@@ -23,6 +23,13 @@ def _csrf(text: str) -> str:
     return match.group(1)
 
 
+def _selected_tax(text: str) -> str:
+    """The tax the form offers first: Franz's organization is a VAT one (standard rate)."""
+    match = re.search(r'<option value="(\d+)" selected>', text.split('name="tax_id"')[1])
+    assert match, "a VAT organization's form starts with its standard rate chosen"
+    return match.group(1)
+
+
 def _rows(text: str) -> list[str]:
     """The invoice numbers shown, top to bottom."""
     return re.findall(r'<td class="number">([^<]*)</td>', text)
@@ -91,6 +98,7 @@ def test_creating_an_invoice_puts_it_on_top_with_a_flash(seeded) -> None:
             "description": ["", "Assembly and delivery", ""],
             "quantity": ["2", "1", ""],
             "rate": ["", "49.50", ""],
+            "tax_id": _selected_tax(page.text),
         },
         follow_redirects=False,
     )
@@ -106,6 +114,9 @@ def test_creating_an_invoice_puts_it_on_top_with_a_flash(seeded) -> None:
     assert f"Invoice {invoice.invoice_number} was created." in after.text
     assert [line.name for line in invoice.line_items][1] == "Assembly and delivery"
     assert invoice.line_items[0].quantity == 2
+    # Every line pays the organization's standard VAT rate the form started with.
+    assert {line.tax_name for line in invoice.line_items} == {"VAT 19%"}
+    assert invoice.tax_total is not None and invoice.tax_total > 0
 
 
 def test_s51_the_demo_answers_only_its_own_host_names(seeded) -> None:
@@ -123,6 +134,7 @@ def test_s51_the_demo_answers_only_its_own_host_names(seeded) -> None:
         "description": ["Rebound"],
         "quantity": ["1"],
         "rate": ["10"],
+        "tax_id": _selected_tax(page.text),
     }
     posts = len(harness.world.journal.entries("invoice.POST /invoices"))
     with TestClient(harness.app, base_url="http://evil.example") as rebound:

@@ -166,6 +166,7 @@ def demo_router(ctx: WebContext) -> APIRouter:
         description: list[str] = Form(default=[]),
         quantity: list[str] = Form(default=[]),
         rate: list[str] = Form(default=[]),
+        tax_id: str = Form(default="", max_length=64),
     ) -> Response:
         if not _csrf_ok(request, csrf_token):
             return forbidden(request)
@@ -176,6 +177,7 @@ def demo_router(ctx: WebContext) -> APIRouter:
             descriptions=[v[:500] for v in description],
             quantities=[v[:32] for v in quantity],
             rates=[v[:32] for v in rate],
+            tax_id=tax_id,
         )
         try:
             conn = ctx.vault.get_connection(connection_id[:200])

@@ -29,7 +29,7 @@ from .._redact import redact
 
 if TYPE_CHECKING:
     from ..api import ZohoInvoice
-    from ..api.types import Contact, Invoice, Item
+    from ..api.types import Contact, Invoice, Item, Tax
     from ._context import WebContext
 
 __all__ = [
@@ -98,6 +98,8 @@ class InvoiceForm:
     date: str = ""
     lines: list[LineInput] = field(default_factory=list)
     error: str | None = None
+    #: The tax every line pays ("" none); ``None`` until the organization's default is known.
+    tax_id: str | None = None
 
     @classmethod
     def blank(cls, today: Date) -> InvoiceForm:
@@ -114,6 +116,7 @@ class InvoiceForm:
         descriptions: list[str],
         quantities: list[str],
         rates: list[str],
+        tax_id: str = "",
     ) -> InvoiceForm:
         count = max(len(item_ids), len(descriptions), len(quantities), len(rates), FORM_LINES)
         count = min(count, 50)
@@ -130,7 +133,12 @@ class InvoiceForm:
             )
             for i in range(count)
         ]
-        return cls(customer_id=customer_id.strip(), date=date_text.strip(), lines=lines)
+        return cls(
+            customer_id=customer_id.strip(),
+            date=date_text.strip(),
+            lines=lines,
+            tax_id=tax_id.strip(),
+        )
 
     def body(self) -> dict[str, Any]:
         """The Invoice API body; ``ValueError`` with a readable message when the form is wrong."""
@@ -159,6 +167,9 @@ class InvoiceForm:
                     raise ValueError(f"Line {number}: a free description needs a rate.")
             if line.rate:
                 entry["rate"] = float(_number(line.rate, f"Line {number}: the rate"))
+            if self.tax_id:
+                # A VAT or GST organization wants a tax on every line.
+                entry["tax_id"] = self.tax_id
             lines.append(entry)
         if not lines:
             raise ValueError("Add at least one line: an item or a description.")
@@ -188,6 +199,7 @@ class InvoicePanel:
     has_more: bool = False
     contacts: list[Contact] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
+    taxes: list[Tax] = field(default_factory=list)
     error: str | None = None
     form: InvoiceForm | None = None
     created_id: str | None = None
@@ -247,3 +259,15 @@ def _fill(client: ZohoInvoice, panel: InvoicePanel) -> None:
     panel.contacts = sorted(contacts.items, key=lambda c: (c.contact_name or "").casefold())
     items = client.items.list(per_page=200, status="active")
     panel.items = sorted(items.items, key=lambda i: (i.name or "").casefold())
+    panel.taxes = list(client.taxes.list(per_page=200).items)
+    if panel.form is not None and panel.form.tax_id is None:
+        panel.form.tax_id = default_tax(panel.taxes)
+
+
+def default_tax(taxes: list[Tax]) -> str:
+    """The tax the form starts with: the highest value-added rate (a VAT or GST organization's
+    standard rate), else none."""
+    vat = [t for t in taxes if t.is_value_added and t.tax_percentage is not None]
+    if not vat:
+        return ""
+    return max(vat, key=lambda t: t.tax_percentage or 0).tax_id
