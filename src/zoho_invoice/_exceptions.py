@@ -5,6 +5,7 @@ The tree::
     ZohoError
     ├── ConfigurationError            settings, keys or the data-centre table are wrong
     ├── DataCenterError               location, accounts-server or api_domain not in the table
+    ├── InvalidRequestError           a call the client will not send (also a ValueError)
     ├── OAuthError                    Zoho Accounts said no, or the flow was tampered with
     │   ├── ConnectFlowError          a callback that must be refused (state, cookie, parameters)
     │   ├── AuthorizationDenied       the person declined consent (``error=access_denied`` …)
@@ -56,6 +57,11 @@ class ConfigurationError(ZohoError):
 
 class DataCenterError(ZohoError):
     """A location, accounts server or API domain did not match the data-centre table."""
+
+
+class InvalidRequestError(ZohoError, ValueError):
+    """A call ``client.request`` refuses before anything is sent: a path that could leave the
+    Invoice API root (a host, ``..``, a query) or a method Zoho does not use."""
 
 
 class OAuthError(ZohoError):

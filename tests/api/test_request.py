@@ -16,6 +16,7 @@ from zoho_invoice import (
     APITimeoutError,
     BadRequestError,
     InternalServerError,
+    InvalidRequestError,
     MissingScopeError,
     NotFoundError,
     RateLimitError,
@@ -91,9 +92,11 @@ def test_request_organizations_go_without_organization_header() -> None:
 )
 def test_request_path_that_could_leave_the_api_root_is_refused_unsent(path: str) -> None:
     recorder = Recorder(zoho())
-    with sync_client(recorder) as client, pytest.raises(ValueError):
+    with sync_client(recorder) as client, pytest.raises(InvalidRequestError) as refused:
         client.request("GET", path)
     assert recorder.requests == []
+    # One of ours (a ZohoError, as callers catch them) and a ValueError, as bad arguments are.
+    assert isinstance(refused.value, ValueError) and "1000.tok.en" not in str(refused.value)
 
 
 def test_resource_ids_cannot_walk_out_of_their_path() -> None:

@@ -249,12 +249,13 @@ class ZohoInvoice(BaseClient):
         ...                json={"description": "Paid by cheque"})["comment"]["comment_id"]
 
         ``path`` is relative to ``{api_domain}/invoice/v3``; a path that could leave it (a host,
-        ``..``, a query) raises ``ValueError`` before anything is sent. The call gets what the
-        resources get (they go through here): a permit from the organization's budget, its
-        concurrency slot, the token (a 401 refreshes once and retries once), and an ``APIError``
-        subclass for any ``code != 0``. GET, PUT and DELETE are retried on timeouts and 5xx; a
-        POST only when it never left or was throttled, unless ``idempotent=True`` says sending
-        it twice does no harm (a status change does; a create never).
+        ``..``, a query) raises ``InvalidRequestError`` (a ``ValueError``) before anything is
+        sent. The call gets what the resources get (they go through here): a permit from the
+        organization's budget, its concurrency slot, the token (a 401 refreshes once and retries
+        once), and an ``APIError`` subclass for any ``code != 0``. GET, PUT and DELETE are
+        retried on timeouts and 5xx; a POST only when it never left or was throttled, unless
+        ``idempotent=True`` says sending it twice does no harm (a status change does; a create
+        never).
         """
         return self._request_json(
             build_options(method, path, params=params, json=json, idempotent=idempotent)

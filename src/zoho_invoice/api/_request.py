@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._exceptions import InvalidRequestError
 from ._base_client import RequestOptions
 
 __all__ = ["METHODS", "build_options", "check_path"]
@@ -29,18 +30,18 @@ _NO_ORG = re.compile(r"/organizations(?:/[^/]+)?/?")
 
 
 def check_path(path: str) -> str:
-    """``path`` if it stays under the API root, else ``ValueError`` (nothing is sent).
+    """``path`` if it stays under the API root, else ``InvalidRequestError`` (a ``ValueError``).
 
     >>> check_path("/invoices/982000000567114/comments")
     '/invoices/982000000567114/comments'
     """
     if not isinstance(path, str) or not _PATH.fullmatch(path):
-        raise ValueError(
+        raise InvalidRequestError(
             "path must be relative to the Invoice API root, like '/invoices/123/comments' "
             "(no scheme, host, query, '//', '..' or escapes); pass the query as params="
         )
     if any(segment in (".", "..") for segment in path.split("/")):
-        raise ValueError("path must not contain '.' or '..' segments")
+        raise InvalidRequestError("path must not contain '.' or '..' segments")
     return path
 
 
@@ -56,7 +57,7 @@ def build_options(
     """One checked call: ``idempotent=None`` means GET, PUT and DELETE repeat, POST does not."""
     verb = method.upper() if isinstance(method, str) else ""
     if verb not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(sorted(METHODS))}")
+        raise InvalidRequestError(f"method must be one of {', '.join(sorted(METHODS))}")
     check_path(path)
     return RequestOptions(
         verb,
