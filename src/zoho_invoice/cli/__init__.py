@@ -6,6 +6,7 @@ traceback. ``main()`` is the console entry point.
 
 from __future__ import annotations
 
+from . import _invoice_extras  # noqa: F401  (adds invoices remind / pdf to the app)
 from ._app import app, main
 
 __all__ = ["app", "main"]
