@@ -23,6 +23,7 @@ from .._serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS
 from ..settings import Settings
 from ._invoices import contacts_app, invoices_app
 from ._login import login_command
+from ._settings import currencies_app, taxes_app
 
 if TYPE_CHECKING:
     from ..oauth import OAuthClient
@@ -44,6 +45,8 @@ app.add_typer(connections_app, name="connections")
 
 app.add_typer(invoices_app, name="invoices")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(taxes_app, name="taxes")
+app.add_typer(currencies_app, name="currencies")
 
 err = Console(stderr=True)
 out = Console()
