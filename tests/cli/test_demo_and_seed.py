@@ -19,7 +19,6 @@ from zoho_invoice._http import httpx
 from zoho_invoice.cli import app
 from zoho_invoice.cli._app import _sandbox_thread, demo_settings, prepare_demo, seed_demo_world
 from zoho_invoice.sandbox import SandboxWorld, running_sandbox
-from zoho_invoice.sandbox.invoice import store_for_world
 from zoho_invoice.sandbox.invoice._resources import CONTACTS, INVOICES
 from zoho_invoice.vault import Vault
 from zoho_invoice.web import create_app
@@ -30,7 +29,7 @@ runner = CliRunner()
 def _invoice_count(data_dir: Path, org_id: str) -> int:
     world = SandboxWorld(base_url="http://127.0.0.1", data_dir=data_dir)
     try:
-        return store_for_world(world).count(INVOICES, org_id)
+        return world.invoices.count(INVOICES, org_id)
     finally:
         world.close()
 
@@ -99,7 +98,7 @@ def test_seed_command_against_a_running_sandbox(tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
         assert result.stdout.count("3 invoices") == len(org_ids)
-        store = store_for_world(sandbox.world)
+        store = sandbox.world.invoices
         assert all(store.count(INVOICES, org) == 3 for org in org_ids)
         assert all(store.count(CONTACTS, org) == 2 for org in org_ids)
 
@@ -163,4 +162,4 @@ def test_a_second_demo_run_finds_the_connection_working(tmp_path: Path) -> None:
             page = web.get("/")
             assert len(page.text.split('<tr class="invoice')) == 11  # the seeded invoices survived
             assert "zoho-error" not in page.text
-        assert store_for_world(world).count(INVOICES, listed[0]["organization_id"]) == 120
+        assert world.invoices.count(INVOICES, listed[0]["organization_id"]) == 120

@@ -9,7 +9,7 @@ import threading
 from api._sandbox import ALICE, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.sandbox import running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl, store_for_world
+from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
 
 
 def test_concurrent_requests_overlap_and_the_eleventh_gets_1070() -> None:
@@ -36,7 +36,7 @@ def test_concurrent_requests_overlap_and_the_eleventh_gets_1070() -> None:
                 answered.notify_all()
 
         threads = [threading.Thread(target=one) for _ in range(12)]
-        store = store_for_world(sandbox.world)
+        store = sandbox.world.invoices
         with store.transaction():  # the database is busy: every handler waits for it
             for thread in threads:
                 thread.start()

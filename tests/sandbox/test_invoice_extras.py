@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from sandbox_support import mint
 from zoho_invoice.sandbox import SandboxWorld, create_sandbox_app
-from zoho_invoice.sandbox.invoice import create_invoice_app, store_for_world
+from zoho_invoice.sandbox.invoice import create_invoice_app
 from zoho_invoice.sandbox.invoice._extras import add_history
 
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
@@ -158,7 +158,7 @@ def test_comments_are_added_changed_and_deleted_but_history_stays(books: Books) 
 
 def test_add_history_is_there_for_other_rules(books: Books, world: SandboxWorld, org: str) -> None:
     invoice_id = books.invoice(books.contact())["invoice_id"]
-    add_history(store_for_world(world), org, invoice_id, "Reminder stopped", now=NOW)
+    add_history(world.invoices, org, invoice_id, "Reminder stopped", now=NOW)
     assert books.comments(invoice_id)[0]["description"] == "Reminder stopped"
 
 
@@ -169,7 +169,7 @@ def test_a_deleted_invoice_takes_its_comments_and_files(
     files = {"attachment": ("note.pdf", PDF, "application/pdf")}
     books.call("POST", f"/invoices/{invoice_id}/attachment", files=files)
     books.call("DELETE", f"/invoices/{invoice_id}")
-    store = store_for_world(world)
+    store = world.invoices
     for table in ("invoice_comments", "invoice_attachments"):
         rows = store.execute(f"SELECT COUNT(*) FROM {table} WHERE org = ?", (org,))
         assert rows[0][0] == 0

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from sandbox_support import mint
 from zoho_invoice.sandbox import SandboxWorld
-from zoho_invoice.sandbox.invoice import create_invoice_app, store_for_world
+from zoho_invoice.sandbox.invoice import create_invoice_app
 from zoho_invoice.sandbox.invoice._resources import INVOICES
 
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
@@ -143,7 +143,7 @@ def test_an_invoice_with_applied_credits_is_not_deleted_12008(
 ) -> None:
     invoice = make_invoice(client, headers, make_contact(client, headers))
     # Credit notes are played by their own module; here the stored invoice carries the credit.
-    store = store_for_world(world)
+    store = world.invoices
     doc = store.get(INVOICES, org, invoice["invoice_id"])
     assert doc is not None
     store.replace(INVOICES, org, {**doc, "credits_applied": 20.0})

@@ -10,6 +10,8 @@ import pytest
 from zoho_invoice.sandbox import Directory, Fault, SandboxWorld
 from zoho_invoice.sandbox._store import OAuthFailure
 from zoho_invoice.sandbox._world import JOURNAL_ENTRIES, JOURNAL_ENTRY_TEXT
+from zoho_invoice.sandbox.invoice import seed_organization
+from zoho_invoice.sandbox.invoice._resources import INVOICES
 
 CLIENT = "1000.WORLDCLIENT"
 
@@ -200,6 +202,26 @@ def test_reset_forgets_tokens_faults_journal_and_settings() -> None:
     assert world.faults.take("accounts.token") is None
     assert world.journal.entries() == []
     assert world.settings.access_token_lifetime == 3600
+
+
+def test_the_world_owns_its_invoice_store_and_reset_empties_it(data_dir: Path) -> None:
+    """Each world has its own Invoice data (none seen through another world of the process),
+    ``reset`` forgets it, ``close`` closes it; a world on the same folder finds what was kept."""
+    org = "800000000001000003"
+    world = SandboxWorld(base_url="http://sandbox.test", data_dir=data_dir)
+    other = SandboxWorld(base_url="http://sandbox.test")
+    seed_organization(world, org, contacts=2, items=1, invoices=3)
+    assert world.invoices.count(INVOICES, org) == 3
+    assert other.invoices.count(INVOICES, org) == 0
+    world.close()
+    again = SandboxWorld(base_url="http://sandbox.test", data_dir=data_dir)
+    assert again.invoices.count(INVOICES, org) == 3
+    again.reset()
+    assert again.invoices.count(INVOICES, org) == 0
+    seed_organization(again, org, contacts=1, items=1, invoices=1)  # the tables still work
+    assert again.invoices.count(INVOICES, org) == 1
+    again.close()
+    other.close()
 
 
 def test_state_survives_a_restart_with_a_data_dir(data_dir: Path) -> None:

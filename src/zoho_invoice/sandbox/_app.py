@@ -1,7 +1,7 @@
 """The sandbox as one ASGI app: Accounts for every DC, the Invoice API, and the control API.
 
-Like ``.._http``, ``.._serving`` (the body limit, the server's bounds) is infrastructure the
-sandbox shares with the service; nothing else of the package is imported.
+The sandbox depends on nothing of ``zoho_invoice``: its body limit and the server's bounds are
+its own copy of the service's (``._serving``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from .._serving import MAX_BODY_BYTES, BodyLimitMiddleware
 from ._accounts import accounts_routes
 from ._control import control_routes
 from ._respond import DATACENTERS
+from ._serving import MAX_BODY_BYTES, BodyLimitMiddleware
 from ._world import SandboxWorld
 from .invoice import InvoiceLimits, create_invoice_app
 from .invoice._extras import MAX_ATTACHMENT_BYTES

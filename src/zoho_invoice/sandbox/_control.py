@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._http import httpx
+from ._http import httpx
 from ._world import Fault, SandboxWorld
 
 __all__ = ["CONTROL_KEY_HEADER", "AsyncSandboxControl", "SandboxControl", "control_routes"]

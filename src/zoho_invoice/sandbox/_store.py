@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._files import ensure_private_sqlite
+from ._files import ensure_private_sqlite
 
 if TYPE_CHECKING:
     from ._world import SandboxSettings

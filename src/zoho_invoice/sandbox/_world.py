@@ -1,8 +1,9 @@
 """The sandbox's shared state: what both the Accounts side and the Invoice API side see.
 
-``SandboxWorld`` holds the directory of simulated users, the Accounts state (clients, codes,
-refresh and access tokens; in SQLite, on disk when ``data_dir`` is given), the fault script and the
-journal of received requests. The Invoice API authenticates with :meth:`SandboxWorld.authenticate`.
+``SandboxWorld`` holds the directory of simulated users, its two stores (the Accounts state:
+clients, codes, refresh and access tokens; the organizations' Invoice data), in SQLite, on disk
+when ``data_dir`` is given, the fault script and the journal of received requests. The Invoice
+API authenticates with :meth:`SandboxWorld.authenticate`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._files import ensure_private_dir
 from ._directory import Directory
+from ._files import ensure_private_dir
 from ._store import AccountsStore
+from .invoice._store import InvoiceStore
 
 __all__ = [
     "JOURNAL_ENTRIES",
@@ -304,6 +306,9 @@ class SandboxWorld:
         if db_path is not None:
             ensure_private_dir(db_path.parent)
         self.accounts = AccountsStore(db_path, clock=clock, settings=self.settings)
+        #: The organizations' contacts, items, invoices, ...: the Invoice API, the seed
+        #: endpoint and ``seed_organization`` all use this one, so seeded data shows at once.
+        self.invoices = InvoiceStore(data_dir)
 
     def accounts_url(self, location: str) -> str:
         return f"{self.base_url}/accounts/{location}"
@@ -325,13 +330,17 @@ class SandboxWorld:
         )
 
     def reset(self) -> None:
-        """Forget every client, code and token, the faults, the journal and the settings."""
+        """Forget every client, code and token, the organizations' Invoice data, the faults, the
+        journal and the settings: the world as it started (the simulated users stay)."""
         self.faults.clear()
         self.journal.clear()
         fresh = SandboxSettings()
         for name in SandboxSettings.__slots__:
             setattr(self.settings, name, getattr(fresh, name))
         self.accounts.reset()
+        self.invoices.reset()
 
     def close(self) -> None:
+        """Close both stores (their SQLite connections)."""
         self.accounts.close()
+        self.invoices.close()

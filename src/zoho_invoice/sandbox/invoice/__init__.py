@@ -13,7 +13,7 @@ from ._app import create_invoice_app
 from ._control import AsyncInvoiceSandboxControl, InvoiceSandboxControl
 from ._limits import InvoiceLimits
 from ._seed import SeedResult, seed_organization
-from ._store import InvoiceStore, store_for_world
+from ._store import InvoiceStore
 
 __all__ = [
     "AsyncInvoiceSandboxControl",
@@ -23,5 +23,4 @@ __all__ = [
     "SeedResult",
     "create_invoice_app",
     "seed_organization",
-    "store_for_world",
 ]

@@ -30,7 +30,7 @@ from ._query import parse_list_query
 from ._recurring import with_due_invoices
 from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
 from ._seed import seed_organization
-from ._store import Doc, store_for_world
+from ._store import Doc, InvoiceStore
 
 __all__ = ["create_invoice_app"]
 
@@ -90,7 +90,7 @@ def _summary(res: Resource, doc: Doc) -> Doc:
 class _InvoiceAPI:
     def __init__(self, world: Any, limits: InvoiceLimits) -> None:
         self.world = world
-        self.store = store_for_world(world)
+        self.store: InvoiceStore = world.invoices
         self.limiter = RateLimiter(limits, world.clock)
         self.endpoints: dict[str, dict[str, _Endpoint]] = {}
         self._register()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._http import httpx
+from .._http import httpx
 from ._limits import InvoiceLimits
 from ._seed import SeedResult
 

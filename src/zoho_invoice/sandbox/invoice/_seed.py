@@ -15,7 +15,7 @@ from typing import Any
 
 from ._amounts import compute, money
 from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
-from ._store import Doc, InvoiceStore, store_for_world
+from ._store import Doc, InvoiceStore
 from ._time import format_timestamp, today
 
 __all__ = ["SeedResult", "seed_organization"]
@@ -114,7 +114,7 @@ def seed_organization(
         store = target
         now = now if now is not None else datetime.now(UTC).timestamp()
     else:
-        store = store_for_world(target)
+        store = target.invoices
         now = now if now is not None else float(target.clock())
         org = target.directory.organization(organization_id)
         if currency_code is None and org is not None:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..._files import ensure_private_sqlite
+from .._files import ensure_private_sqlite
 from ._resources import RESOURCES, Field, Resource
 from ._time import parse_timestamp
 
-__all__ = ["DB_FILENAME", "EXTRA_TABLES", "InvoiceStore", "store_for_world"]
+__all__ = ["DB_FILENAME", "EXTRA_TABLES", "InvoiceStore"]
 
 DB_FILENAME = "invoice-sandbox.sqlite3"
 
@@ -151,6 +150,15 @@ class InvoiceStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def reset(self) -> None:
+        """Empty every table: no organization has data, ids and numbers start again."""
+        with self.transaction():
+            tables = self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+            for (table,) in tables:
+                self._conn.execute(f'DELETE FROM "{table}"')
 
     # -- ids and numbers --------------------------------------------------------------------
 
@@ -297,36 +305,3 @@ class InvoiceStore:
         """One statement on a table of ``EXTRA_TABLES``, in a transaction; its rows."""
         with self.transaction():
             return list(self._conn.execute(sql, tuple(params)).fetchall())
-
-
-_STORES: dict[tuple[int, str | None], InvoiceStore] = {}
-# Re-entrant: a world freed by the garbage collector while this thread holds the lock runs
-# _forget on the same thread.
-_STORES_LOCK = threading.RLock()
-
-
-def store_for_world(world: Any) -> InvoiceStore:
-    """The one store of a world: its file in ``world.data_dir``, or memory tied to the world.
-
-    The app, the seed control endpoint and ``seed_organization`` all share it, so seeded data is
-    visible at once to a running app of the same world.
-    """
-    data_dir = getattr(world, "data_dir", None)
-    key = (id(world), None if data_dir is None else str(Path(data_dir).resolve()))
-    with _STORES_LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = InvoiceStore(None if data_dir is None else Path(data_dir))
-            _STORES[key] = store
-            try:
-                weakref.finalize(world, _forget, key)
-            except TypeError:  # not weak-referenceable: keep it for the process' life
-                pass
-        return store
-
-
-def _forget(key: tuple[int, str | None]) -> None:
-    with _STORES_LOCK:
-        store = _STORES.pop(key, None)
-    if store is not None:
-        store.close()
