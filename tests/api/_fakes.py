@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from zoho_invoice._http import httpx
-from zoho_invoice.api import InProcessQuotaBlocks, IPThrottle, UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api import (
+    InProcessQuotaBlocks,
+    IPThrottle,
+    TokenInfo,
+    UnlimitedBudget,
+    ZohoInvoice,
+)
 
 API = "https://www.zohoapis.com"
 ORG = "10234695"
@@ -57,3 +63,43 @@ def sync_client(handler: Any, **options: Any) -> ZohoInvoice:
     )
     client._sleep = lambda _seconds: None
     return client
+
+
+class FakeProvider:
+    """A token provider that mints t1, t2, … and records invalidations."""
+
+    refreshable = True
+
+    def __init__(self, organization_id: str | None = ORG) -> None:
+        self.minted = 0
+        self.invalidated: list[str] = []
+        self.organization_id = organization_id
+
+    def _current(self) -> TokenInfo:
+        if self.minted == 0 or f"t{self.minted}" in self.invalidated:
+            self.minted += 1
+        return TokenInfo(f"t{self.minted}", API, self.organization_id)
+
+    def get(self) -> TokenInfo:
+        return self._current()
+
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        self.invalidated.append(token)
+        return True
+
+    def confirm(self, token: str, operation: str | None) -> None:
+        return None
+
+
+class AsyncFakeProvider(FakeProvider):
+    async def get(self) -> TokenInfo:  # type: ignore[override]
+        return self._current()
+
+    async def invalidate(  # type: ignore[override]
+        self, token: str, *, code: int | None, operation: str
+    ) -> bool:
+        self.invalidated.append(token)
+        return True
+
+    async def confirm(self, token: str, operation: str | None) -> None:  # type: ignore[override]
+        return None

@@ -92,6 +92,8 @@ async def amint(
 class RefreshingProvider:
     """A token provider over the sandbox's refresh grant (a stand-in for the TokenManager)."""
 
+    refreshable = True
+
     def __init__(self, http: httpx.Client, tokens: dict[str, Any], organization_id: str) -> None:
         self.http = http
         self.refresh_token = tokens["refresh_token"]
@@ -116,6 +118,10 @@ class RefreshingProvider:
         assert self.access_token is not None
         return self.access_token, self.api_domain, self.organization_id
 
-    def invalidate(self, token: str) -> None:
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
         if token == self.access_token:
             self.access_token = None
+        return True
+
+    def confirm(self, token: str, operation: str | None) -> None:
+        return None

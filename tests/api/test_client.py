@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api._fakes import API, ORG, Recorder, sync_client, zoho
+from api._fakes import API, ORG, AsyncFakeProvider, FakeProvider, Recorder, sync_client, zoho
 from zoho_invoice import (
     APIConnectionError,
     APITimeoutError,
@@ -19,7 +19,7 @@ from zoho_invoice import (
     RateLimitError,
 )
 from zoho_invoice._http import httpx
-from zoho_invoice.api import AsyncZohoInvoice, TokenInfo, UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.api.types import InvoiceParams, LineItemParams
 
 INVOICE = {"invoice_id": "982000000567114", "invoice_number": "INV-1", "total": 12.5}
@@ -155,34 +155,6 @@ def test_email_is_not_retried_after_lost_answer() -> None:
     assert len(recorder.requests) == 1
 
 
-class FakeProvider:
-    """A token provider that mints t1, t2, … and records invalidations."""
-
-    def __init__(self, organization_id: str | None = ORG) -> None:
-        self.minted = 0
-        self.invalidated: list[str] = []
-        self.organization_id = organization_id
-
-    def _current(self) -> TokenInfo:
-        if self.minted == 0 or f"t{self.minted}" in self.invalidated:
-            self.minted += 1
-        return TokenInfo(f"t{self.minted}", API, self.organization_id)
-
-    def get(self) -> TokenInfo:
-        return self._current()
-
-    def invalidate(self, token: str) -> None:
-        self.invalidated.append(token)
-
-
-class AsyncFakeProvider(FakeProvider):
-    async def get(self) -> TokenInfo:  # type: ignore[override]
-        return self._current()
-
-    async def invalidate(self, token: str) -> None:  # type: ignore[override]
-        self.invalidated.append(token)
-
-
 def _auth_headers(recorder: Recorder) -> list[str]:
     return [r.headers["Authorization"] for r in recorder.requests]
 
@@ -256,8 +228,14 @@ class FakeManager:
             token="tok-" + connection_id, api_domain="https://www.zohoapis.eu", organization_id="9"
         )
 
-    def invalidate(self, connection_id: str, token: str) -> None:
+    def invalidate(
+        self, connection_id: str, token: str, *, code: int | None, operation: str
+    ) -> bool:
         self.invalidated.append((connection_id, token))
+        return True
+
+    def confirm(self, connection_id: str, token: str, operation: str | None) -> None:
+        return None
 
 
 def test_for_connection_uses_manager_domain_and_org() -> None:
@@ -273,6 +251,44 @@ def test_for_connection_uses_manager_domain_and_org() -> None:
     assert str(recorder.requests[0].url).startswith("https://www.zohoapis.eu/invoice/v3/contacts")
     assert recorder.requests[0].headers["X-com-zoho-invoice-organizationid"] == "9"
     assert manager.invalidated == [("c1", "tok-c1")]
+
+
+class KeepingManager(FakeManager):
+    """A manager written against ``TokenManagerLike`` alone (no marker attribute): it remembers
+    the operations a token did and keeps that token on a 57 for another operation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirmed: list[tuple[str, str, str | None]] = []
+
+    def invalidate(
+        self, connection_id: str, token: str, *, code: int | None, operation: str
+    ) -> bool:
+        self.invalidated.append((connection_id, token))
+        did = {op for c, t, op in self.confirmed if (c, t) == (connection_id, token)}
+        return not (code == 57 and did and operation not in did)
+
+    def confirm(self, connection_id: str, token: str, operation: str | None) -> None:
+        self.confirmed.append((connection_id, token, operation))
+
+
+def test_a_managers_declared_answer_decides_a_57_without_a_marker_attribute() -> None:
+    """The client calls ``invalidate(..., code=, operation=)`` and ``confirm`` of any manager
+    that declares them (the protocol), not only of one that carries a marker: a token kept as
+    working makes the 57 a missing scope at once, without spending a refresh."""
+    recorder = Recorder(zoho(contacts=[]), zoho(401, 57, "not authorized"))
+    manager = KeepingManager()
+    client = ZohoInvoice.for_connection(
+        manager,
+        "c1",
+        http_client=httpx.Client(transport=httpx.MockTransport(recorder)),
+        budget=UnlimitedBudget(),
+    )
+    client.contacts.list()
+    assert manager.confirmed == [("c1", "tok-c1", "GET contacts")]
+    with pytest.raises(MissingScopeError):
+        client.invoices.list()
+    assert len(recorder.requests) == 2  # no refresh, no second try
 
 
 def _paged(total: int, per_page_seen: list[int]) -> Any:

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from api._fakes import API, ORG, Recorder, sync_client, zoho
+from api._fakes import API, ORG, AsyncFakeProvider, FakeProvider, Recorder, sync_client, zoho
 from api.test_budget import Clock
-from api.test_client import AsyncFakeProvider, FakeProvider
 from zoho_invoice import (
     APIError,
     APITimeoutError,

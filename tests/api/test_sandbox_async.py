@@ -133,6 +133,8 @@ async def test_faults_retried_and_mapped(client: AsyncZohoInvoice, world: Sandbo
 
 
 class AsyncProvider:
+    refreshable = True
+
     def __init__(self, http: httpx.AsyncClient, tokens: dict[str, Any], org: str) -> None:
         self.http, self.tokens, self.org = http, tokens, org
         self.current: str | None = "1000.expired.token"
@@ -156,9 +158,13 @@ class AsyncProvider:
         assert self.current is not None
         return TokenInfo(self.current, self.tokens["api_domain"], self.org)
 
-    async def invalidate(self, token: str) -> None:
+    async def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
         if token == self.current:
             self.current = None
+        return True
+
+    async def confirm(self, token: str, operation: str | None) -> None:
+        return None
 
 
 async def test_s35_stale_token_refreshed_once(

@@ -20,6 +20,8 @@ ORG = "10234695"
 class Provider:
     """A token provider that names its API domain, as a stored connection does."""
 
+    refreshable = True
+
     def __init__(self, api_domain: str, token: str = "1000.tok.en") -> None:
         self.api_domain = api_domain
         self.token = token
@@ -29,13 +31,24 @@ class Provider:
         self.calls += 1
         return self.token, self.api_domain, None
 
-    def invalidate(self, token: str) -> bool:
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
         return True
+
+    def confirm(self, token: str, operation: str | None) -> None:
+        return None
 
 
 class AsyncProvider(Provider):
     async def get(self) -> tuple[str, str, str | None]:  # type: ignore[override]
         return Provider.get(self)
+
+    async def invalidate(  # type: ignore[override]
+        self, token: str, *, code: int | None, operation: str
+    ) -> bool:
+        return True
+
+    async def confirm(self, token: str, operation: str | None) -> None:  # type: ignore[override]
+        return None
 
 
 NOT_VERIFYING = [

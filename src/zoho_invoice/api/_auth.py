@@ -9,19 +9,19 @@ the logic stays in one place while the sync twin calls the provider and the asyn
 
 Zoho answers code 57 both for a dead token and for a token without the scope. Refreshing on every
 57 would spend Zoho's 10 tokens per 10 minutes on an endpoint the connection may never call, and
-then lock the whole connection out. So a provider may also *remember which tokens work*, and
-for which operation (``"GET invoices"``: Zoho's scopes go by area and operation):
+then lock the whole connection out. So every provider is told *which tokens work*, and for
+which operation (``"GET invoices"``: Zoho's scopes go by area and operation):
 ``confirm(token, operation)`` after an answer that was not a 401 (``operation=None`` after a 57
 on a token it just minted: valid, but under-scoped), and ``invalidate(token, code=...,
-operation=...)`` that answers ``False`` when it keeps the token — a 57 on an operation that token
+operation=...)`` answers ``False`` when it keeps the token — a 57 on an operation that token
 never did means a missing scope, reported at once as ``MissingScopeError`` with no refresh; a 57
-on an operation it did before means the token died, and it is refreshed. Providers without those
-methods get the plain rule: one refresh and one retry per 401.
+on an operation it did before means the token died, and it is refreshed. A provider that keeps
+no such memory answers ``True`` and ignores ``confirm``: the plain rule, one refresh and one
+retry per 401. The protocols below declare all of it, so nothing is probed at run time.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -54,29 +54,45 @@ class TokenInfo(NamedTuple):
 
 @runtime_checkable
 class TokenProvider(Protocol):
-    """A source of access tokens for the sync client."""
+    """A source of access tokens for the sync client.
+
+    The simplest one that refreshes sets ``refreshable = True``, answers ``invalidate`` with
+    ``True`` after forgetting the token, and ignores ``confirm``: one refresh per 401.
+    """
+
+    @property
+    def refreshable(self) -> bool:
+        """``False`` for a fixed token: a 401 is final, nothing is invalidated or retried."""
+        ...
 
     def get(self) -> tuple[str, str, str | None]:
         """``(access_token, api_domain, organization_id)``; may refresh."""
         ...
 
-    def invalidate(self, token: str) -> bool | None:
-        """That token was refused (401): do not hand it out again.
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        """Zoho refused ``token`` (a 401 with Zoho's ``code``, for ``operation``, e.g.
+        ``"GET invoices"``). ``True``: it is dropped, the next ``get`` brings another and the
+        request is sent once more; ``False``: it is kept, known to work, so the 401 means a
+        missing scope (``MissingScopeError``, no refresh)."""
+        ...
 
-        Optionally ``invalidate(token, *, code=None) -> bool`` (return ``False`` to keep a token
-        known to work: the 401 then means a missing scope) and ``confirm(token)`` (the token was
-        accepted); see ``ConnectionTokenProvider``.
-        """
+    def confirm(self, token: str, operation: str | None) -> None:
+        """Zoho accepted ``token`` for ``operation`` (``None``: valid but under-scoped)."""
         ...
 
 
 @runtime_checkable
 class AsyncTokenProvider(Protocol):
-    """A source of access tokens for the async client."""
+    """A source of access tokens for the async client: ``TokenProvider``, awaited."""
+
+    @property
+    def refreshable(self) -> bool: ...
 
     async def get(self) -> tuple[str, str, str | None]: ...
 
-    async def invalidate(self, token: str) -> bool | None: ...
+    async def invalidate(self, token: str, *, code: int | None, operation: str) -> bool: ...
+
+    async def confirm(self, token: str, operation: str | None) -> None: ...
 
 
 class _AccessToken(Protocol):
@@ -90,11 +106,16 @@ class _AccessToken(Protocol):
 
 
 class TokenManagerLike(Protocol):
-    """What the client needs of ``zoho_invoice.tokens.TokenManager``."""
+    """What the client needs of ``zoho_invoice.tokens.TokenManager``: ``TokenProvider`` for
+    any connection (see there)."""
 
     def get_access_token(self, connection_id: str) -> _AccessToken: ...
 
-    def invalidate(self, connection_id: str, token: str) -> bool | None: ...
+    def invalidate(
+        self, connection_id: str, token: str, *, code: int | None, operation: str
+    ) -> bool: ...
+
+    def confirm(self, connection_id: str, token: str, operation: str | None) -> None: ...
 
 
 class AsyncTokenManagerLike(Protocol):
@@ -102,7 +123,11 @@ class AsyncTokenManagerLike(Protocol):
 
     async def get_access_token(self, connection_id: str) -> _AccessToken: ...
 
-    async def invalidate(self, connection_id: str, token: str) -> bool | None: ...
+    async def invalidate(
+        self, connection_id: str, token: str, *, code: int | None, operation: str
+    ) -> bool: ...
+
+    async def confirm(self, connection_id: str, token: str, operation: str | None) -> None: ...
 
 
 class StaticTokenProvider:
@@ -119,12 +144,17 @@ class StaticTokenProvider:
     def get(self) -> TokenInfo:
         return self._info
 
-    def invalidate(self, token: str) -> None:
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        return True  # never asked: the client does not refresh a token it cannot replace
+
+    def confirm(self, token: str, operation: str | None) -> None:
         return None
 
 
 class ConnectionTokenProvider:
     """Tokens of one connection, from a ``TokenManager``."""
+
+    refreshable = True
 
     def __init__(self, manager: TokenManagerLike, connection_id: str) -> None:
         self._manager = manager
@@ -134,24 +164,17 @@ class ConnectionTokenProvider:
         access = self._manager.get_access_token(self.connection_id)
         return TokenInfo(access.token, access.api_domain, access.organization_id)
 
-    def invalidate(
-        self, token: str, *, code: int | None = None, operation: str | None = None
-    ) -> bool:
-        if code is not None and _knows_codes(self._manager):
-            invalidate: Any = self._manager.invalidate
-            kept = invalidate(self.connection_id, token, code=code, operation=operation)
-            return kept is not False
-        self._manager.invalidate(self.connection_id, token)
-        return True
+    def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        return self._manager.invalidate(self.connection_id, token, code=code, operation=operation)
 
-    def confirm(self, token: str, operation: str | None = None) -> None:
-        confirm = getattr(self._manager, "confirm", None)
-        if callable(confirm):
-            confirm(self.connection_id, token, operation)
+    def confirm(self, token: str, operation: str | None) -> None:
+        self._manager.confirm(self.connection_id, token, operation)
 
 
 class AsyncConnectionTokenProvider:
     """Tokens of one connection, from an ``AsyncTokenManager``."""
+
+    refreshable = True
 
     def __init__(self, manager: AsyncTokenManagerLike, connection_id: str) -> None:
         self._manager = manager
@@ -161,23 +184,13 @@ class AsyncConnectionTokenProvider:
         access = await self._manager.get_access_token(self.connection_id)
         return TokenInfo(access.token, access.api_domain, access.organization_id)
 
-    async def invalidate(
-        self, token: str, *, code: int | None = None, operation: str | None = None
-    ) -> bool:
-        if code is not None and _knows_codes(self._manager):
-            invalidate: Any = self._manager.invalidate
-            kept = await invalidate(self.connection_id, token, code=code, operation=operation)
-            return kept is not False
-        await self._manager.invalidate(self.connection_id, token)
-        return True
+    async def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        return await self._manager.invalidate(
+            self.connection_id, token, code=code, operation=operation
+        )
 
-    async def confirm(self, token: str, operation: str | None = None) -> None:
-        confirm = getattr(self._manager, "confirm", None)
-        if callable(confirm):
-            # AsyncTokenManager.confirm is a plain dict write (no thread hop); await others.
-            result = confirm(self.connection_id, token, operation)
-            if inspect.isawaitable(result):
-                await result
+    async def confirm(self, token: str, operation: str | None) -> None:
+        await self._manager.confirm(self.connection_id, token, operation)
 
 
 class _AsyncStatic:
@@ -191,7 +204,10 @@ class _AsyncStatic:
     async def get(self) -> TokenInfo:
         return self._static.get()
 
-    async def invalidate(self, token: str) -> None:
+    async def invalidate(self, token: str, *, code: int | None, operation: str) -> bool:
+        return self._static.invalidate(token, code=code, operation=operation)
+
+    async def confirm(self, token: str, operation: str | None) -> None:
         return None
 
 
@@ -227,12 +243,6 @@ _Step = httpx.Request | _Fetch | _Invalidate | _Confirm | _Permit
 
 #: Set on a 401 answer whose token is known to work: the 401 means a missing scope.
 MISSING_SCOPE = "zoho_invoice.missing_scope"
-
-
-def _knows_codes(manager: object) -> bool:
-    # TokenManager.invalidate takes ``code=`` (and may keep a token that works); simpler
-    # managers written against the protocol take only the token.
-    return bool(getattr(manager, "keeps_working_tokens", False))
 
 
 def _zoho_code(response: httpx.Response) -> int | None:
@@ -296,19 +306,10 @@ class TokenAuth(httpx.Auth):
         self, provider: TokenProvider, before_resend: Callable[[], None] | None = None
     ) -> None:
         self.provider = provider
-        self.refreshable = bool(getattr(provider, "refreshable", True))
         self.before_resend = before_resend
 
-    def _invalidate(self, step: _Invalidate) -> bool:
-        invalidate: Any = self.provider.invalidate
-        if step.code is not None and callable(getattr(self.provider, "confirm", None)):
-            kept = invalidate(step.token, code=step.code, operation=step.operation)
-            return kept is not False
-        invalidate(step.token)
-        return True
-
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        flow = _flow(request, self.refreshable)
+        flow = _flow(request, self.provider.refreshable)
         step = next(flow)
         while True:
             value: Any = None
@@ -317,11 +318,11 @@ class TokenAuth(httpx.Auth):
                 if value.status_code == 401:
                     value.read()  # Zoho's code tells a dead token from a missing scope
             elif isinstance(step, _Invalidate):
-                value = self._invalidate(step)
+                value = self.provider.invalidate(
+                    step.token, code=step.code, operation=step.operation
+                )
             elif isinstance(step, _Confirm):
-                confirm = getattr(self.provider, "confirm", None)
-                if callable(confirm):
-                    confirm(step.token, step.operation)
+                self.provider.confirm(step.token, step.operation)
             elif isinstance(step, _Permit):
                 if self.before_resend is not None:
                     self.before_resend()
@@ -348,16 +349,7 @@ class AsyncTokenAuth(httpx.Auth):
         before_resend: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.provider = provider
-        self.refreshable = bool(getattr(provider, "refreshable", True))
         self.before_resend = before_resend
-
-    async def _invalidate(self, step: _Invalidate) -> bool:
-        invalidate: Any = self.provider.invalidate
-        if step.code is not None and callable(getattr(self.provider, "confirm", None)):
-            kept = await invalidate(step.token, code=step.code, operation=step.operation)
-            return kept is not False
-        await invalidate(step.token)
-        return True
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("AsyncTokenAuth is for the async client; use TokenAuth")
@@ -366,7 +358,7 @@ class AsyncTokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        flow = _flow(request, self.refreshable)
+        flow = _flow(request, self.provider.refreshable)
         step = next(flow)
         while True:
             value: Any = None
@@ -375,11 +367,11 @@ class AsyncTokenAuth(httpx.Auth):
                 if value.status_code == 401:
                     await value.aread()
             elif isinstance(step, _Invalidate):
-                value = await self._invalidate(step)
+                value = await self.provider.invalidate(
+                    step.token, code=step.code, operation=step.operation
+                )
             elif isinstance(step, _Confirm):
-                confirm = getattr(self.provider, "confirm", None)
-                if callable(confirm):
-                    await confirm(step.token, step.operation)
+                await self.provider.confirm(step.token, step.operation)
             elif isinstance(step, _Permit):
                 if self.before_resend is not None:
                     await self.before_resend()

@@ -130,9 +130,6 @@ class TokenManager:
     the token died: it is refreshed as before.
     """
 
-    #: ``invalidate`` takes ``code=`` and may keep a token that works (the API client asks).
-    keeps_working_tokens = True
-
     def __init__(
         self,
         vault: TokenVault,
@@ -580,9 +577,6 @@ class AsyncTokenManager:
     async def get_access_token(self, connection_id: str) -> AccessToken:
         return await anyio.to_thread.run_sync(self.manager.get_access_token, connection_id)
 
-    #: ``invalidate`` takes ``code=`` and may keep a token that works (the API client asks).
-    keeps_working_tokens = True
-
     async def invalidate(
         self,
         connection_id: str,
@@ -595,6 +589,6 @@ class AsyncTokenManager:
             lambda: self.manager.invalidate(connection_id, token, code=code, operation=operation)
         )
 
-    def confirm(self, connection_id: str, token: str, operation: str | None = None) -> None:
+    async def confirm(self, connection_id: str, token: str, operation: str | None = None) -> None:
         """As ``TokenManager.confirm`` (a dict write: no thread hop needed)."""
         self.manager.confirm(connection_id, token, operation)
