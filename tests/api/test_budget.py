@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from api._fakes import Recorder, sync_client, zoho
+from api._fakes import FakeProvider, Recorder, sync_client, zoho
 from zoho_invoice.api import AsyncConcurrencyCap, ConcurrencyCap, TokenBucketBudget
 
 
@@ -157,6 +157,8 @@ def test_default_budget_sends_at_most_95_in_any_minute() -> None:
 
 
 class CountingBudget:
+    window = 60.0
+
     def __init__(self) -> None:
         self.keys: list[str] = []
 
@@ -164,10 +166,11 @@ class CountingBudget:
         self.keys.append(key)
         return 0.0
 
+    def pause(self, key: str, seconds: float) -> bool:
+        return False
+
 
 def test_the_resend_after_a_401_takes_its_own_permit() -> None:
-    from api.test_client import FakeProvider
-
     budget = CountingBudget()
     recorder = Recorder(zoho(401, 57), zoho(invoice={"invoice_id": "1"}))
     client = sync_client(recorder, token_provider=FakeProvider(), budget=budget)

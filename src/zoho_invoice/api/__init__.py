@@ -19,7 +19,6 @@ from ._auth import (
 from ._budget import (
     AsyncConcurrencyCap,
     ConcurrencyCap,
-    PausableBudget,
     RedisRequestBudget,
     RequestBudget,
     TokenBucketBudget,
@@ -55,7 +54,6 @@ __all__ = [
     "LayeredQuotaBlocks",
     "Page",
     "PageIterator",
-    "PausableBudget",
     "QuotaBlocks",
     "RateLimitStatus",
     "RedisQuotaBlocks",

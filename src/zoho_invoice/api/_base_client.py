@@ -32,9 +32,8 @@ from .._exceptions import (
 from .._http import httpx
 from .._tls import is_loopback_http, require_verified_tls
 from ._auth import MISSING_SCOPE
-from ._budget import PausableBudget, RequestBudget
+from ._budget import RequestBudget
 from ._constants import (
-    DEFAULT_WINDOW,
     INITIAL_RETRY_DELAY,
     MAX_RETRY_DELAY,
     MAX_SERVER_WAIT,
@@ -159,13 +158,14 @@ class BaseClient:
         max_retries: int,
         quota_blocks: QuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
+        random: Callable[[], float] = random.random,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = max_retries
         self._organization_override = organization_id
         #: Source of jitter in [0, 1); tests pin it.
-        self._random: Callable[[], float] = random.random
+        self._random: Callable[[], float] = random
         self._clock: Callable[[], float] = time.time
         # Process-wide by default, like the budget: a spent daily quota or a blocked IP holds
         # back every client of the process, not only the one that met it.
@@ -310,13 +310,8 @@ class BaseClient:
         if error.code == 1070:
             return self._backoff(retries_done)  # too many in flight: one ends soon
         if status == 429 or error.code == 44:
-            # Over the organization's minute: the minute must pass. Zoho sends no Retry-After
-            # (a server that does is heeded); the window we pace ourselves by is the honest
-            # wait (a short back-off would just be refused again).
-            wait = _server_wait(response, self._clock())
-            if wait is None:
-                wait = self._rate_window()
-            return wait if wait <= MAX_SERVER_WAIT else None
+            minute = self._minute_wait(response)
+            return minute if minute <= MAX_SERVER_WAIT else None
         if status >= 500 and options.repeatable:
             wait = _server_wait(response, self._clock())
             if wait is not None and wait <= MAX_SERVER_WAIT:
@@ -324,26 +319,14 @@ class BaseClient:
             return self._backoff(retries_done)
         return None
 
-    def _paced_budget(self) -> PausableBudget | None:
-        return self._budget if isinstance(self._budget, PausableBudget) else None
+    def _minute_wait(self, response: httpx.Response) -> float:
+        """How long a refusal for the organization's minute (44, or a 429) is waited out.
 
-    def _rate_window(self) -> float:
-        """The length of the window the budget paces requests by (Zoho's minute by default)."""
-        budget = self._paced_budget()
-        window = budget.window if budget is not None else None
-        return float(window) if isinstance(window, int | float) and window > 0 else DEFAULT_WINDOW
-
-    def _pause_budget(self, key: str, seconds: float) -> float:
-        """After a 429, hold every caller of this organization back for ``seconds``.
-
-        Returns the part of the wait this caller must still sleep itself: 0 when the budget
-        took the pause over (its next permit for ``key`` waits it out), else ``seconds``.
+        Zoho sends no ``Retry-After`` (a server that does is heeded); the window the budget paces
+        by is the honest wait (a short back-off would just be refused again).
         """
-        budget = self._paced_budget()
-        if budget is not None:
-            budget.pause(key, seconds)
-            return 0.0
-        return seconds
+        wait = _server_wait(response, self._clock())
+        return wait if wait is not None else self._budget.window
 
     # -- Zoho's limits ----------------------------------------------------------------------
     @staticmethod
@@ -408,15 +391,18 @@ class BaseClient:
             _metrics.throttled("ip")
             self._ip_throttle.blocked(at_least=_server_wait(response, self._clock()) or 0.0)
             return 0.0 if retries_done < self.max_retries else None
+        paused = False
         if error.code == 1070:
             _metrics.throttled("concurrency")
         elif error.code == 44 or response.status_code == 429:
             _metrics.throttled("minute")
+            # Every caller sharing the budget (threads, processes, hosts with Redis) holds back
+            # for the minute, whether or not this one tries again: a service that answers its
+            # own caller at once must still keep its other workers from adding to Zoho's count.
+            paused = self._budget.pause(key, min(self._minute_wait(response), MAX_SERVER_WAIT))
         delay = self._retry_delay_for_response(error, response, options, retries_done)
-        if delay is not None and (
-            error.code == 44 or (response.status_code == 429 and error.code != 1070)
-        ):
-            delay = self._pause_budget(key, delay)
+        if delay is not None and paused:
+            return 0.0  # the budget's next permit for ``key`` waits the pause out
         return delay
 
     def _retry_delay_for_exception(

@@ -8,7 +8,9 @@ fairly and nobody fails for lack of budget. Reservation is a short critical sect
 ``threading.Lock``: the same object serves threads (the sync client sleeps) and asyncio tasks
 (the async client awaits ``asyncio.sleep``).
 
-``RequestBudget`` is the protocol. ``RedisRequestBudget`` is the same bucket kept in Redis (one
+``RequestBudget`` is the protocol: ``reserve`` a permit, the ``window`` it paces by, and ``pause``
+an organization after Zoho's code 44 (its minute is spent, by us or by another integration).
+``RedisRequestBudget`` is the same bucket kept in Redis (one
 atomic script, Redis's own clock), so every worker on every host draws from one budget per
 organization (``ZOHO_REDIS_URL``).
 
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncConcurrencyCap",
     "ConcurrencyCap",
-    "PausableBudget",
     "RedisRequestBudget",
     "RequestBudget",
     "TokenBucketBudget",
@@ -53,34 +54,39 @@ __all__ = [
 
 @runtime_checkable
 class RequestBudget(Protocol):
-    """Hands out permission to send one request for an organization."""
+    """Hands out permission to send one request for an organization, and holds an organization
+    back after Zoho refused it for being over its minute (code 44)."""
+
+    @property
+    def window(self) -> float:
+        """Seconds the budget paces by (Zoho's minute): how long a 44 without ``Retry-After``
+        is waited out."""
+        ...
 
     def reserve(self, key: str) -> float:
         """Take one permit for ``key``; return how many seconds to wait before sending (≥ 0)."""
         ...
 
-
-@runtime_checkable
-class PausableBudget(RequestBudget, Protocol):
-    """A budget that paces by a window and can hold an organization back for a while.
-
-    After Zoho's code 44 (the organization's minute is spent, by us or by another integration)
-    the client pauses the organization for ``window`` seconds, so every caller sharing the budget
-    waits instead of adding to Zoho's count.
-    """
-
-    window: float
-
-    def pause(self, key: str, seconds: float) -> None:
-        """Nobody takes a permit for ``key`` during the next ``seconds``."""
+    def pause(self, key: str, seconds: float) -> bool:
+        """After a 44: nobody sharing this budget takes a permit for ``key`` during the next
+        ``seconds`` (the next ``reserve`` waits them out). ``False`` when this budget cannot hold
+        anyone back; the caller then waits by itself."""
         ...
 
 
 class UnlimitedBudget:
-    """No budget at all (for tests, or when something else already limits the rate)."""
+    """No budget at all (for tests, or when something else already limits the rate).
+
+    It holds nobody back: after a 44 each caller waits by itself (``pause`` answers ``False``).
+    """
+
+    window = DEFAULT_WINDOW
 
     def reserve(self, key: str) -> float:
         return 0.0
+
+    def pause(self, key: str, seconds: float) -> bool:
+        return False
 
 
 def _check_limits(rate: int, window: float, burst: int) -> None:
@@ -144,15 +150,16 @@ class TokenBucketBudget:
                 return 0.0
             return -bucket.tokens / self._per_second
 
-    def pause(self, key: str, seconds: float) -> None:
+    def pause(self, key: str, seconds: float) -> bool:
         """Zoho refused ``key`` for being over its minute: nobody of this process sends for it
         again for ``seconds`` (the bucket is drained into debt; waiting callers stay queued)."""
         if seconds <= 0:
-            return
+            return True
         with self._lock:
             bucket = self._refilled(key)
             # The next reserve takes one permit and must wait ``seconds``: tokens - 1 = -s·rate.
             bucket.tokens = min(bucket.tokens, 1.0 - seconds * self._per_second)
+        return True
 
 
 # The bucket of TokenBucketBudget.reserve, atomically in Redis, on Redis's clock (so hosts whose
@@ -249,12 +256,12 @@ class RedisRequestBudget:
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         return max(0.0, float(text))
 
-    def pause(self, key: str, seconds: float) -> None:
+    def pause(self, key: str, seconds: float) -> bool:
         """``TokenBucketBudget.pause`` for every host: after a 44, nobody sends for ``key``."""
         from redis.exceptions import RedisError
 
         if seconds <= 0:
-            return
+            return True
         self._fallback.pause(key, seconds)
         try:
             self._pause_script(
@@ -263,6 +270,7 @@ class RedisRequestBudget:
             )
         except RedisError:
             pass  # the local bucket holds this host back
+        return True
 
 
 _default_lock = threading.Lock()

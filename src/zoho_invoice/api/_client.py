@@ -20,6 +20,7 @@ by processes and hosts); an IP block pauses every organization of the process (`
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -95,7 +96,9 @@ class ZohoInvoice(BaseClient):
 
     ``ZohoInvoice(access_token=..., organization_id=..., api_domain=...)`` for a token you hold;
     ``ZohoInvoice(token_provider=...)`` or ``ZohoInvoice.for_connection(manager, id)`` for tokens
-    that refresh. ``organization_id`` overrides the one bound to the connection.
+    that refresh. ``organization_id`` overrides the one bound to the connection. ``sleep`` (every
+    wait: budget, back-off, Zoho's minute) and ``random`` (the back-off's jitter, in [0, 1)) are
+    injectable, as in ``TokenManager``, so tests neither wait nor guess.
     """
 
     def __init__(
@@ -112,12 +115,15 @@ class ZohoInvoice(BaseClient):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         quota_blocks: QuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(
             organization_id=organization_id,
             max_retries=max_retries,
             quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
+            random=random,
         )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
@@ -134,7 +140,7 @@ class ZohoInvoice(BaseClient):
         self._budget: RequestBudget = budget if budget is not None else default_budget()
         # Process-wide, like the budget: every client of this process keeps to one cap per org.
         self._cap: ConcurrencyCap = default_concurrency_cap(max_concurrency)
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep: Callable[[float], None] = sleep
         self._target: tuple[str, str | None] | None = None
         self._target_lock = threading.Lock()
 
@@ -310,12 +316,15 @@ class AsyncZohoInvoice(BaseClient):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         quota_blocks: QuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(
             organization_id=organization_id,
             max_retries=max_retries,
             quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
+            random=random,
         )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
@@ -331,7 +340,7 @@ class AsyncZohoInvoice(BaseClient):
             self._check_tls(self._http, known_domain)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
         self._cap: AsyncConcurrencyCap = default_async_concurrency_cap(max_concurrency)
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._sleep: Callable[[float], Awaitable[None]] = sleep
         self._target: tuple[str, str | None] | None = None
         self._target_lock = asyncio.Lock()
 
