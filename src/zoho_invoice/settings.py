@@ -1,4 +1,8 @@
-"""All configuration, read from the environment (prefix ``ZOHO_``) or passed in.
+"""All configuration, read from the environment (prefix ``ZOHO_``), a ``.env`` file, or passed in.
+
+The ``.env`` file is the working directory's (``ZOHO_ENV_FILE`` names another, or none when
+empty); the environment wins over it. ``zoho-invoice demo`` writes its settings there, so the
+CLI run in the same folder finds the demo's keys.
 
 Secrets are ``SecretStr``: they never show in a ``repr``, a log or an error page.
 """
@@ -7,12 +11,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ._exceptions import ConfigurationError
 from ._tls import is_loopback_http
@@ -25,6 +36,18 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "ZohoInvoice.estimates.ALL",
     "ZohoInvoice.customerpayments.ALL",
 )
+
+#: The environment variable naming the settings file (default ``.env``; empty: no file).
+ENV_FILE_VARIABLE = "ZOHO_ENV_FILE"
+
+
+def env_file() -> Path | None:
+    """The settings file read after the environment: ``$ZOHO_ENV_FILE``, else ``.env``.
+
+    Relative to the working directory; ``None`` when ``ZOHO_ENV_FILE`` is set empty.
+    """
+    name = os.environ.get(ENV_FILE_VARIABLE, ".env")
+    return Path(name) if name else None
 
 
 def _split_commas(value: object) -> object:
@@ -69,6 +92,23 @@ class Settings(BaseSettings):
     #: The Standard Webhooks signing secret, ``whsec_`` + base64 of 24-64 random bytes;
     #: required when ``webhook_url`` is set (see ``require_webhook``).
     webhook_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Passed values, then the environment, then the settings file (:func:`env_file`).
+
+        The file is looked up on every ``Settings()``, so a command run in another folder, or
+        with another ``ZOHO_ENV_FILE``, reads that one.
+        """
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file())
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     @field_validator("scopes", "allowed_return_urls", mode="before")
     @classmethod

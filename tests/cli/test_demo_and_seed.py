@@ -5,7 +5,10 @@ process; a second run finds the same connection, its invoices, and refreshes its
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,16 +17,19 @@ import typer
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from private_files import mode
 from support import free_port
 from zoho_invoice._http import httpx
 from zoho_invoice.cli import app
-from zoho_invoice.cli._app import _sandbox_thread, demo_settings, prepare_demo, seed_demo_world
+from zoho_invoice.cli._demo import demo_settings, prepare_demo, seed_demo_world
+from zoho_invoice.oauth import TokenSet
 from zoho_invoice.sandbox import SandboxWorld, running_sandbox
 from zoho_invoice.sandbox.invoice._resources import CONTACTS, INVOICES
-from zoho_invoice.vault import Vault
+from zoho_invoice.vault import KeyRing, Vault
 from zoho_invoice.web import create_app
 
 runner = CliRunner()
+CLI_MAIN = "from zoho_invoice.cli import main; main()"
 
 
 def _invoice_count(data_dir: Path, org_id: str) -> int:
@@ -129,18 +135,20 @@ def _connect(web: TestClient, api_key: str, email: str) -> str:
 def test_a_second_demo_run_finds_the_connection_working(tmp_path: Path) -> None:
     public_url = "http://127.0.0.1:8000"
     setup = prepare_demo(tmp_path, sandbox_port=free_port())
-    with _sandbox_thread(setup.sandbox_port, setup.sandbox_dir) as (sandbox_url, world):
+    with running_sandbox(port=setup.sandbox_port, data_dir=setup.sandbox_dir) as sandbox:
+        world = sandbox.world
         assert seed_demo_world(world) == 120 * len(world.directory.organizations)
         setup.mark_seeded()
-        settings = demo_settings(setup, sandbox_url, public_url)
+        settings = demo_settings(setup, public_url)
         with TestClient(create_app(settings, demo=True), base_url=public_url) as web:
             conn_id = _connect(web, setup.secrets["api_key"], "bob@bluebird.example")
             assert len(web.get("/").text.split('<tr class="invoice')) == 11
 
     again = prepare_demo(tmp_path)
     assert again.seeded and again.sandbox_port == setup.sandbox_port
-    with _sandbox_thread(again.sandbox_port, again.sandbox_dir) as (sandbox_url, world):
-        settings = demo_settings(again, sandbox_url, public_url)
+    with running_sandbox(port=again.sandbox_port, data_dir=again.sandbox_dir) as sandbox:
+        world = sandbox.world
+        settings = demo_settings(again, public_url)
         # The access token of the first run has expired: the next call must refresh it.
         vault = Vault.from_settings(settings)
         tokens = vault.load_tokens(conn_id)
@@ -163,3 +171,70 @@ def test_a_second_demo_run_finds_the_connection_working(tmp_path: Path) -> None:
             assert len(page.text.split('<tr class="invoice')) == 11  # the seeded invoices survived
             assert "zoho-error" not in page.text
         assert world.invoices.count(INVOICES, listed[0]["organization_id"]) == 120
+
+
+def test_after_make_demo_the_cli_in_the_same_folder_finds_the_demos_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's next step after ``make demo``: ``zoho-invoice connections list`` there."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZOHO_ENV_FILE")  # outside the tests: the working folder's .env
+    setup = prepare_demo(Path(".zoho-invoice"), sandbox_port=free_port())
+    assert mode(tmp_path / ".env") == 0o600  # it holds the demo's keys
+    # The demo's service stores a connection, as the first connect on its dashboard does.
+    vault = Vault.from_settings(demo_settings(setup), upgrade=True)
+    try:
+        stored, _ = vault.save_connection(
+            owner="demo-user",
+            location="eu",
+            api_domain=f"{setup.sandbox_url}/api/eu",
+            scopes=["ZohoInvoice.invoices.ALL"],
+            tokens=TokenSet(
+                access_token="1000.access.demo",
+                refresh_token="1000.refresh.demo",
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+                api_domain=f"{setup.sandbox_url}/api/eu",
+                token_type="Bearer",
+                scope="ZohoInvoice.invoices.ALL",
+            ),
+        )
+    finally:
+        vault.close()
+
+    # The console command, in that folder, with nothing of the demo's in the environment.
+    listed = subprocess.run(
+        [sys.executable, "-c", CLI_MAIN, "connections", "list", "--json"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [c["id"] for c in json.loads(listed.stdout)["connections"]] == [stored.id]
+
+    # The environment wins over the file: another key cannot open the demo's vault.
+    other = runner.invoke(
+        app, ["connections", "list"], env={"ZOHO_ENCRYPTION_KEYS": KeyRing.generate_entry()}
+    )
+    assert other.exit_code == 2 and stored.id not in other.stdout
+
+
+def test_the_demo_leaves_a_persons_own_env_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZOHO_ENV_FILE")
+    own = "ZOHO_CLIENT_ID=1000.MINE\nDATABASE_URL=postgresql://elsewhere\n"
+    (tmp_path / ".env").write_text(own)
+    setup = prepare_demo(Path("demo"))
+    assert (tmp_path / ".env").read_text() == own
+    assert (tmp_path / "demo" / "demo.json").exists() and setup.sandbox_port
+    # A file the demo wrote is its own to rewrite: another folder's demo replaces it.
+    monkeypatch.setenv("ZOHO_ENV_FILE", str(tmp_path / "demo.env"))
+    prepare_demo(Path("first"))
+    second = prepare_demo(Path("second"))
+    written = (tmp_path / "demo.env").read_text()
+    assert second.secrets["api_key"] in written and str(tmp_path / "second") in written

@@ -23,9 +23,10 @@ from sandbox_support import ALICE, FULL_ACCESS, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import _invoices, app
-from zoho_invoice.cli._app import demo_settings, prepare_demo, seed_sandbox_folder
 from zoho_invoice.cli._csv import csv_cell
+from zoho_invoice.cli._demo import demo_settings, prepare_demo
 from zoho_invoice.cli._invoices import export_invoices
+from zoho_invoice.cli._sandbox import seed_sandbox_folder
 from zoho_invoice.sandbox import running_sandbox
 from zoho_invoice.vault import KeyRing
 
@@ -246,7 +247,7 @@ def test_s49_demo_and_sandbox_folders_are_owner_only(tmp_path: Path) -> None:
     setup = prepare_demo(older)
     assert mode(older / "demo.json") == 0o600
     fresh = prepare_demo(tmp_path / "demo")
-    demo_settings(fresh, "http://127.0.0.1:8090", "http://127.0.0.1:8000")
+    demo_settings(fresh, "http://127.0.0.1:8000")
     assert mode(fresh.data_dir) == 0o700
     assert [mode(fresh.data_dir / name) for name in ("demo.json", "datacenters.json")] == [
         0o600,

@@ -15,7 +15,8 @@ import typer
 
 from .._files import open_private
 from ..api._resources_invoice_extras import MAX_BULK_PDF, MAX_BULK_REMINDERS
-from ._invoices import ConnectionOption, OrgOption, _client, _fail, invoices_app, out
+from ._common import fail, out
+from ._invoices import ConnectionOption, OrgOption, _client, invoices_app
 
 __all__ = ["invoices_pdf", "invoices_remind"]
 
@@ -63,12 +64,12 @@ def invoices_pdf(
     """Write one PDF of one invoice, or of up to 25 (one after the other)."""
     ids = _unique(invoice_ids)
     if len(ids) > MAX_BULK_PDF:
-        _fail(f"Zoho puts at most {MAX_BULK_PDF} invoices in one PDF; got {len(ids)}")
+        fail(f"Zoho puts at most {MAX_BULK_PDF} invoices in one PDF; got {len(ids)}")
     with _client(connection, organization) as client:
         pdf = client.invoices.pdf(ids[0]) if len(ids) == 1 else client.invoices.bulk_pdf(ids)
     try:
         with open_private(out_file) as handle:
             handle.write(pdf)
     except OSError as exc:
-        _fail(f"cannot write {out_file}: {exc}")
+        fail(f"cannot write {out_file}: {exc}")
     out.print(f"wrote {out_file} ({len(pdf)} bytes, {len(ids)} invoice(s))", highlight=False)

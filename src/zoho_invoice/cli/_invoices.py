@@ -21,10 +21,9 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -38,15 +37,14 @@ from ..api import (
 )
 from ..api._constants import MAX_PER_PAGE
 from ..api.types import Invoice
+from ..tokens import TokenManager
+from ._common import err, fail, load_settings, make_oauth, open_vault, out
 from ._csv import csv_cell
 
 __all__ = ["contacts_app", "export_invoices", "invoices_app"]
 
 invoices_app = typer.Typer(help="Invoices of a connected organization.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Contacts of a connected organization.", no_args_is_help=True)
-
-out = Console()
-err = Console(stderr=True)
 
 ConnectionOption = Annotated[
     str, typer.Option("--connection", "-c", help="Id of the stored connection to use.")
@@ -79,17 +77,8 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 def _connect(connection_id: str, organization_id: str | None) -> ZohoInvoice:
     """A client on a stored connection, built from the settings (environment)."""
-    # Imported here: ``_app`` imports this module while it is still loading.
-    from ..tokens import TokenManager
-    from ._app import load_settings, make_oauth, open_vault
-
     settings = load_settings()
     vault = open_vault(settings, upgrade=False)
     manager = TokenManager.from_settings(settings, vault=vault, oauth=make_oauth(settings))
@@ -115,11 +104,11 @@ def _client(connection_id: str, organization_id: str | None) -> Iterator[ZohoInv
             yield client
     except DailyQuotaExceeded as exc:
         when = f"{exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else "Zoho's daily reset"
-        _fail(f"{exc}. The organization's daily API quota is renewed at {when}; try again then.")
+        fail(f"{exc}. The organization's daily API quota is renewed at {when}; try again then.")
     except APIError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ZohoError as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        fail(f"{type(exc).__name__}: {exc}")
 
 
 def _filters(
@@ -147,7 +136,7 @@ def _filters(
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key or not key.replace("_", "").isalnum():
-            _fail(f"--filter wants key=value (e.g. total_greater_than=100), not {item!r}")
+            fail(f"--filter wants key=value (e.g. total_greater_than=100), not {item!r}")
         filters[key] = value
     return filters
 
@@ -156,7 +145,7 @@ def _iso_date(value: str, option: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        _fail(f"{option} wants a date as YYYY-MM-DD, not {value!r}")
+        fail(f"{option} wants a date as YYYY-MM-DD, not {value!r}")
 
 
 def _print_json(rows: list[dict[str, Any]], page_context: dict[str, Any]) -> None:
@@ -230,9 +219,9 @@ def invoices_create(
     try:
         body = json.loads(from_json.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        _fail(f"cannot read {from_json}: {exc}")
+        fail(f"cannot read {from_json}: {exc}")
     if not isinstance(body, dict):
-        _fail(f"{from_json} must hold a JSON object")
+        fail(f"{from_json} must hold a JSON object")
     with _client(connection, organization) as client:
         invoice = client.invoices.create(body)
     out.print(
@@ -480,7 +469,7 @@ def invoices_export(
                 raw_csv=raw_csv,
             )
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     if pages == 0:
         out.print(f"{out_file} is already complete (remove {_cursor_path(out_file)} to redo it)")
     else:

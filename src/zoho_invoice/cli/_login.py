@@ -17,9 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import uvicorn
 from pydantic import SecretStr
 
+from .._exceptions import DataCenterError, ZohoError
+from .._serving import server_config
+from ..datacenters import DataCenterTable
+from ..oauth import OAuthClient
 from ..settings import Settings
+from ..tokens import ConnectionEvent, WebhookDispatcher, webhooks_from_settings
+from ..vault import Vault
+from ._common import fail, load_settings, out, setup_logging
 
 __all__ = ["LoginResult", "loopback_redirect", "run_login"]
 
@@ -70,14 +78,7 @@ def run_login(
 
     Raises ``TimeoutError`` when nobody finished the flow within ``timeout`` seconds.
     """
-    import uvicorn
-
-    from .._exceptions import DataCenterError
-    from .._serving import server_config
-    from ..datacenters import DataCenterTable
-    from ..oauth import OAuthClient
-    from ..tokens import ConnectionEvent, WebhookDispatcher, webhooks_from_settings
-    from ..vault import Vault
+    # Imported here: FastAPI (the web extra) loads only for the commands that serve.
     from ..web import create_app
 
     table = DataCenterTable.from_settings(settings.datacenters)
@@ -161,9 +162,6 @@ def login_command(
     open_browser: bool = True,
 ) -> None:
     """The body of ``zoho-invoice login`` (registered by the CLI app)."""
-    from .._exceptions import ZohoError
-    from ._app import fail, load_settings, out, setup_logging
-
     setup_logging()
     settings = load_settings()
     if settings.encryption_keys is None:

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ._invoices import ConnectionOption, JsonOption, OrgOption, _client, _print_json, out
+from ._common import out
+from ._invoices import ConnectionOption, JsonOption, OrgOption, _client, _print_json
 
 __all__ = ["currencies_app", "taxes_app"]
 
