@@ -41,7 +41,7 @@ from ..oauth._types import TokenSet
 from ..vault._types import Connection, Status, StoredTokens
 from ._backoff import Backoff
 from ._events import EventSink
-from ._locks import InProcessRefreshLocks, LayeredRefreshLocks, RedisRefreshLocks, RefreshLocks
+from ._locks import LayeredRefreshLocks, RedisRefreshLocks, RefreshLocks
 from ._types import AccessToken, ConnectionEvent
 
 if TYPE_CHECKING:
@@ -88,6 +88,9 @@ class TokenVault(Protocol):
     def record_mint(self, connection_id: str, at: datetime, /) -> int: ...
     def forget_mint(self, mint_id: int, /) -> object: ...
     def mints_since(self, connection_id: str, since: datetime, /) -> int: ...
+    def refresh_locks(self) -> RefreshLocks:
+        """Refresh locks every process opening this vault shares (SECURITY 27)."""
+        ...
 
 
 class TokenRefresher(Protocol):
@@ -154,8 +157,7 @@ class TokenManager:
         if locks is None:
             # One refresh per connection across every process sharing the vault's database
             # (SECURITY 27), with the threads of this process queueing locally first.
-            shared = getattr(vault, "refresh_locks", None)
-            locks = LayeredRefreshLocks(shared()) if callable(shared) else InProcessRefreshLocks()
+            locks = LayeredRefreshLocks(vault.refresh_locks())
         self._locks: RefreshLocks = locks
         self._events = events
         self._clock = clock

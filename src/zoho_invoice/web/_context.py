@@ -183,9 +183,11 @@ def build_context(
 ) -> WebContext:
     """Fill in whatever was not given from ``settings`` (the environment by default)."""
     settings = settings or Settings()
-    datacenters = getattr(oauth, "datacenters", None)
-    if not isinstance(datacenters, DataCenterTable):
-        datacenters = DataCenterTable.from_settings(settings.datacenters)
+    datacenters = (
+        oauth.datacenters
+        if oauth is not None
+        else DataCenterTable.from_settings(settings.datacenters)
+    )
     if vault is None:
         from ..vault import KeyRing, Vault
 
