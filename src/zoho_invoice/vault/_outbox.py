@@ -25,6 +25,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, update
 
 from ._db import READ_ONLY
+from ._db_session import as_datetime, one_line
 from ._models import WebhookOutboxRow
 
 __all__ = ["OutboxEntry", "WebhookOutbox"]
@@ -48,18 +49,6 @@ class OutboxEntry:
     next_attempt_at: datetime
     last_error: str | None
     claim: str | None = None
-
-
-def _as_datetime(value: datetime | float) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the outbox; use an aware UTC datetime")
-        return value.astimezone(UTC)
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _one_line(text: str, limit: int = 500) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")[:limit]
 
 
 def _entry(row: Any, claim: str | None = None) -> OutboxEntry:
@@ -146,7 +135,7 @@ class WebhookOutbox:
 
         Each returned entry carries its ``claim``; nobody else gets it until the lease ends.
         """
-        cutoff = _as_datetime(now)
+        cutoff = as_datetime(now)
         table = WebhookOutboxRow
         with self._read() as conn:
             candidates = list(
@@ -197,12 +186,12 @@ class WebhookOutbox:
     def failed(self, entry: OutboxEntry, error: str, retry_at: datetime | float) -> bool:
         """Schedule the next attempt. ``error`` must hold no secret (it is stored and logged)."""
         return self._finish(
-            entry, next_attempt_at=_as_datetime(retry_at), last_error=_one_line(error)
+            entry, next_attempt_at=as_datetime(retry_at), last_error=one_line(error)
         )
 
     def dead(self, entry: OutboxEntry, error: str) -> bool:
         """Give up on the entry; it stays, marked ``dead``, until ``purge_dead`` removes it."""
-        return self._finish(entry, status="dead", last_error=_one_line(error))
+        return self._finish(entry, status="dead", last_error=one_line(error))
 
     def _finish(self, entry: OutboxEntry, **values: Any) -> bool:
         table = WebhookOutboxRow
@@ -238,7 +227,7 @@ class WebhookOutbox:
         with self._begin() as conn:
             result = conn.execute(
                 delete(table).where(
-                    table.status == "dead", table.created_at < _as_datetime(created_before)
+                    table.status == "dead", table.created_at < as_datetime(created_before)
                 )
             )
         return cast(CursorResult[Any], result).rowcount

@@ -1,0 +1,76 @@
+"""The mint log: when access tokens were minted for each connection.
+
+Zoho limits how many access tokens one grant may mint in a window (the token manager's
+``MINT_LIMIT`` per ``MINT_WINDOW``); the manager records a mint before asking, forgets it when
+Zoho's answer says nothing was minted, and counts the recent ones before asking again. A row is
+kept for an hour, longer than any window the manager uses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, select
+
+from ._connections import lock_connection
+from ._db_session import DbSession, as_datetime
+from ._models import TokenMintRow
+
+__all__ = ["Mints"]
+
+_MINT_HISTORY = timedelta(hours=1)
+
+
+class Mints:
+    """Mints in the ``token_mints`` table; see the module docstring."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+        self._db = DbSession(engine, clock=clock)
+
+    def record(self, connection_id: str, at: datetime | float | None = None) -> int:
+        """Count one access token minted for the connection (and forget old ones).
+
+        Returns the mint's id, for ``forget``; ``ConnectionNotFoundError`` for an unknown
+        connection.
+        """
+        minted = self._db.now() if at is None else as_datetime(at)
+        with self._db.write() as session:
+            lock_connection(session, connection_id)
+            mint = TokenMintRow(connection_id=connection_id, minted_at=minted)
+            session.add(mint)
+            session.flush()
+            mint_id = int(mint.id)
+            session.execute(
+                delete(TokenMintRow)
+                .where(
+                    TokenMintRow.connection_id == connection_id,
+                    TokenMintRow.minted_at < minted - _MINT_HISTORY,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        return mint_id
+
+    def forget(self, mint_id: int) -> None:
+        """Uncount a mint recorded before asking Zoho, when Zoho's answer says it minted
+        nothing (a throttle, ``invalid_code``)."""
+        with self._db.write() as session:
+            session.execute(
+                delete(TokenMintRow)
+                .where(TokenMintRow.id == mint_id)
+                .execution_options(synchronize_session=False)
+            )
+
+    def since(self, connection_id: str, since: datetime | float) -> int:
+        """How many access tokens were minted for the connection since ``since``."""
+        with self._db.read() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(TokenMintRow)
+                .where(
+                    TokenMintRow.connection_id == connection_id,
+                    TokenMintRow.minted_at >= as_datetime(since),
+                )
+            )
+        return int(count or 0)
