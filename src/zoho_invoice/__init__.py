@@ -14,6 +14,7 @@ The web service (``zoho_invoice.web``), the sandbox (``zoho_invoice.sandbox``) a
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     AuthorizationDenied,
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "APIConnectionError",
     "APIError",
+    "APIStatusError",
     "APITimeoutError",
     "AccessToken",
     "AsyncOAuthClient",

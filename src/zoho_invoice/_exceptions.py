@@ -27,24 +27,34 @@ The tree::
     │   ├── ReauthorizationRequired   the connection is ``needs_reauth`` / ``revoked``
     │   └── TokenUnavailableError     no valid token now (throttled, lock timeout, Zoho down)
     │       └── ClientSecretRejectedError  Zoho rejects our secret (also a ConfigurationError)
-    └── APIError                      the Invoice API answered an error (status, code, message)
-        ├── APIConnectionError        no answer at all (``APITimeoutError`` below it)
-        ├── BadRequestError           400
-        ├── AuthenticationError       401 (``MissingScopeError`` below it)
-        ├── PermissionDeniedError     403
-        ├── NotFoundError             404
-        ├── ConflictError             409
-        ├── RateLimitError            429 (code 44 per minute, 45 daily, 1070 concurrency)
-        │   ├── DailyQuotaExceeded    code 45: nothing more for that organization until the reset
-        │   └── IPBlockedError        Zoho blocked this IP address (too many requests a minute)
-        └── InternalServerError       5xx
+    └── APIError                      an Invoice API call failed
+        ├── APIConnectionError        no answer at all: no status, no code
+        │   └── APITimeoutError       the answer did not come in time
+        └── APIStatusError            Zoho answered an error: status, code, response, retry_after
+            ├── BadRequestError           400
+            ├── AuthenticationError       401 (``MissingScopeError`` below it)
+            ├── PermissionDeniedError     403
+            ├── NotFoundError             404 (or Zoho's "does not exist" codes)
+            ├── ConflictError             409
+            ├── RateLimitError            429 (code 44 per minute, 45 daily, 1070 concurrency)
+            │   ├── DailyQuotaExceeded    code 45: nothing more for the organization until the reset
+            │   └── IPBlockedError        Zoho blocked this IP address (too many requests a minute)
+            └── InternalServerError       5xx
 
-Messages never contain a token, code, state, verifier or secret.
+Catch ``APIStatusError`` for what Zoho said, ``APIConnectionError`` for a call that got no
+answer (a create may or may not have happened), ``APIError`` for both.
+
+Messages never contain a token, code, state, verifier or secret; neither does the request an
+``APIStatusError.response`` keeps (its ``Authorization`` header is left out).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._http import httpx
 
 
 class ZohoError(Exception):
@@ -172,10 +182,12 @@ class ClientSecretRejectedError(TokenUnavailableError, ConfigurationError):
 
 
 class APIError(ZohoError):
-    """The Zoho Invoice API answered an error.
+    """An Invoice API call failed: it got no answer (``APIConnectionError``) or an error answer
+    (``APIStatusError``).
 
     ``status_code`` is the HTTP status, ``code`` Zoho's numeric code (``0`` means success, so an
-    error always has another), ``message`` Zoho's message.
+    error always has another), ``message`` Zoho's message; the first two are ``None`` when
+    there was no answer.
     """
 
     def __init__(
@@ -194,18 +206,44 @@ class APIError(ZohoError):
 
 
 class APIConnectionError(APIError):
-    """The request got no answer."""
+    """The request got no answer (refused, reset, DNS, TLS): no status, no code. A create may
+    have reached Zoho all the same, so the client does not repeat one."""
 
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
 
 
-class BadRequestError(APIError):
+class APIStatusError(APIError):
+    """Zoho answered, and the answer is an error: an HTTP error status, or ``code != 0``.
+
+    Besides ``status_code``, ``code``, ``message`` and ``body``: ``response`` is Zoho's answer
+    (``httpx.Response``; its request without the ``Authorization`` header), ``None`` when the
+    client refused without sending (a spent daily quota); ``retry_after`` is how many seconds to
+    wait before the same call is worth trying again, when known: Zoho's ``Retry-After``, the
+    minute of a code 44, the daily reset of a 45.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: int | None = None,
+        body: object = None,
+        response: httpx.Response | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, code=code, body=body)
+        self.response = response
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
     """HTTP 400."""
 
 
-class AuthenticationError(APIError):
+class AuthenticationError(APIStatusError):
     """HTTP 401: token missing, bad or expired."""
 
 
@@ -213,19 +251,19 @@ class MissingScopeError(AuthenticationError):
     """HTTP 401 code 57 again after a fresh token: the connection lacks the scope."""
 
 
-class PermissionDeniedError(APIError):
+class PermissionDeniedError(APIStatusError):
     """HTTP 403."""
 
 
-class NotFoundError(APIError):
-    """HTTP 404."""
+class NotFoundError(APIStatusError):
+    """HTTP 404, or Zoho's "does not exist" code (1002, 2006 for an item) in any status."""
 
 
-class ConflictError(APIError):
+class ConflictError(APIStatusError):
     """HTTP 409."""
 
 
-class RateLimitError(APIError):
+class RateLimitError(APIStatusError):
     """HTTP 429, or code 44/45/1070 in any status."""
 
 
@@ -234,7 +272,8 @@ class DailyQuotaExceeded(RateLimitError):
 
     ``resets_at`` is when Zoho renews it (from ``X-Rate-Limit-Reset``; ``None`` when Zoho did not
     say); ``organization_id`` is the organization. No request for it is sent again before then:
-    raised without sending while the block lasts (``status_code`` is then ``None``).
+    raised without sending while the block lasts (``status_code`` and ``response`` are then
+    ``None``). ``retry_after`` counts the seconds to ``resets_at``.
     """
 
     def __init__(
@@ -244,10 +283,19 @@ class DailyQuotaExceeded(RateLimitError):
         status_code: int | None = None,
         code: int | None = 45,
         body: object = None,
+        response: httpx.Response | None = None,
+        retry_after: float | None = None,
         resets_at: datetime | None = None,
         organization_id: str | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, code=code, body=body)
+        super().__init__(
+            message,
+            status_code=status_code,
+            code=code,
+            body=body,
+            response=response,
+            retry_after=retry_after,
+        )
         self.resets_at = resets_at
         self.organization_id = organization_id
 
@@ -257,5 +305,5 @@ class IPBlockedError(RateLimitError):
     the organization; every client of the process paused, and the retries ran out."""
 
 
-class InternalServerError(APIError):
+class InternalServerError(APIStatusError):
     """HTTP 5xx."""

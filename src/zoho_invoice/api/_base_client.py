@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from .. import _metrics
 from .._exceptions import (
     APIConnectionError,
-    APIError,
+    APIStatusError,
     APITimeoutError,
     ConfigurationError,
     DailyQuotaExceeded,
@@ -39,7 +39,7 @@ from ._constants import (
     MAX_SERVER_WAIT,
     ORG_HEADER,
 )
-from ._errors import make_api_error, parse_envelope
+from ._errors import make_api_error, parse_envelope, without_credentials
 from ._ip_throttle import IPThrottle, default_ip_throttle
 from ._pagination import Page, parse_page
 from ._quota import (
@@ -245,7 +245,20 @@ class BaseClient:
             return True
         return any(previous.status_code == 401 for previous in response.history)
 
-    def _error_for(self, response: httpx.Response, *, check_body: bool = True) -> APIError | None:
+    def _api_error(
+        self, response: httpx.Response, *, after_refresh: bool = False
+    ) -> APIStatusError:
+        """The error of an error answer, with Zoho's ``Retry-After`` when it sent one (the
+        throttles get theirs in ``_after_error``)."""
+        error = make_api_error(
+            response.status_code, response.content, after_refresh=after_refresh, response=response
+        )
+        error.retry_after = _server_wait(response, self._clock())
+        return error
+
+    def _error_for(
+        self, response: httpx.Response, *, check_body: bool = True
+    ) -> APIStatusError | None:
         """The error this answer means, or ``None`` for a success (``code`` 0 or absent).
 
         ``check_body=False`` leaves a 2xx body unread, for callers that decode it anyway and check
@@ -259,25 +272,22 @@ class BaseClient:
             _, code, _ = parse_envelope(response.content)
             if code is None or code == 0:
                 return None
-        return make_api_error(
-            response.status_code, response.content, after_refresh=self._after_refresh(response)
-        )
+        return self._api_error(response, after_refresh=self._after_refresh(response))
 
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
         body, code, _ = parse_envelope(response.content)
         if code:
-            raise make_api_error(response.status_code, response.content)
+            raise self._api_error(response)
         if body is None:
-            raise APIError(
+            raise APIStatusError(
                 f"Zoho Invoice API: expected a JSON object (HTTP {response.status_code})",
                 status_code=response.status_code,
+                response=without_credentials(response),
             )
         return body
 
-    @staticmethod
     def _page(
-        response: httpx.Response, key: str, model: type[M], page: int, per_page: int
+        self, response: httpx.Response, key: str, model: type[M], page: int, per_page: int
     ) -> Page[M]:
         try:
             code, result = parse_page(response.content, key, model, page=page, per_page=per_page)
@@ -285,10 +295,10 @@ class BaseClient:
             # Not the shape we expect: an error envelope, or not JSON at all.
             _, code, _ = parse_envelope(response.content)
             if code:
-                raise make_api_error(response.status_code, response.content) from None
+                raise self._api_error(response) from None
             raise
         if code:
-            raise make_api_error(response.status_code, response.content)
+            raise self._api_error(response)
         return result
 
     # -- retries --------------------------------------------------------------------------
@@ -298,7 +308,11 @@ class BaseClient:
         return delay * (1.0 - 0.25 * self._random())
 
     def _retry_delay_for_response(
-        self, error: APIError, response: httpx.Response, options: RequestOptions, retries_done: int
+        self,
+        error: APIStatusError,
+        response: httpx.Response,
+        options: RequestOptions,
+        retries_done: int,
     ) -> float | None:
         """Seconds to wait before trying again, or ``None``: do not retry."""
         if retries_done >= self.max_retries:
@@ -338,13 +352,15 @@ class BaseClient:
         if self._organization_of(key) is None:
             return
         until = self._quota_blocks.blocked_until(key)
-        if until is None or until <= self._clock():
+        now = self._clock()
+        if until is None or until <= now:
             return
         organization_id = self._organization_of(key)
         resets_at = datetime.fromtimestamp(until, UTC)
         raise DailyQuotaExceeded(
             f"Zoho Invoice API: the daily API quota of organization {organization_id} is "
             f"spent; nothing is sent for it before {resets_at:%Y-%m-%d %H:%M:%S} UTC (code 45)",
+            retry_after=until - now,
             resets_at=resets_at,
             organization_id=organization_id,
         )
@@ -367,7 +383,7 @@ class BaseClient:
 
     def _after_error(
         self,
-        error: APIError,
+        error: APIStatusError,
         response: httpx.Response,
         options: RequestOptions,
         retries_done: int,
@@ -381,6 +397,7 @@ class BaseClient:
             resets_at = daily_reset_at(response.headers, now)
             until = resets_at.timestamp() if resets_at is not None else now + UNKNOWN_RESET_BLOCK
             error.resets_at = datetime.fromtimestamp(until, UTC)
+            error.retry_after = max(0.0, until - now)
             error.organization_id = self._organization_of(key)
             if error.organization_id is not None and until > now:
                 self._quota_blocks.block(key, until)
@@ -389,17 +406,20 @@ class BaseClient:
             # Every organization of the process waits: sending for another one from the same
             # address only prolongs the block. The wait happens before the next send.
             _metrics.throttled("ip")
-            self._ip_throttle.blocked(at_least=_server_wait(response, self._clock()) or 0.0)
+            error.retry_after = self._ip_throttle.blocked(at_least=error.retry_after or 0.0)
             return 0.0 if retries_done < self.max_retries else None
         paused = False
         if error.code == 1070:
             _metrics.throttled("concurrency")
+            if error.retry_after is None:
+                error.retry_after = INITIAL_RETRY_DELAY  # one of the 5 in flight ends soon
         elif error.code == 44 or response.status_code == 429:
             _metrics.throttled("minute")
+            error.retry_after = self._minute_wait(response)
             # Every caller sharing the budget (threads, processes, hosts with Redis) holds back
             # for the minute, whether or not this one tries again: a service that answers its
             # own caller at once must still keep its other workers from adding to Zoho's count.
-            paused = self._budget.pause(key, min(self._minute_wait(response), MAX_SERVER_WAIT))
+            paused = self._budget.pause(key, min(error.retry_after, MAX_SERVER_WAIT))
         delay = self._retry_delay_for_response(error, response, options, retries_done)
         if delay is not None and paused:
             return 0.0  # the budget's next permit for ``key`` waits the pause out
@@ -416,7 +436,7 @@ class BaseClient:
         return None
 
     @staticmethod
-    def _connection_error(exc: httpx.TransportError, options: RequestOptions) -> APIError:
+    def _connection_error(exc: httpx.TransportError, options: RequestOptions) -> APIConnectionError:
         # The message names the call but not the URL's query nor any header.
         where = f"{options.method.upper()} {options.path}"
         if isinstance(exc, httpx.TimeoutException):

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .._exceptions import (
-    APIError,
+    APIStatusError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -18,10 +18,11 @@ from .._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
+from .._http import httpx
 from ._constants import NOT_FOUND_CODES, RATE_LIMIT_CODES
 from ._ip_throttle import is_ip_block
 
-__all__ = ["make_api_error", "parse_envelope"]
+__all__ = ["make_api_error", "parse_envelope", "without_credentials"]
 
 _MAX_MESSAGE = 500
 
@@ -45,16 +46,33 @@ def parse_envelope(content: bytes) -> tuple[dict[str, Any] | None, int | None, s
     )
 
 
+def without_credentials(response: httpx.Response) -> httpx.Response:
+    """Zoho's answer as the error keeps it: the same status, headers and body, and a copy of
+    its request without the ``Authorization`` header (an exception never holds a token,
+    SECURITY 38)."""
+    sent = response.request
+    headers = sent.headers.copy()
+    headers.pop("Authorization", None)
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=response.content,
+        request=httpx.Request(sent.method, sent.url, headers=headers),
+    )
+
+
 def make_api_error(
     status_code: int,
     content: bytes,
     *,
     after_refresh: bool = False,
-) -> APIError:
+    response: httpx.Response | None = None,
+) -> APIStatusError:
     """The error for an answer that is not a success.
 
     ``after_refresh`` tells that the request already went out again with a fresh token: a
-    second code 57 then means the token lacks the scope (ZOHO.md).
+    second code 57 then means the token lacks the scope (ZOHO.md). ``response`` (the answer
+    ``status_code`` and ``content`` came from) is kept on the error, without the token.
     """
     body, code, message = parse_envelope(content)
     # Zoho's per-IP block is known by its wording only (no published status, code or format).
@@ -68,7 +86,7 @@ def make_api_error(
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     label = f"Zoho Invoice API: {text} (HTTP {status_code}"
     label += f", code {code})" if code is not None else ")"
-    cls: type[APIError]
+    cls: type[APIStatusError]
     if ip_blocked:
         cls = IPBlockedError
     elif code == 45:
@@ -90,7 +108,13 @@ def make_api_error(
     elif status_code >= 500:
         cls = InternalServerError
     else:
-        cls = APIError
-    error = cls(label, status_code=status_code, code=code, body=body)
+        cls = APIStatusError
+    error = cls(
+        label,
+        status_code=status_code,
+        code=code,
+        body=body,
+        response=without_credentials(response) if response is not None else None,
+    )
     error.message = text
     return error

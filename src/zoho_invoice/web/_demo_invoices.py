@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
-    APIError,
+    APIStatusError,
     ConfigurationError,
     ConnectionNotFoundError,
     DailyQuotaExceeded,
@@ -67,7 +67,7 @@ def describe_error(exc: Exception) -> str:
             + (f" ({redact(exc.message)[:200]})" if exc.message else "")
             + ". Reload in a minute."
         )
-    if isinstance(exc, APIError):
+    if isinstance(exc, APIStatusError):  # not APIConnectionError: no answer is said below
         return "Zoho answered an error: " + (redact(exc.message)[:300] or "no message")
     if isinstance(exc, ConnectionNotFoundError):
         return "This connection no longer exists."
