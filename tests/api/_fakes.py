@@ -56,13 +56,12 @@ def sync_client(handler: Any, **options: Any) -> ZohoInvoice:
         options.setdefault("organization_id", ORG)
     options.setdefault("quota_blocks", InProcessQuotaBlocks())
     options.setdefault("ip_throttle", IPThrottle())
-    client = ZohoInvoice(
+    options.setdefault("sleep", lambda _seconds: None)
+    return ZohoInvoice(
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         budget=options.pop("budget", UnlimitedBudget()),
         **options,
     )
-    client._sleep = lambda _seconds: None
-    return client
 
 
 class FakeProvider:

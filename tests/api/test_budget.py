@@ -71,8 +71,7 @@ def test_client_waits_for_permit_instead_of_failing() -> None:
     budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
     recorder = Recorder(zoho(invoices=[]))
     slept: list[float] = []
-    with sync_client(recorder, budget=budget) as client:
-        client._sleep = slept.append
+    with sync_client(recorder, budget=budget, sleep=slept.append) as client:
         for _ in range(3):
             client.invoices.list()
     assert len(recorder.requests) == 3

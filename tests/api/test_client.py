@@ -79,9 +79,7 @@ def test_filters_pass_through_and_body_is_exact_json() -> None:
 def test_retries_5xx_then_succeeds_with_jittered_backoff() -> None:
     recorder = Recorder(zoho(503, 1, "busy"), zoho(502, 1), zoho(invoice=INVOICE))
     sleeps: list[float] = []
-    with sync_client(recorder) as client:
-        client._sleep = sleeps.append
-        client._random = lambda: 0.0
+    with sync_client(recorder, sleep=sleeps.append, random=lambda: 0.0) as client:
         client.invoices.get("1")
     assert len(recorder.requests) == 3
     assert sleeps == [0.5, 1.0]
@@ -100,8 +98,7 @@ def test_429_honours_retry_after() -> None:
     )
     recorder = Recorder(throttled, zoho(invoice=INVOICE))
     sleeps: list[float] = []
-    with sync_client(recorder) as client:
-        client._sleep = sleeps.append
+    with sync_client(recorder, sleep=sleeps.append) as client:
         client.invoices.get("1")
     assert sleeps == [7.0]
 

@@ -30,17 +30,16 @@ def async_client(handler: Any, **options: Any) -> AsyncZohoInvoice:
     if "token_provider" not in options:
         options.setdefault("access_token", "1000.tok.en")
         options.setdefault("organization_id", ORG)
-    client = AsyncZohoInvoice(
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        budget=options.pop("budget", UnlimitedBudget()),
-        **options,
-    )
 
     async def no_sleep(_seconds: float) -> None:
         return None
 
-    client._sleep = no_sleep
-    return client
+    options.setdefault("sleep", no_sleep)
+    return AsyncZohoInvoice(
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        budget=options.pop("budget", UnlimitedBudget()),
+        **options,
+    )
 
 
 def test_request_answers_zohos_envelope_under_the_api_root() -> None:
@@ -199,8 +198,8 @@ def test_request_takes_a_budget_permit_per_send_the_refresh_resend_included() ->
     budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
     recorder = Recorder(zoho(401, 57), zoho(comments=[]), zoho(comments=[]))
     slept: list[float] = []
-    with sync_client(recorder, budget=budget, token_provider=FakeProvider()) as client:
-        client._sleep = slept.append
+    client = sync_client(recorder, budget=budget, token_provider=FakeProvider(), sleep=slept.append)
+    with client:
         client.request("GET", "/invoices/1/comments")
         client.request("GET", "/invoices/1/comments")
     assert len(recorder.requests) == 3
