@@ -232,20 +232,7 @@ def connections_list(
     finally:
         vault.close()
     if as_json:
-        rows = [
-            {
-                "id": c.id,
-                "owner": c.owner,
-                "location": c.location,
-                "api_domain": c.api_domain,
-                "organization_id": c.organization_id,
-                "scopes": list(c.scopes),
-                "status": c.status,
-                "created_at": c.created_at.isoformat(),
-                "updated_at": c.updated_at.isoformat(),
-            }
-            for c in connections
-        ]
+        rows = [c.to_json() for c in connections]
         typer.echo(json.dumps({"connections": rows}, indent=2))
         return
     if not connections:

@@ -29,6 +29,21 @@ class Connection:
     #: a connection made before the vault recorded users, until its owner reconnects.
     zoho_user_id: str | None = None
 
+    def to_json(self) -> dict[str, str | list[str] | None]:
+        """The connection as the JSON API and ``zoho-invoice connections list --json`` show it:
+        the one place that picks its public fields (times in ISO 8601)."""
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "location": self.location,
+            "api_domain": self.api_domain,
+            "organization_id": self.organization_id,
+            "scopes": list(self.scopes),
+            "status": self.status,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
 
 @dataclass(frozen=True)
 class StoredTokens:

@@ -11,38 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from .._exceptions import (
-    APIError,
-    ClientSecretRejectedError,
     ConfigurationError,
     ConnectionNotFoundError,
-    DailyQuotaExceeded,
     DataCenterError,
-    DecryptionError,
     MissingScopeError,
-    RateLimitError,
-    ReauthorizationRequired,
-    TokenUnavailableError,
+    ZohoError,
 )
-from .._redact import redact
 from .._serving import MAX_BODY_BYTES
 from ..settings import Settings
+from ..tokens import ConnectionEvent
+from ..vault import Connection
 from ._context import WebContext
-from ._errors import KEYS_MESSAGE, APIProblem, ErrorBody, error_response
+from ._errors import APIProblem, ErrorBody, error_response, problem_for, problem_response
 
 __all__ = [
     "MIN_KEY_LENGTH",
@@ -56,6 +50,8 @@ __all__ = [
 ]
 
 MAX_OWNER = 200
+#: A longer id is no connection's: refused before the database is asked.
+MAX_CONNECTION_ID = 200
 MAX_URL = 2000
 
 # Only for the OpenAPI document: the check itself is done by _AuthRoute, before validation.
@@ -180,7 +176,16 @@ def _auth_route_class(ctx: WebContext) -> type[APIRoute]:
                 refused = _check_api_key(ctx, request)
                 if refused is not None:
                     return refused
-                return await handler(request)
+                # The one table of answers, here too when another app mounts the router.
+                try:
+                    return await handler(request)
+                except APIProblem as problem:
+                    return problem.response()
+                except ZohoError as exc:
+                    answer = problem_response(request, exc)
+                    if answer is None:
+                        raise
+                    return answer
 
             return checked
 
@@ -232,6 +237,11 @@ class ConnectSessionOut(BaseModel):
 
 
 class ConnectionOut(BaseModel):
+    """A connection as the API shows it (never its tokens); built from ``Connection.to_json``."""
+
+    # A field the vault's view adds and this model lacks is an error, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
     id: str
     owner: str
     location: str
@@ -241,6 +251,10 @@ class ConnectionOut(BaseModel):
     status: Literal["active", "needs_reauth", "revoked"]
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionOut:
+        return cls.model_validate(connection.to_json())
 
 
 class OrganizationOut(BaseModel):
@@ -275,20 +289,6 @@ class AccessTokenOut(BaseModel):
     api_domain: str
 
 
-def connection_out(conn: Any) -> ConnectionOut:
-    return ConnectionOut(
-        id=str(conn.id),
-        owner=conn.owner,
-        location=conn.location,
-        api_domain=conn.api_domain,
-        organization_id=conn.organization_id,
-        scopes=list(conn.scopes),
-        status=conn.status,
-        created_at=conn.created_at,
-        updated_at=conn.updated_at,
-    )
-
-
 def _err(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
@@ -308,64 +308,11 @@ _ZOHO_CALL: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _needs_reauth(exc: ReauthorizationRequired) -> APIProblem:
-    return APIProblem(
-        409,
-        "needs_reauth",
-        f"the connection is {exc.status}: send its user through a new connect session",
-    )
-
-
-def _rate_limited(exc: RateLimitError) -> APIProblem:
-    """429 with a ``Retry-After`` that means it: a minute, or the daily quota's reset."""
-    if isinstance(exc, DailyQuotaExceeded) and exc.resets_at is not None:
-        wait = max(1, math.ceil((exc.resets_at - datetime.now(UTC)).total_seconds()))
-        return APIProblem(
-            429,
-            "daily_quota_exceeded",
-            "Zoho's daily API quota for this organization is spent; it is renewed at "
-            f"{exc.resets_at:%Y-%m-%d %H:%M} UTC",
-            headers={"Retry-After": str(wait)},
-        )
-    return APIProblem(
-        429,
-        "rate_limited",
-        "Zoho's request limit for this organization was reached: " + redact(exc.message)[:300],
-        headers={"Retry-After": "60"},
-    )
-
-
-def _token_unavailable(exc: TokenUnavailableError) -> APIProblem:
-    retry = max(1, round(exc.retry_after)) if exc.retry_after else 30
-    if isinstance(exc, ClientSecretRejectedError):
-        # The service's configuration, not the connection: say what the operator must fix.
-        return APIProblem(
-            503,
-            "client_secret_rejected",
-            "Zoho Accounts rejects this service's client secret (invalid_client_secret): fix "
-            "ZOHO_CLIENT_SECRET; the connection itself is fine",
-            headers={"Retry-After": str(retry)},
-        )
-    return APIProblem(
-        503,
-        "token_unavailable",
-        f"no valid access token right now; retry in about {retry} seconds",
-        headers={"Retry-After": str(retry)},
-    )
-
-
 def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[OrganizationOut]:
-    """The connection's organizations from Zoho, or an ``APIProblem`` saying why not."""
+    """The connection's organizations from Zoho, or an ``APIProblem`` saying why not (the
+    demo's chooser shows it as a page)."""
     try:
         orgs = ctx.connection_organizations(connection_id)
-    except ReauthorizationRequired as exc:
-        raise _needs_reauth(exc) from None
-    except ConnectionNotFoundError:
-        raise APIProblem(404, "not_found", "no connection with that id") from None
-    except TokenUnavailableError as exc:
-        raise _token_unavailable(exc) from None
-    except RateLimitError as exc:
-        raise _rate_limited(exc) from None
     except MissingScopeError:
         raise APIProblem(
             403,
@@ -373,10 +320,11 @@ def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[O
             "the connection was not granted ZohoInvoice.settings.READ, which reading "
             "organizations needs: add it to ZOHO_SCOPES and reconnect",
         ) from None
-    except APIError as exc:
-        raise APIProblem(
-            502, "zoho_error", "Zoho answered an error: " + redact(exc.message)[:300]
-        ) from None
+    except ZohoError as exc:
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        raise problem from None
     return [
         OrganizationOut(
             organization_id=o.organization_id,
@@ -389,7 +337,9 @@ def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[O
     ]
 
 
-def set_organization_or_problem(ctx: WebContext, connection_id: str, organization_id: str) -> Any:
+def set_organization_or_problem(
+    ctx: WebContext, connection_id: str, organization_id: str
+) -> Connection:
     """Bind ``organization_id`` only if Zoho lists it for the connection; the updated connection.
 
     One code path for the JSON API and the demo's chooser.
@@ -402,11 +352,8 @@ def set_organization_or_problem(ctx: WebContext, connection_id: str, organizatio
             "organization_id is not one of this connection's organizations "
             "(GET /api/connections/{id}/organizations lists them)",
         )
-    try:
-        ctx.vault.set_organization(connection_id, organization_id)
-        return ctx.vault.get_connection(connection_id)
-    except ConnectionNotFoundError:
-        raise APIProblem(404, "not_found", "no connection with that id") from None
+    ctx.vault.set_organization(connection_id, organization_id)
+    return ctx.vault.get_connection(connection_id)
 
 
 def api_router(ctx: WebContext) -> APIRouter:
@@ -425,13 +372,10 @@ def api_router(ctx: WebContext) -> APIRouter:
         tags=["connections"],
     )
 
-    def _get(connection_id: str) -> Any:
-        if len(connection_id) > 200:
-            raise APIProblem(404, "not_found", "no connection with that id")
-        try:
-            return ctx.vault.get_connection(connection_id)
-        except ConnectionNotFoundError:
-            raise APIProblem(404, "not_found", "no connection with that id") from None
+    def _get(connection_id: str) -> Connection:
+        if len(connection_id) > MAX_CONNECTION_ID:
+            raise ConnectionNotFoundError("no connection with that id")
+        return ctx.vault.get_connection(connection_id)
 
     @router.post(
         "/connect-sessions",
@@ -470,7 +414,7 @@ def api_router(ctx: WebContext) -> APIRouter:
     ) -> ConnectionList:
         """The connections, optionally only those of one owner."""
         return ConnectionList(
-            connections=[connection_out(c) for c in ctx.vault.list_connections(owner=owner)]
+            connections=[ConnectionOut.of(c) for c in ctx.vault.list_connections(owner=owner)]
         )
 
     @router.get(
@@ -480,7 +424,7 @@ def api_router(ctx: WebContext) -> APIRouter:
     )
     def get_connection(connection_id: str) -> ConnectionOut:
         """One connection (never its tokens)."""
-        return connection_out(_get(connection_id))
+        return ConnectionOut.of(_get(connection_id))
 
     @router.post(
         "/connections/{connection_id}/access-token",
@@ -495,17 +439,7 @@ def api_router(ctx: WebContext) -> APIRouter:
     def access_token(connection_id: str) -> AccessTokenOut:
         """A valid access token for the connection, refreshed ahead of expiry when needed."""
         conn = _get(connection_id)
-        try:
-            token = ctx.manager.get_access_token(conn.id)
-        except ReauthorizationRequired as exc:
-            raise _needs_reauth(exc) from None
-        except ConnectionNotFoundError:
-            raise APIProblem(404, "not_found", "no connection with that id") from None
-        except TokenUnavailableError as exc:
-            raise _token_unavailable(exc) from None
-        except DecryptionError:
-            # Not the caller's fault and not transient: say which setting to look at.
-            raise APIProblem(500, "encryption_keys", KEYS_MESSAGE) from None
+        token = ctx.manager.get_access_token(conn.id)
         try:
             api_domain = ctx.datacenters.get(conn.location).api_domain
         except DataCenterError:
@@ -532,7 +466,7 @@ def api_router(ctx: WebContext) -> APIRouter:
     def update_connection(connection_id: str, body: SetOrganizationIn) -> ConnectionOut:
         """Bind one of the user's organizations: API calls on the connection then use it."""
         conn = _get(connection_id)
-        return connection_out(set_organization_or_problem(ctx, conn.id, body.organization_id))
+        return ConnectionOut.of(set_organization_or_problem(ctx, conn.id, body.organization_id))
 
     @router.delete(
         "/connections/{connection_id}",
@@ -542,13 +476,8 @@ def api_router(ctx: WebContext) -> APIRouter:
     )
     def disconnect(connection_id: str, background: BackgroundTasks) -> Response:
         """Forget the connection's tokens now; revoke them at Zoho in the background."""
-        from ..tokens import ConnectionEvent
-
         conn = _get(connection_id)
-        try:
-            revoked = ctx.vault.disconnect(conn.id)
-        except ConnectionNotFoundError:
-            raise APIProblem(404, "not_found", "no connection with that id") from None
+        revoked = ctx.vault.disconnect(conn.id)
         background.add_task(ctx.process_revocations)
         ctx.emit(
             ConnectionEvent(

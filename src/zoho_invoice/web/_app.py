@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -73,7 +73,7 @@ def connect_router(
     oauth: OAuthClient | None = None,
     manager: TokenManager | None = None,
     context: WebContext | None = None,
-) -> Any:
+) -> APIRouter:
     """The browser routes (``/connect/{token}``, ``/callback``) to mount in your app.
 
     >>> app.include_router(connect_router(settings, vault=vault, oauth=oauth))  # doctest: +SKIP
@@ -90,7 +90,7 @@ def api_router(
     oauth: OAuthClient | None = None,
     manager: TokenManager | None = None,
     context: WebContext | None = None,
-) -> Any:
+) -> APIRouter:
     """The JSON API (``/api/...``) to mount in your app; it needs ``ZOHO_API_KEY`` (32 or more
     characters, else ``ConfigurationError``)."""
     if context is None:

@@ -1,6 +1,8 @@
 """The demo dashboard (``create_app(demo=True)``): connect, list, pick an organization, disconnect.
 
-Its forms carry a CSRF token that must equal the one in the page's cookie (double submit).
+Its forms carry a CSRF token that must equal the one in the page's cookie (double submit). A
+connection that is not the demo's, or is gone, raises ``ConnectionNotFoundError``: the app's
+error handlers answer it with the "No such connection" page (``_errors``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from .._exceptions import ConnectionNotFoundError, VaultUnavailableError, ZohoError
+from ..vault import Connection
 from ._api import set_organization_or_problem
 from ._context import WebContext
 from ._demo_invoices import (
@@ -37,7 +39,7 @@ CSRF_COOKIE = "zoho_invoice_demo_csrf"
 
 @dataclass
 class _Row:
-    conn: Any
+    conn: Connection
     organization_name: str | None
     choices: list[tuple[str, str]]
     panel: InvoicePanel | None = None
@@ -70,7 +72,16 @@ def demo_router(ctx: WebContext) -> APIRouter:
             status_code=403,
         )
 
-    def organizations_of(conn: Any) -> list[tuple[str, str]]:
+    def demo_connection(connection_id: str, *, ready: bool = False) -> Connection:
+        """The demo owner's connection (``ready``: active, with an organization)."""
+        conn = ctx.vault.get_connection(connection_id[:200])
+        if conn.owner != DEMO_OWNER or (
+            ready and (conn.status != "active" or not conn.organization_id)
+        ):
+            raise ConnectionNotFoundError("no such connection")
+        return conn
+
+    def organizations_of(conn: Connection) -> list[tuple[str, str]]:
         try:
             orgs = ctx.connection_organizations(str(conn.id))
         except Exception as exc:
@@ -179,19 +190,7 @@ def demo_router(ctx: WebContext) -> APIRouter:
             rates=[v[:32] for v in rate],
             tax_id=tax_id,
         )
-        try:
-            conn = ctx.vault.get_connection(connection_id[:200])
-            if conn.owner != DEMO_OWNER or conn.status != "active" or not conn.organization_id:
-                raise ConnectionNotFoundError("no such connection")
-        except ConnectionNotFoundError:
-            return problem_page(
-                ctx,
-                request,
-                title="No such connection",
-                message="It may have been disconnected, or has no organization yet.",
-                hint="Go back to the dashboard.",
-                status_code=404,
-            )
+        conn = demo_connection(connection_id, ready=True)
         try:
             body = form.body()
         except ValueError as exc:
@@ -226,20 +225,7 @@ def demo_router(ctx: WebContext) -> APIRouter:
     ) -> Response:
         if not _csrf_ok(request, csrf_token):
             return forbidden(request)
-        try:
-            conn = ctx.vault.get_connection(connection_id)
-            if conn.owner != DEMO_OWNER:
-                raise ConnectionNotFoundError("no such connection")
-            ctx.vault.disconnect(conn.id)
-        except ConnectionNotFoundError:
-            return problem_page(
-                ctx,
-                request,
-                title="No such connection",
-                message="It may have been removed already.",
-                hint="Go back to the dashboard.",
-                status_code=404,
-            )
+        ctx.vault.disconnect(demo_connection(connection_id).id)
         background.add_task(ctx.process_revocations)
         return redirect(f"{_base(request)}/?status=disconnected")
 
@@ -252,21 +238,10 @@ def demo_router(ctx: WebContext) -> APIRouter:
     ) -> Response:
         if not _csrf_ok(request, csrf_token):
             return forbidden(request)
+        conn = demo_connection(connection_id)
         try:
-            conn = ctx.vault.get_connection(connection_id[:200])
-            if conn.owner != DEMO_OWNER:
-                raise ConnectionNotFoundError("no such connection")
             # The JSON API's code path: only an organization Zoho lists for the user is bound.
             set_organization_or_problem(ctx, str(conn.id), organization_id)
-        except ConnectionNotFoundError:
-            return problem_page(
-                ctx,
-                request,
-                title="No such connection",
-                message="It may have been removed already.",
-                hint="Go back to the dashboard.",
-                status_code=404,
-            )
         except APIProblem as problem:
             if problem.error == "unknown_organization":
                 message = "It is not one of this connection's organizations."
