@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from api._fakes import Recorder, sync_client, zoho
 from zoho_invoice.api._pagination import Page, parse_page
@@ -55,3 +56,33 @@ def test_search_criteria_are_typed_and_the_client_hands_them_out() -> None:
     assert page.page_context.search_criteria == CRITERIA
     assert page.page_context.report_name == "Invoices"
     assert [i.invoice_id for i in page] == ["5"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 0, "invoices": None},  # a null list: no items
+        {"code": 0},  # no list at all
+        {"code": 0, "invoices": [{"invoice_id": 1}, {"invoice_id": 2}]},  # a full page
+        {"code": 0, "invoices": [{"invoice_id": 1}]},  # a short one
+        {"code": 0, "invoices": [{"invoice_id": 1}], "page_context": DOCUMENTED},
+    ],
+)
+def test_a_decoded_answer_and_its_bytes_give_the_same_page(body: dict[str, Any]) -> None:
+    """One parser: ``Page.from_body`` (resources that decode first) reads as ``parse_page``."""
+    _, from_bytes = parse_page(json.dumps(body).encode(), "invoices", Invoice, page=3, per_page=2)
+    from_dict = Page.from_body(body, "invoices", Invoice, page=3, per_page=2)
+    assert from_dict == from_bytes
+    expected = len(body.get("invoices") or [])
+    assert len(from_dict) == expected
+    if "page_context" not in body:
+        assert from_dict.page_context.page == 3
+        assert from_dict.has_more == (expected >= 2)
+
+
+def test_an_item_zoho_cannot_have_sent_is_refused_by_both() -> None:
+    body = {"code": 0, "invoices": [{"invoice_id": {"not": "an id"}}]}
+    with pytest.raises(ValidationError):
+        parse_page(json.dumps(body).encode(), "invoices", Invoice, page=1, per_page=2)
+    with pytest.raises(ValidationError):
+        Page.from_body(body, "invoices", Invoice, page=1, per_page=2)

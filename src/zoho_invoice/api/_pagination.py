@@ -42,19 +42,12 @@ class Page(Generic[M]):
     def from_body(
         cls, body: dict[str, Any], key: str, model: type[M], *, page: int, per_page: int
     ) -> Page[M]:
-        raw = body.get(key) or []
-        items = [model.model_validate(item) for item in raw]
-        context = body.get("page_context")
-        if isinstance(context, list) and len(context) == 1:
-            context = context[0]  # as Zoho's pages print it: a list of one object
-        if isinstance(context, dict):
-            page_context = PageContext.model_validate(context)
-        else:
-            # No page_context: a full page suggests there may be more.
-            page_context = PageContext(
-                page=page, per_page=per_page, has_more_page=len(items) >= per_page
-            )
-        return cls(items=items, page_context=page_context)
+        """The page in an answer already decoded; the same rules as :func:`parse_page`, which
+        reads the answer's bytes (one envelope model for both)."""
+        items, context = _contents(
+            _envelope_for(key, model).model_validate(body), key, page=page, per_page=per_page
+        )
+        return cls(items=cast(list[M], items), page_context=context)
 
 
 class _Envelope(BaseModel):
@@ -69,8 +62,22 @@ class _Envelope(BaseModel):
 def _envelope_for(key: str, model: type[BaseModel]) -> type[_Envelope]:
     # One model per list, so a page is parsed and validated in one pass from the raw bytes
     # (pydantic-core), not decoded to dicts first and validated after.
-    fields: Any = {key: (list[model], [])}  # type: ignore[valid-type]
+    # ``null`` for the list reads as no items, as an absent list does.
+    fields: Any = {key: (list[model] | None, [])}  # type: ignore[valid-type]
     return create_model(f"{model.__name__}ListEnvelope", __base__=_Envelope, **fields)
+
+
+def _contents(
+    envelope: _Envelope, key: str, *, page: int, per_page: int
+) -> tuple[list[Any], PageContext]:
+    """The items and page context of a parsed envelope. Zoho's ``page_context`` (an object, or
+    a list of one as its pages print it: ``PageContext`` reads both); without one, a full page
+    suggests there may be more."""
+    items: list[Any] = getattr(envelope, key) or []
+    context = envelope.page_context or PageContext(
+        page=page, per_page=per_page, has_more_page=len(items) >= per_page
+    )
+    return items, context
 
 
 def parse_page(
@@ -78,11 +85,8 @@ def parse_page(
 ) -> tuple[int | None, Page[M]]:
     """Zoho's ``code`` and the page, parsed from the answer's bytes."""
     envelope = _envelope_for(key, model).model_validate_json(content)
-    items = cast(list[M], getattr(envelope, key))
-    context = envelope.page_context or PageContext(
-        page=page, per_page=per_page, has_more_page=len(items) >= per_page
-    )
-    return envelope.code, Page(items=items, page_context=context)
+    items, context = _contents(envelope, key, page=page, per_page=per_page)
+    return envelope.code, Page(items=cast(list[M], items), page_context=context)
 
 
 def _next_page(page: Page[Any], number: int) -> int | None:
