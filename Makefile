@@ -6,23 +6,25 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+# The sandbox (./sandbox, distribution zoho-invoice-sandbox) is installed in the same pip
+# command, so the resolver takes this local project for the `sandbox` extra.
+$(STAMP): pyproject.toml sandbox/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e ./sandbox -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/zoho-invoice demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src sandbox/src tests bench
+	$(BIN)/ruff format --check src sandbox/src tests bench
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src sandbox/src tests bench
+	$(BIN)/ruff check --fix src sandbox/src tests bench
 
 test: lint
 	$(BIN)/pytest

@@ -71,7 +71,7 @@ def sandbox_server() -> Iterator[str]:
     """The sandbox under uvicorn in its own process; yields its base URL."""
     port = _free_port()
     code = (
-        "from zoho_invoice.sandbox import serve_sandbox; "
+        "from zoho_invoice_sandbox import serve_sandbox; "
         f"serve_sandbox('127.0.0.1', {port}, None, None)"
     )
     process = subprocess.Popen(

@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.vault import KeyRing
 from zoho_invoice.web import create_app
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 BOB = "bob@bluebird.example"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from zoho_invoice.sandbox import SandboxWorld
+from zoho_invoice_sandbox import SandboxWorld
 
 ALICE = "alice@acme.example"
 FULL_ACCESS = ("ZohoInvoice.fullaccess.all",)

@@ -15,8 +15,8 @@ from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import _invoices
 from zoho_invoice.cli._app import app as cli_app
-from zoho_invoice.sandbox import running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
 @pytest.fixture(scope="module")

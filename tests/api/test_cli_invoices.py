@@ -17,8 +17,8 @@ from zoho_invoice._http import httpx
 from zoho_invoice.api import InProcessQuotaBlocks, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import _invoices
 from zoho_invoice.cli._invoices import ExportFormat, export_invoices
-from zoho_invoice.sandbox import running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 INVOICES = 430
 

@@ -13,8 +13,8 @@ from sandbox_support import FULL_ACCESS, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import _invoices
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 ISHAAN = "ishaan@indigo.example"
 

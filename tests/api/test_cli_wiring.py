@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows import connected
-from zoho_invoice.sandbox.invoice import seed_organization
+from zoho_invoice_sandbox.invoice import seed_organization
 
 
 def test_invoices_list_and_export_through_the_environment(

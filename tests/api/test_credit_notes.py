@@ -25,7 +25,7 @@ from zoho_invoice.api.types import (
     InvoiceParams,
     LineItemParams,
 )
-from zoho_invoice.sandbox import RunningSandbox, create_sandbox_app, running_sandbox
+from zoho_invoice_sandbox import RunningSandbox, create_sandbox_app, running_sandbox
 
 CREDIT_SCOPES = SCOPES + ",ZohoInvoice.creditnotes.ALL"
 

@@ -27,8 +27,8 @@ from zoho_invoice.api.types import (
     InvoiceComment,
     InvoicePayment,
 )
-from zoho_invoice.sandbox import RunningSandbox, create_sandbox_app, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, create_sandbox_app, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 EXAMPLES = Path(__file__).parents[1] / "contract" / "examples" / "invoices"
 PDF = b"%PDF-1.4\n" + b"p" * 3000 + b"\n%%EOF\n"

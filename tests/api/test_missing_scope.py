@@ -14,8 +14,8 @@ import pytest
 from flows import Connected, connected
 from zoho_invoice import MissingScopeError, TokenManager, ZohoInvoice
 from zoho_invoice.api import AsyncZohoInvoice
-from zoho_invoice.sandbox.invoice import seed_organization
 from zoho_invoice.tokens import AsyncTokenManager
+from zoho_invoice_sandbox.invoice import seed_organization
 
 # Invoices and settings, but not contacts.
 NARROW = ["ZohoInvoice.settings.ALL", "ZohoInvoice.invoices.ALL"]

@@ -16,8 +16,8 @@ from zoho_invoice import RateLimitError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import TokenBucketBudget, ZohoInvoice
 from zoho_invoice.api._base_client import RequestOptions
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
 class Clock:

@@ -20,7 +20,7 @@ import pytest
 from api._sandbox import SCOPES, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
-from zoho_invoice.sandbox import running_sandbox
+from zoho_invoice_sandbox import running_sandbox
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _BLOCK = re.compile(

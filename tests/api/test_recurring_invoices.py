@@ -21,8 +21,8 @@ from zoho_invoice import BadRequestError, NotFoundError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.api.types import RecurringInvoiceParams
-from zoho_invoice.sandbox import RunningSandbox, create_sandbox_app, running_sandbox
-from zoho_invoice.sandbox.invoice._recurring import occurrence
+from zoho_invoice_sandbox import RunningSandbox, create_sandbox_app, running_sandbox
+from zoho_invoice_sandbox.invoice._recurring import occurrence
 
 DAY = 86_400.0
 

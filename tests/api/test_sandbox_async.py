@@ -14,8 +14,8 @@ from api._sandbox import ALICE, amint
 from zoho_invoice import InternalServerError, MissingScopeError, NotFoundError, RateLimitError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, TokenInfo, UnlimitedBudget
-from zoho_invoice.sandbox import Fault, SandboxWorld, create_sandbox_app
-from zoho_invoice.sandbox.invoice import AsyncInvoiceSandboxControl
+from zoho_invoice_sandbox import Fault, SandboxWorld, create_sandbox_app
+from zoho_invoice_sandbox.invoice import AsyncInvoiceSandboxControl
 
 pytestmark = pytest.mark.anyio
 BASE = "http://sandbox.test"

@@ -19,8 +19,8 @@ from zoho_invoice import APIError, BadRequestError, NotFoundError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.api.types import CustomFieldParams, InvoiceParams
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 RESOURCES = ["contacts", "items", "invoices", "estimates", "customer_payments"]
 MISSING = "460000000099999"

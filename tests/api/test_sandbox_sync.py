@@ -23,8 +23,8 @@ from zoho_invoice import (
 from zoho_invoice._http import httpx
 from zoho_invoice.api import TokenBucketBudget, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.api.types import ContactParams, InvoiceParams, LineItemParams
-from zoho_invoice.sandbox import Fault, RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import Fault, RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
 class Clock:

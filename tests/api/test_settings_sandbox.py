@@ -14,8 +14,8 @@ from zoho_invoice import BadRequestError, NotFoundError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
 from zoho_invoice.api.types import ContactPersonParams, InvoiceParams, LineItemParams
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 OLIVER = "oliver@owen.example"
 

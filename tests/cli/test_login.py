@@ -14,8 +14,8 @@ from support import free_port
 from zoho_invoice import Settings, TokenManager, ZohoInvoice
 from zoho_invoice._http import httpx
 from zoho_invoice.cli._login import LoginResult, loopback_redirect, run_login
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.vault import KeyRing
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ import pytest
 
 from support import free_port
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import datacenters_table
 from zoho_invoice.vault import KeyRing
+from zoho_invoice_sandbox import datacenters_table
 
 pytestmark = pytest.mark.e2e
 

@@ -40,8 +40,8 @@ from pydantic import BaseModel
 from api._sandbox import CLIENT, REDIRECT, SECRET, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import types as api_types
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.json"))

@@ -29,11 +29,11 @@ from flows import PUBLIC_URL, connect_via_web
 from support import free_port
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import Fault, RunningSandbox, running_sandbox
 from zoho_invoice.tokens import TokenManager
 from zoho_invoice.vault import KeyRing, Vault
 from zoho_invoice.vault._models import ConnectionRow, RefreshLeaseRow
 from zoho_invoice.web import create_app
+from zoho_invoice_sandbox import Fault, RunningSandbox, running_sandbox
 
 pytestmark = pytest.mark.e2e
 

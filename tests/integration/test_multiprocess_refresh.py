@@ -23,9 +23,9 @@ from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web, refresh_grants
 from zoho_invoice import Settings, Vault
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
 from zoho_invoice.vault import KeyRing
 from zoho_invoice.web import create_app
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 API_KEY = "multiprocess-api-key-0123456789-abcdef"
 WORKERS = 6

@@ -23,9 +23,9 @@ import pytest
 
 from api._sandbox import ALICE, mint
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import RunningSandbox, running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
 from zoho_invoice.vault import KeyRing, Vault
+from zoho_invoice_sandbox import RunningSandbox, running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 # A worker as a real one is built: blocks from the settings (the environment), the token from
 # the environment (never on the command line), then ``calls`` requests; prints what happened.

@@ -24,7 +24,7 @@ from zoho_invoice import (
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenter, DataCenterTable
 from zoho_invoice.oauth import AsyncOAuthClient, OAuthClient, code_challenge, make_code_verifier
-from zoho_invoice.sandbox import create_sandbox_app, datacenters_table
+from zoho_invoice_sandbox import create_sandbox_app, datacenters_table
 
 SECRET = "client-secret-value-42"
 ACCESS = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"

@@ -17,7 +17,7 @@ import pytest
 from starlette.applications import Starlette
 
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import AsyncSandboxControl, SandboxWorld, create_sandbox_app
+from zoho_invoice_sandbox import AsyncSandboxControl, SandboxWorld, create_sandbox_app
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenterTable
-from zoho_invoice.sandbox import (
+from zoho_invoice_sandbox import (
     AsyncSandboxControl,
     SandboxControl,
     SandboxWorld,

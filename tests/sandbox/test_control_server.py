@@ -18,8 +18,8 @@ import pytest
 
 from support import free_port
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import SandboxControl
-from zoho_invoice.sandbox._world import JOURNAL_ENTRY_TEXT
+from zoho_invoice_sandbox import SandboxControl
+from zoho_invoice_sandbox._world import JOURNAL_ENTRY_TEXT
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def sandbox_process(
     """``serve_sandbox`` in its own process; ``key`` goes in ``ZOHO_SANDBOX_CONTROL_KEY``
     (``None``: unset, so the sandbox makes one up)."""
     code = (
-        "from pathlib import Path; from zoho_invoice.sandbox import serve_sandbox; "
+        "from pathlib import Path; from zoho_invoice_sandbox import serve_sandbox; "
         f"serve_sandbox('127.0.0.1', {port}, Path({str(data_dir)!r}), Path({str(table)!r}))"
     )
     env = {k: v for k, v in os.environ.items() if k != "ZOHO_SANDBOX_CONTROL_KEY"}

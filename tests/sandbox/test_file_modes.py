@@ -11,8 +11,8 @@ import pytest
 
 from private_files import mode, permissive_umask
 from sandbox_support import ALICE, FULL_ACCESS, mint
-from zoho_invoice.sandbox import running_sandbox
-from zoho_invoice.sandbox.invoice import seed_organization
+from zoho_invoice_sandbox import running_sandbox
+from zoho_invoice_sandbox.invoice import seed_organization
 
 pytestmark = [
     pytest.mark.usefixtures(permissive_umask.__name__),

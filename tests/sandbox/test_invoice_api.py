@@ -15,8 +15,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import mint
-from zoho_invoice.sandbox import Fault, SandboxWorld
-from zoho_invoice.sandbox.invoice import create_invoice_app
+from zoho_invoice_sandbox import Fault, SandboxWorld
+from zoho_invoice_sandbox.invoice import create_invoice_app
 
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 

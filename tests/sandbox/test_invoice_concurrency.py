@@ -8,8 +8,8 @@ import threading
 
 from api._sandbox import ALICE, mint
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import running_sandbox
-from zoho_invoice.sandbox.invoice import InvoiceSandboxControl
+from zoho_invoice_sandbox import running_sandbox
+from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
 def test_concurrent_requests_overlap_and_the_eleventh_gets_1070() -> None:

@@ -12,15 +12,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import alice_headers
-from zoho_invoice.sandbox import SandboxWorld
-from zoho_invoice.sandbox.invoice import (
+from zoho_invoice_sandbox import SandboxWorld
+from zoho_invoice_sandbox.invoice import (
     InvoiceLimits,
     InvoiceSandboxControl,
     InvoiceStore,
     create_invoice_app,
     seed_organization,
 )
-from zoho_invoice.sandbox.invoice._resources import INVOICES
+from zoho_invoice_sandbox.invoice._resources import INVOICES
 
 API = "/us/invoice/v3"
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z

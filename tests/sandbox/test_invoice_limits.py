@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from sandbox_support import alice_headers
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import Fault, SandboxWorld
-from zoho_invoice.sandbox.invoice import (
+from zoho_invoice_sandbox import Fault, SandboxWorld
+from zoho_invoice_sandbox.invoice import (
     AsyncInvoiceSandboxControl,
     InvoiceLimits,
     create_invoice_app,

@@ -10,10 +10,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import alice_headers
-from zoho_invoice.sandbox import SandboxWorld
-from zoho_invoice.sandbox.invoice import create_invoice_app
-from zoho_invoice.sandbox.invoice._amounts import compute
-from zoho_invoice.sandbox.invoice._errors import ZohoAPIFailure
+from zoho_invoice_sandbox import SandboxWorld
+from zoho_invoice_sandbox.invoice import create_invoice_app
+from zoho_invoice_sandbox.invoice._amounts import compute
+from zoho_invoice_sandbox.invoice._errors import ZohoAPIFailure
 
 API = "/us/invoice/v3"
 

@@ -15,9 +15,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import mint
-from zoho_invoice.sandbox import SandboxWorld
-from zoho_invoice.sandbox.invoice import create_invoice_app
-from zoho_invoice.sandbox.invoice._resources import INVOICES
+from zoho_invoice_sandbox import SandboxWorld
+from zoho_invoice_sandbox.invoice import create_invoice_app
+from zoho_invoice_sandbox.invoice._resources import INVOICES
 
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 API = "/us/invoice/v3"

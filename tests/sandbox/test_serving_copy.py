@@ -22,5 +22,5 @@ def _code_without_docstring(module_name: str) -> str:
 
 def test_sandbox_serving_is_the_services_serving_code() -> None:
     ours = _code_without_docstring("zoho_invoice._serving")
-    sandbox = _code_without_docstring("zoho_invoice.sandbox._serving")
+    sandbox = _code_without_docstring("zoho_invoice_sandbox._serving")
     assert sandbox == ours

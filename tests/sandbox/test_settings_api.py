@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import FULL_ACCESS, alice_headers, mint
-from zoho_invoice.sandbox import SandboxWorld
-from zoho_invoice.sandbox.invoice import create_invoice_app
+from zoho_invoice_sandbox import SandboxWorld
+from zoho_invoice_sandbox.invoice import create_invoice_app
 
 US = "/us/invoice/v3"
 UK = "/uk/invoice/v3"

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from zoho_invoice.sandbox.invoice._amounts import LineTax, TaxPart, compute
-from zoho_invoice.sandbox.invoice._contact_persons import (
+from zoho_invoice_sandbox.invoice._amounts import LineTax, TaxPart, compute
+from zoho_invoice_sandbox.invoice._contact_persons import (
     ContactPersons,
     invoice_persons,
     invoice_recipients,
     sync_contact_persons,
 )
-from zoho_invoice.sandbox.invoice._errors import ZohoAPIFailure
-from zoho_invoice.sandbox.invoice._resources import CONTACTS, TAXES
-from zoho_invoice.sandbox.invoice._settings import OrgSettings, TaxRules, rules_for, set_rules
-from zoho_invoice.sandbox.invoice._store import InvoiceStore
+from zoho_invoice_sandbox.invoice._errors import ZohoAPIFailure
+from zoho_invoice_sandbox.invoice._resources import CONTACTS, TAXES
+from zoho_invoice_sandbox.invoice._settings import OrgSettings, TaxRules, rules_for, set_rules
+from zoho_invoice_sandbox.invoice._store import InvoiceStore
 
 GST = LineTax(
     "9",

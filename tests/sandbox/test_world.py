@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from zoho_invoice.sandbox import Directory, Fault, SandboxWorld
-from zoho_invoice.sandbox._store import OAuthFailure
-from zoho_invoice.sandbox._world import JOURNAL_ENTRIES, JOURNAL_ENTRY_TEXT
-from zoho_invoice.sandbox.invoice import seed_organization
-from zoho_invoice.sandbox.invoice._resources import INVOICES
+from zoho_invoice_sandbox import Directory, Fault, SandboxWorld
+from zoho_invoice_sandbox._store import OAuthFailure
+from zoho_invoice_sandbox._world import JOURNAL_ENTRIES, JOURNAL_ENTRY_TEXT
+from zoho_invoice_sandbox.invoice import seed_organization
+from zoho_invoice_sandbox.invoice._resources import INVOICES
 
 CLIENT = "1000.WORLDCLIENT"
 

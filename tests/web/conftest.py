@@ -23,11 +23,11 @@ from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget
 from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.oauth import OAuthClient
-from zoho_invoice.sandbox import SandboxWorld, create_sandbox_app, datacenters_table
 from zoho_invoice.settings import Settings
 from zoho_invoice.tokens import ConnectionEvent, TokenManager
 from zoho_invoice.vault import KeyRing, Vault
 from zoho_invoice.web import create_app, organizations_reader, users_reader
+from zoho_invoice_sandbox import SandboxWorld, create_sandbox_app, datacenters_table
 
 SANDBOX_URL = "http://127.0.0.1:9"  # never dialled: the sandbox is reached in process
 PUBLIC_URL = "http://testserver"

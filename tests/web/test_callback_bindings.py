@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from zoho_invoice.sandbox import Fault
+from zoho_invoice_sandbox import Fault
 
 BOB = "bob@bluebird.example"
 ALICE = "alice@acme.example"

@@ -366,7 +366,7 @@ def test_s03_concurrent_double_callback_exchanges_once(harness) -> None:
 
 
 def test_s03_replay_after_a_failed_exchange_is_refused(harness) -> None:
-    from zoho_invoice.sandbox import Fault
+    from zoho_invoice_sandbox import Fault
 
     url = harness.consent(harness.start(), "bob@bluebird.example")
     cookie = harness.binding_for(url)

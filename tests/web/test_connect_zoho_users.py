@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from zoho_invoice.sandbox import Fault
+from zoho_invoice_sandbox import Fault
 
 ALICE = "alice@acme.example"
 BOB = "bob@bluebird.example"

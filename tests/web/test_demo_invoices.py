@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from starlette.testclient import TestClient
 
-from zoho_invoice.sandbox import Fault
-from zoho_invoice.sandbox.invoice import seed_organization
 from zoho_invoice.web._demo import CSRF_COOKIE
+from zoho_invoice_sandbox import Fault
+from zoho_invoice_sandbox.invoice import seed_organization
 
 FRANZ = "franz@fischer.example"
 

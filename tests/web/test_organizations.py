@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoho_invoice.sandbox import Fault
+from zoho_invoice_sandbox import Fault
 
 
 def _connected(harness, email: str, owner: str = "tenant-1") -> str:

@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, text
 
 from support import missing
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import Fault
 from zoho_invoice.vault import KeyRing
+from zoho_invoice_sandbox import Fault
 
 if TYPE_CHECKING:
     from conftest import Harness

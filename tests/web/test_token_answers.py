@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from zoho_invoice._http import httpx
-from zoho_invoice.sandbox import Fault
+from zoho_invoice_sandbox import Fault
 
 BOB = "bob@bluebird.example"
 THROTTLE = {

@@ -16,10 +16,10 @@ from starlette.testclient import TestClient
 from flows import PUBLIC_URL, connect_via_web
 from webhook_receiver import new_secret, receiving
 from zoho_invoice import Settings
-from zoho_invoice.sandbox import running_sandbox
 from zoho_invoice.tokens import OutboxEventSink
 from zoho_invoice.vault import KeyRing
 from zoho_invoice.web import create_app
+from zoho_invoice_sandbox import running_sandbox
 
 API_KEY = "webhook-flow-test-api-key-0123456789abcdef"
 SECRET = new_secret()

@@ -28,7 +28,7 @@ from ..vault import KeyRing
 from ._common import PortOption, err, fail, load_settings, out, run_service, setup_logging
 
 if TYPE_CHECKING:
-    from ..sandbox import SandboxWorld
+    from zoho_invoice_sandbox import SandboxWorld
 
 __all__ = [
     "DemoSetup",
@@ -140,7 +140,7 @@ def prepare_demo(
 
 
 def _write_datacenters(setup: DemoSetup) -> None:
-    from ..sandbox import datacenters_table  # the optional sandbox part
+    from zoho_invoice_sandbox import datacenters_table  # the optional sandbox part
 
     table = datacenters_table(setup.sandbox_url)
     write_private_text(setup.datacenters_file, json.dumps(table, indent=2))
@@ -201,7 +201,7 @@ def demo_settings(setup: DemoSetup, public_url: str = DEMO_PUBLIC_URL) -> Settin
 
 def seed_demo_world(world: SandboxWorld) -> int:
     """Fill every simulated organization with contacts, items and invoices; returns invoices."""
-    from ..sandbox.invoice import seed_organization  # the optional sandbox part
+    from zoho_invoice_sandbox.invoice import seed_organization  # the optional sandbox part
 
     total = 0
     for number, org in enumerate(world.directory.organizations):
@@ -235,8 +235,8 @@ def demo(
     """
     setup_logging(logging.WARNING)
     # The optional sandbox part (the sandbox extra), needed by this command alone.
-    from ..sandbox import running_sandbox
-    from ..sandbox._server import CONTROL_KEY_ENV
+    from zoho_invoice_sandbox import running_sandbox
+    from zoho_invoice_sandbox._server import CONTROL_KEY_ENV
 
     try:
         ensure_private_dir(data_dir)

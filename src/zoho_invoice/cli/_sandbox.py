@@ -47,7 +47,7 @@ def sandbox(
     if ctx.invoked_subcommand is not None:
         return
     setup_logging()
-    from ..sandbox import serve_sandbox  # the optional sandbox part, loaded when run
+    from zoho_invoice_sandbox import serve_sandbox  # the optional sandbox part, loaded when run
 
     try:
         serve_sandbox(host=host, port=port, data_dir=data_dir, datacenters_out=datacenters_out)
@@ -107,8 +107,8 @@ def _seed_running(
     url: str, organization: str, key: str | None, counts: dict[str, int]
 ) -> list[dict[str, object]]:
     """Seed through a running sandbox's control routes; ``all`` asks it for its organizations."""
-    from ..sandbox import SandboxControl  # the optional sandbox part, loaded when run
-    from ..sandbox.invoice import InvoiceSandboxControl
+    from zoho_invoice_sandbox import SandboxControl  # the optional sandbox part, loaded when run
+    from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
     results: list[dict[str, object]] = []
     try:
@@ -144,8 +144,8 @@ def seed_sandbox_folder(
     A running sandbox on that folder sees the rows at once (the same SQLite file).
     ``LookupError`` names the known organizations when ``organization`` is not one of them.
     """
-    from ..sandbox import SandboxWorld  # the optional sandbox part, loaded when run
-    from ..sandbox.invoice import seed_organization
+    from zoho_invoice_sandbox import SandboxWorld  # the optional sandbox part, loaded when run
+    from zoho_invoice_sandbox.invoice import seed_organization
 
     ensure_private_dir(data_dir)
     world = SandboxWorld(base_url="http://127.0.0.1", data_dir=data_dir)

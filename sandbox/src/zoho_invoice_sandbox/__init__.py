@@ -1,6 +1,8 @@
 """A local Zoho: Accounts for every data centre and the Invoice API, with Zoho's limits and errors.
 
-It imports nothing from the rest of ``zoho_invoice``: it stands in for Zoho.
+The distribution ``zoho-invoice-sandbox`` (folder ``sandbox/`` of zoho-invoice-connect): it stands
+in for Zoho and needs nothing of ``zoho_invoice``. Its command is ``zoho-invoice-sandbox`` (serve,
+seed); its pytest plugin gives tests the ``zoho_sandbox`` fixture.
 
 >>> app = create_sandbox_app(base_url="http://127.0.0.1:8090")
 >>> datacenters_table("http://127.0.0.1:8090")["ca"]["api_domain"]
