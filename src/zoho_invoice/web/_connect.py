@@ -21,7 +21,6 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -42,6 +41,8 @@ from .._exceptions import (
 )
 from ..datacenters import DataCenter
 from ..oauth._types import TokenSet
+from ..tokens import ConnectionEvent
+from ..vault import Connection, PendingConnect
 from ._api import is_allowed_return_url
 from ._context import WebContext
 from ._pages import page, problem_page, redirect
@@ -236,7 +237,9 @@ def connect_router(ctx: WebContext) -> APIRouter:
     return router
 
 
-def _consume(ctx: WebContext, request: Request, params: dict[str, str], flow: _Flow) -> Any:
+def _consume(
+    ctx: WebContext, request: Request, params: dict[str, str], flow: _Flow
+) -> PendingConnect:
     """Check this flow's browser binding and the state, and consume the state (SECURITY 1-5)."""
     state = params.get("state")
     if not state:
@@ -510,7 +513,7 @@ def _legacy_claim(
 
 
 def _bind_organization(
-    ctx: WebContext, conn: Any, organizations: list[tuple[str, str]]
+    ctx: WebContext, conn: Connection, organizations: list[tuple[str, str]]
 ) -> str | None:
     """Bind the only organization; with several, the person chooses later. Never fails."""
     if len(organizations) == 1:
@@ -534,9 +537,7 @@ def _bind_organization(
     return None
 
 
-def _emit(ctx: WebContext, conn: Any, created: bool) -> None:
-    from ..tokens import ConnectionEvent
-
+def _emit(ctx: WebContext, conn: Connection, created: bool) -> None:
     _metrics.connect_outcome("created" if created else "reconnected")
     ctx.emit(
         ConnectionEvent(

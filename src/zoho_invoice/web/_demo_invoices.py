@@ -30,6 +30,7 @@ from .._redact import redact
 if TYPE_CHECKING:
     from ..api import ZohoInvoice
     from ..api.types import Contact, Invoice, Item, Tax
+    from ..vault import Connection
     from ._context import WebContext
 
 __all__ = [
@@ -222,7 +223,7 @@ def today_utc() -> Date:
 
 def load_panel(
     ctx: WebContext,
-    conn: Any,
+    conn: Connection,
     organization_name: str,
     *,
     page: int = 1,
