@@ -22,7 +22,7 @@ from zoho_invoice import (
     StaleWriteError,
     VaultUnavailableError,
 )
-from zoho_invoice.vault import KeyRing, create_engine_for, upgrade_database
+from zoho_invoice.vault import KeyRing, StoredTokens, Vault, create_engine_for, upgrade_database
 from zoho_invoice.vault._connect_sessions import ConnectSessions
 from zoho_invoice.vault._connections import Connections
 from zoho_invoice.vault._keys import Keys
@@ -193,3 +193,26 @@ def test_s42_every_store_alone_says_unavailable_without_the_url(
         engine.dispose()
     assert "hunter2" not in str(caught.value)
     assert "127.0.0.1" not in str(caught.value)
+
+
+def test_vault_methods_are_its_stores_and_a_subclass_still_overrides_them(
+    db_url: str, keyring: KeyRing, clock: Clock, tokens: TokenFactory
+) -> None:
+    seen: list[str] = []
+
+    class AuditedVault(Vault):
+        def load_tokens(self, connection_id: str) -> StoredTokens:
+            seen.append(connection_id)
+            return super().load_tokens(connection_id)
+
+    vault = AuditedVault.open(db_url, keyring, upgrade=True, clock=clock)
+    try:
+        connection, _ = vault.save_connection(
+            owner="tenant-1", location="eu", api_domain=EU, scopes=["A.READ"], tokens=tokens()
+        )
+        assert vault.connections.get(connection.id) == connection
+        assert vault.load_tokens(connection.id).access_token == "1000.access.aaa"
+        assert seen == [connection.id]
+        assert Vault.load_tokens.__doc__ == Connections.load_tokens.__doc__
+    finally:
+        vault.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
@@ -35,9 +35,41 @@ if TYPE_CHECKING:
 
 __all__ = ["Vault"]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class _Forward(Generic[_P, _R]):
+    """A method of ``Vault`` that is a method of one of its stores: ``vault.load_tokens`` is
+    ``vault.connections.load_tokens``, typed as that method and documented by its docstring.
+    A class attribute, so a subclass can still override it as it could before the split."""
+
+    def __init__(self, store: str, method: Callable[Concatenate[Any, _P], _R]) -> None:
+        self._store = store
+        self._name = method.__name__
+        self.__doc__ = method.__doc__
+
+    def __repr__(self) -> str:
+        return f"<vault.{self._store}.{self._name}>"
+
+    @overload
+    def __get__(self, vault: None, owner: type[Vault]) -> _Forward[_P, _R]: ...
+    @overload
+    def __get__(self, vault: Vault, owner: type[Vault]) -> Callable[_P, _R]: ...
+    def __get__(
+        self, vault: Vault | None, owner: type[Vault]
+    ) -> _Forward[_P, _R] | Callable[_P, _R]:
+        if vault is None:
+            return self
+        method: Callable[_P, _R] = getattr(getattr(vault, self._store), self._name)
+        return method
+
 
 class Vault:
-    """Connections and connect state, sealed with a :class:`KeyRing`.
+    """The vault's database and its stores, their secrets sealed with a :class:`KeyRing`.
+
+    ``keys``, ``connect_sessions``, ``connections``, ``revocations`` and ``mints`` are the
+    stores; the methods of before (``vault.load_tokens`` ...) are theirs, unchanged.
 
     >>> vault = Vault.open("sqlite:///data/zoho.db", KeyRing.from_string(keys), upgrade=True)
     >>> tokens = vault.connections.load_tokens(connection_id)   # or vault.load_tokens(...)
@@ -60,29 +92,30 @@ class Vault:
         self.connections = Connections(engine, keyring, clock=clock)
         self.revocations = Revocations(engine, keyring, clock=clock)
         self.mints = Mints(engine, clock=clock)
-        # The vault's methods from before the split: each is its store's own bound method.
-        self.check_keyring = self.keys.check
-        self.rotate_keys = self.keys.rotate
-        self.create_connect_session = self.connect_sessions.create
-        self.start_connect = self.connect_sessions.start
-        self.consume_state = self.connect_sessions.consume_state
-        self.purge_expired = self.connect_sessions.purge_expired
-        self.save_connection = self.connections.save
-        self.get_connection = self.connections.get
-        self.list_connections = self.connections.list_all
-        self.connections_expiring = self.connections.expiring
-        self.load_tokens = self.connections.load_tokens
-        self.store_refreshed = self.connections.store_refreshed
-        self.set_status = self.connections.set_status
-        self.set_organization = self.connections.set_organization
-        self.disconnect = self.connections.disconnect
-        self.queue_revocation = self.revocations.queue
-        self.due_revocations = self.revocations.due
-        self.revocation_done = self.revocations.done
-        self.revocation_failed = self.revocations.failed
-        self.record_mint = self.mints.record
-        self.forget_mint = self.mints.forget
-        self.mints_since = self.mints.since
+
+    # The vault's methods from before the split, each its store's method (``_Forward``).
+    check_keyring = _Forward("keys", Keys.check)
+    rotate_keys = _Forward("keys", Keys.rotate)
+    create_connect_session = _Forward("connect_sessions", ConnectSessions.create)
+    start_connect = _Forward("connect_sessions", ConnectSessions.start)
+    consume_state = _Forward("connect_sessions", ConnectSessions.consume_state)
+    purge_expired = _Forward("connect_sessions", ConnectSessions.purge_expired)
+    save_connection = _Forward("connections", Connections.save)
+    get_connection = _Forward("connections", Connections.get)
+    list_connections = _Forward("connections", Connections.list_all)
+    connections_expiring = _Forward("connections", Connections.expiring)
+    load_tokens = _Forward("connections", Connections.load_tokens)
+    store_refreshed = _Forward("connections", Connections.store_refreshed)
+    set_status = _Forward("connections", Connections.set_status)
+    set_organization = _Forward("connections", Connections.set_organization)
+    disconnect = _Forward("connections", Connections.disconnect)
+    queue_revocation = _Forward("revocations", Revocations.queue)
+    due_revocations = _Forward("revocations", Revocations.due)
+    revocation_done = _Forward("revocations", Revocations.done)
+    revocation_failed = _Forward("revocations", Revocations.failed)
+    record_mint = _Forward("mints", Mints.record)
+    forget_mint = _Forward("mints", Mints.forget)
+    mints_since = _Forward("mints", Mints.since)
 
     # -- opening --------------------------------------------------------------------------
 
