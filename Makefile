@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 
 .PHONY: demo test lint format bench clean
 
@@ -12,9 +13,19 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ./sandbox -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)
+# The demo needs the service, the CLI and the sandbox, not the dev tools (mypy, ruff,
+# Playwright): a first `make demo` installs only those. After `make test` it has them already.
+$(DEMO_STAMP): pyproject.toml sandbox/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ./sandbox -e '.[web,cli,sandbox]'
+	touch $(DEMO_STAMP)
+
+# The demo writes its settings to .env here, so `.venv/bin/zoho-invoice connections list`
+# (or any command) run next in this folder finds its keys and database.
+demo: $(DEMO_STAMP)
 	$(BIN)/zoho-invoice demo
 
 lint: $(STAMP)
