@@ -1,5 +1,6 @@
 """Integration and unit tests: the service passes on how long Zoho asked to wait (the error's
-``retry_after``), and the demo tells a call that got no answer from an error Zoho answered."""
+``retry_after``), and the service and the demo tell a call that got no answer from an error Zoho
+answered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from zoho_invoice import APIConnectionError, APITimeoutError, BadRequestError
 from zoho_invoice.web._demo_invoices import describe_error
+from zoho_invoice.web._errors import problem_for
 from zoho_invoice_sandbox import Fault
 
 
@@ -38,3 +40,13 @@ def test_the_demo_says_zoho_could_not_be_reached_when_there_was_no_answer() -> N
         assert describe_error(silent) == "Zoho could not be reached right now. Reload in a minute."
     answered = BadRequestError("Zoho Invoice API: bad (HTTP 400, code 4001)", status_code=400)
     assert describe_error(answered).startswith("Zoho answered an error")
+
+
+def test_the_service_answers_no_answer_as_zoho_unreachable_not_as_zohos_error() -> None:
+    for silent in (APIConnectionError("no answer"), APITimeoutError("timed out")):
+        problem = problem_for(silent)
+        assert problem is not None
+        assert (problem.status_code, problem.error) == (502, "zoho_unreachable")
+        assert "answered" not in problem.message
+    answered = problem_for(BadRequestError("Zoho Invoice API: bad", status_code=400))
+    assert answered is not None and answered.error == "zoho_error"

@@ -303,7 +303,9 @@ _ZOHO_CALL: dict[int | str, dict[str, Any]] = {
     **_NOT_FOUND,
     409: _err("The connection needs reconnecting (needs_reauth or revoked)"),
     429: _err("Zoho's request limit for the organization; retry after Retry-After seconds"),
-    502: _err("Zoho answered an error (its message is passed on)"),
+    502: _err(
+        "Zoho answered an error (zoho_error, its message passed on) or none (zoho_unreachable)"
+    ),
     503: _err("No valid token right now; retry after the Retry-After seconds"),
 }
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._exceptions import (
-    APIError,
+    APIConnectionError,
+    APIStatusError,
     ClientSecretRejectedError,
     ConnectionNotFoundError,
     DailyQuotaExceeded,
@@ -172,8 +173,16 @@ def problem_for(exc: ZohoError) -> APIProblem | None:
         return _token_unavailable(exc)
     if isinstance(exc, RateLimitError):
         return _rate_limited(exc)
-    if isinstance(exc, APIError):
+    if isinstance(exc, APIStatusError):
         return APIProblem(502, "zoho_error", "Zoho answered an error: " + redact(exc.message)[:300])
+    if isinstance(exc, APIConnectionError):
+        # No answer at all: nothing of Zoho's to pass on, and a write may or may not have landed.
+        return APIProblem(
+            502,
+            "zoho_unreachable",
+            "Zoho did not answer (no connection, or it timed out); try again shortly",
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, DecryptionError):
         # Not the caller's fault and not transient: say which setting to look at.
         return APIProblem(500, "encryption_keys", KEYS_MESSAGE)
