@@ -204,8 +204,8 @@ def run(invoices: int, window: float, *, verbose: bool = True) -> Result:
             organization_id=org,
             http_client=httpx.Client(timeout=60, event_hooks={"response": [count, rss.sample]}),
             budget=budget,
+            sleep=sleep,
         ) as client:
-            client._sleep = sleep
             began = time.perf_counter()
             for page in client.invoices.iter_all().pages():
                 for _invoice in page:  # streamed and dropped, as a caller would

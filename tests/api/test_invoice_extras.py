@@ -75,14 +75,13 @@ class Recorder:
 
 
 def fake_client(recorder: Recorder) -> ZohoInvoice:
-    client = ZohoInvoice(
+    return ZohoInvoice(
         access_token="1000.tok.en",
         organization_id="10234695",
         http_client=httpx.Client(transport=httpx.MockTransport(recorder)),
         budget=UnlimitedBudget(),
+        sleep=lambda _seconds: None,
     )
-    client._sleep = lambda _seconds: None
-    return client
 
 
 def ok(**data: Any) -> httpx.Response:

@@ -33,8 +33,7 @@ def test_44_without_headers_waits_the_budget_window_and_holds_everyone_back() ->
     budget = TokenBucketBudget(rate=90, window=60.0, burst=5, clock=clock)
     recorder = Recorder(zoho(429, 44, "too many"), zoho(contacts=[]))
     slept: list[float] = []
-    client = sync_client(recorder, budget=budget)
-    client._sleep = slept.append
+    client = sync_client(recorder, budget=budget, sleep=slept.append)
     client.contacts.list()
     assert len(recorder.requests) == 2
     assert sum(slept) == pytest.approx(60.0, abs=1.0)  # not the 0.5 s back-off
@@ -56,8 +55,9 @@ def test_44_with_zoho_daily_headers_waits_the_minute_not_the_daily_reset() -> No
     )
     recorder = Recorder(throttled, zoho(contacts=[]))
     slept: list[float] = []
-    client = sync_client(recorder, budget=TokenBucketBudget(rate=90, window=60.0, burst=5))
-    client._sleep = slept.append
+    client = sync_client(
+        recorder, budget=TokenBucketBudget(rate=90, window=60.0, burst=5), sleep=slept.append
+    )
     client.contacts.list()
     assert len(recorder.requests) == 2
     assert 55.0 <= sum(slept) <= 61.0  # the minute, whatever the reset says
@@ -66,9 +66,7 @@ def test_44_with_zoho_daily_headers_waits_the_minute_not_the_daily_reset() -> No
 def test_1070_retries_after_a_short_back_off() -> None:
     recorder = Recorder(zoho(429, 1070, "too many at once"), zoho(contacts=[]))
     slept: list[float] = []
-    client = sync_client(recorder)
-    client._sleep = slept.append
-    client._random = lambda: 0.0
+    client = sync_client(recorder, sleep=slept.append, random=lambda: 0.0)
     client.contacts.list()
     assert len(recorder.requests) == 2 and slept == [0.5]
 
@@ -77,8 +75,7 @@ def test_1070_retries_after_a_short_back_off() -> None:
 def test_45_daily_quota_is_never_retried(status: int) -> None:
     recorder = Recorder(zoho(status, 45, "daily limit"))
     slept: list[float] = []
-    client = sync_client(recorder)
-    client._sleep = slept.append
+    client = sync_client(recorder, sleep=slept.append)
     with pytest.raises(RateLimitError) as info:
         client.contacts.list()
     assert info.value.code == 45

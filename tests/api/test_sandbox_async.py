@@ -54,18 +54,18 @@ async def client(
     app: Starlette, setup: tuple[dict[str, Any], str]
 ) -> AsyncIterator[AsyncZohoInvoice]:
     tokens, org = setup
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
     async with AsyncZohoInvoice(
         access_token=tokens["access_token"],
         api_domain=tokens["api_domain"],
         organization_id=org,
         http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
         budget=UnlimitedBudget(),
+        sleep=no_sleep,
     ) as client:
-
-        async def no_sleep(_seconds: float) -> None:
-            return None
-
-        client._sleep = no_sleep
         yield client
 
 

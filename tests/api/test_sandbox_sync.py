@@ -82,8 +82,8 @@ def client(tokens: dict[str, Any], seeded: str, sandbox: RunningSandbox) -> Iter
         organization_id=seeded,
         budget=UnlimitedBudget(),
         timeout=5.0,
+        sleep=lambda _s: None,
     ) as client:
-        client._sleep = lambda _s: None
         yield client
     sandbox.world.faults.clear()
 
@@ -208,8 +208,8 @@ def test_timeout_is_retried_then_raised(
         budget=UnlimitedBudget(),
         timeout=0.2,
         max_retries=1,
+        sleep=lambda _s: None,
     ) as client:
-        client._sleep = lambda _s: None
         sandbox.world.faults.add("invoice.GET /items", Fault(delay=1.0), times=1)
         assert client.items.list(per_page=1).items  # the second try answers
         sandbox.world.faults.add("invoice.GET /items", Fault(delay=1.0), times=2)
@@ -233,8 +233,8 @@ def test_sandbox_429_is_waited_out(
             organization_id=other_org,
             budget=UnlimitedBudget(),
             max_retries=1,
+            sleep=slept.append,
         ) as client:
-            client._sleep = slept.append
             client.invoices.list(per_page=1)
             client.invoices.list(per_page=1)
             with pytest.raises(RateLimitError) as info:
@@ -269,8 +269,8 @@ def test_budget_keeps_under_the_sandbox_limit(
             organization_id=seeded,
             budget=budget,
             max_retries=0,
+            sleep=sleep,
         ) as client:
-            client._sleep = sleep
             for _ in range(12):  # would be a 429 without the budget
                 client.items.list(per_page=1)
         assert sum(slept) >= 60.0  # 12 calls at 4 a minute: the budget made it wait

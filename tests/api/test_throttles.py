@@ -92,9 +92,9 @@ def client_for(
         access_token=setup["tokens"]["access_token"],
         api_domain=setup["tokens"]["api_domain"],
         organization_id=setup["orgs"][org_index],
+        sleep=clock.sleep,
         **options,
     )
-    client._sleep = clock.sleep
     client._clock = clock
     return client
 
@@ -193,8 +193,8 @@ async def test_async_client_keeps_the_same_block(
         organization_id=setup["orgs"][0],
         budget=UnlimitedBudget(),
         quota_blocks=blocks,
+        sleep=clock.asleep,
     ) as client:
-        client._sleep = clock.asleep
         client._clock = clock
         await client.items.list(per_page=1)
         with pytest.raises(DailyQuotaExceeded) as info:
@@ -231,8 +231,7 @@ def test_reset_of_34881_is_the_daily_reset_not_a_wait() -> None:
     recorder = Recorder(ok, over)
     slept: list[float] = []
     now = time.time()
-    with sync_client(recorder) as client:
-        client._sleep = slept.append
+    with sync_client(recorder, sleep=slept.append) as client:
         client._clock = lambda: now
         client.items.list()
         assert client.rate_limit == RateLimitStatus(
@@ -338,8 +337,7 @@ def test_ip_block_is_known_by_its_wording_whatever_status_or_format(answer: http
     throttle = IPThrottle(clock=lambda: 100.0)
     recorder = Recorder(answer, zoho(items=[]))
     slept: list[float] = []
-    with sync_client(recorder, ip_throttle=throttle, max_retries=1) as client:
-        client._sleep = slept.append
+    with sync_client(recorder, ip_throttle=throttle, max_retries=1, sleep=slept.append) as client:
         client.items.list()
     assert len(recorder.requests) == 2 and slept == [60.0]
     assert throttle.wait() == 60.0  # every other client of the process waits as well
@@ -403,7 +401,7 @@ async def test_async_client_pauses_for_an_ip_block_and_retries() -> None:
         ip_throttle=throttle,
         quota_blocks=InProcessQuotaBlocks(),
         max_retries=1,
+        sleep=sleep,
     ) as client:
-        client._sleep = sleep
         await client.items.list()
     assert len(recorder.requests) == 2 and slept == [60.0]
