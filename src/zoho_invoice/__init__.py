@@ -1,9 +1,10 @@
 """zoho-invoice-connect: connect your users' Zoho Invoice accounts and work with their invoices.
 
 The public API is exactly what ``__all__`` lists; everything in a ``_private`` module may change.
-The web service (``zoho_invoice.web``), the sandbox (``zoho_invoice.sandbox``) and the command line
-(``zoho_invoice.cli``) are subpackages with optional dependencies (``pip install
-'zoho-invoice-connect[all]'``).
+The web service (``zoho_invoice.web``) and the command line (``zoho_invoice.cli``) are subpackages
+with optional dependencies (``pip install 'zoho-invoice-connect[all]'``); the local Zoho sandbox is
+a distribution of its own, ``zoho-invoice-sandbox`` (import ``zoho_invoice_sandbox``, the
+``sandbox`` extra).
 
 >>> from zoho_invoice import Settings, TokenManager, ZohoInvoice
 >>> manager = TokenManager.from_settings(Settings())  # doctest: +SKIP
