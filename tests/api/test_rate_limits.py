@@ -10,12 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from api._fakes import ORG, Recorder, sync_client, zoho
+from api._fakes import Recorder, sync_client, zoho
 from api._sandbox import ALICE, mint
 from zoho_invoice import RateLimitError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import TokenBucketBudget, ZohoInvoice
-from zoho_invoice.api._base_client import RequestOptions
 from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
@@ -39,9 +38,10 @@ def test_44_without_headers_waits_the_budget_window_and_holds_everyone_back() ->
     assert sum(slept) == pytest.approx(60.0, abs=1.0)  # not the 0.5 s back-off
     # Another client of this process, same organization: it waits too, instead of
     # adding to Zoho's count while the minute is spent.
-    other = sync_client(Recorder(zoho(contacts=[])), budget=budget)
-    key = other._budget_key("https://www.zohoapis.com", ORG, RequestOptions("GET", "/contacts"))
-    assert budget.reserve(key) > 55.0
+    waited: list[float] = []
+    other = sync_client(Recorder(zoho(contacts=[])), budget=budget, sleep=waited.append)
+    other.contacts.list()
+    assert len(waited) == 1 and waited[0] > 55.0
 
 
 def test_44_with_zoho_daily_headers_waits_the_minute_not_the_daily_reset() -> None:

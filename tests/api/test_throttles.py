@@ -88,15 +88,14 @@ def client_for(
 ) -> ZohoInvoice:
     options.setdefault("budget", UnlimitedBudget())
     options.setdefault("max_retries", 2)
-    client = ZohoInvoice(
+    return ZohoInvoice(
         access_token=setup["tokens"]["access_token"],
         api_domain=setup["tokens"]["api_domain"],
         organization_id=setup["orgs"][org_index],
         sleep=clock.sleep,
+        clock=clock,
         **options,
     )
-    client._clock = clock
-    return client
 
 
 def sent(sandbox: RunningSandbox, endpoint: str = "invoice.GET /items") -> int:
@@ -194,8 +193,8 @@ async def test_async_client_keeps_the_same_block(
         budget=UnlimitedBudget(),
         quota_blocks=blocks,
         sleep=clock.asleep,
+        clock=clock,
     ) as client:
-        client._clock = clock
         await client.items.list(per_page=1)
         with pytest.raises(DailyQuotaExceeded) as info:
             await client.items.list(per_page=1)
@@ -231,8 +230,7 @@ def test_reset_of_34881_is_the_daily_reset_not_a_wait() -> None:
     recorder = Recorder(ok, over)
     slept: list[float] = []
     now = time.time()
-    with sync_client(recorder, sleep=slept.append) as client:
-        client._clock = lambda: now
+    with sync_client(recorder, sleep=slept.append, clock=lambda: now) as client:
         client.items.list()
         assert client.rate_limit == RateLimitStatus(
             7500, 6775, datetime.fromtimestamp(now + 34881, UTC)

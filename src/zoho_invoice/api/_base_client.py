@@ -159,6 +159,7 @@ class BaseClient:
         quota_blocks: QuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
         random: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -166,7 +167,8 @@ class BaseClient:
         self._organization_override = organization_id
         #: Source of jitter in [0, 1); tests pin it.
         self._random: Callable[[], float] = random
-        self._clock: Callable[[], float] = time.time
+        #: Epoch seconds: Retry-After dates, the daily reset, quota blocks.
+        self._clock: Callable[[], float] = clock
         # Process-wide by default, like the budget: a spent daily quota or a blocked IP holds
         # back every client of the process, not only the one that met it.
         self._quota_blocks: QuotaBlocks = (

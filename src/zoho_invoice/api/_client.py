@@ -97,8 +97,9 @@ class ZohoInvoice(BaseClient):
     ``ZohoInvoice(access_token=..., organization_id=..., api_domain=...)`` for a token you hold;
     ``ZohoInvoice(token_provider=...)`` or ``ZohoInvoice.for_connection(manager, id)`` for tokens
     that refresh. ``organization_id`` overrides the one bound to the connection. ``sleep`` (every
-    wait: budget, back-off, Zoho's minute) and ``random`` (the back-off's jitter, in [0, 1)) are
-    injectable, as in ``TokenManager``, so tests neither wait nor guess.
+    wait: budget, back-off, Zoho's minute), ``random`` (the back-off's jitter, in [0, 1)) and
+    ``clock`` (epoch seconds: Retry-After dates, the daily reset) are injectable, as in
+    ``TokenManager``, so tests neither wait nor guess.
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class ZohoInvoice(BaseClient):
         ip_throttle: IPThrottle | None = None,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
             organization_id=organization_id,
@@ -124,6 +126,7 @@ class ZohoInvoice(BaseClient):
             quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
             random=random,
+            clock=clock,
         )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
@@ -318,6 +321,7 @@ class AsyncZohoInvoice(BaseClient):
         ip_throttle: IPThrottle | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
             organization_id=organization_id,
@@ -325,6 +329,7 @@ class AsyncZohoInvoice(BaseClient):
             quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
             random=random,
+            clock=clock,
         )
         _check_credentials(access_token, token_provider)
         if access_token is not None:
