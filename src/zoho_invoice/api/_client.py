@@ -261,7 +261,7 @@ class ZohoInvoice(BaseClient):
         ``..``, a query) raises ``InvalidRequestError`` (a ``ValueError``) before anything is
         sent. The call gets what the resources get (they go through here): a permit from the
         organization's budget, its concurrency slot, the token (a 401 refreshes once and retries
-        once), and an ``APIError`` subclass for any ``code != 0``. GET, PUT and DELETE are
+        once), and an ``APIStatusError`` subclass for any ``code != 0``. GET, PUT and DELETE are
         retried on timeouts and 5xx; a POST only when it never left or was throttled, unless
         ``idempotent=True`` says sending it twice does no harm (a status change does; a create
         never).
@@ -282,7 +282,7 @@ class ZohoInvoice(BaseClient):
 
         >>> client.request_bytes("GET", "/invoices/982000000567114", params={"accept": "pdf"})
 
-        A JSON error answer raises its ``APIError``.
+        A JSON error answer raises its ``APIStatusError``.
         """
         return self._request_bytes(build_options(method, path, params=params, accept=accept))
 

@@ -138,7 +138,8 @@ class WebContext:
     def connection_organizations(self, connection_id: str) -> list[Organization]:
         """The organizations of a connection's user, read now through the Invoice API.
 
-        Raises ``ReauthorizationRequired``, ``TokenUnavailableError`` or an ``APIError``.
+        Raises ``ReauthorizationRequired``, ``TokenUnavailableError`` or an ``APIError`` (an
+        ``APIStatusError`` for what Zoho answered, an ``APIConnectionError`` for no answer).
         """
         with self.invoice_client(connection_id) as client:
             return list(client.organizations.list())
