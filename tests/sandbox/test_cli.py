@@ -39,7 +39,7 @@ def test_seed_names_the_known_organizations_for_an_unknown_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["seed", "--data-dir", str(tmp_path), "--organization", "42"]) == 1
-    assert f"no organization 42 in the sandbox; known: {ACME}" in capsys.readouterr().err
+    assert f"no simulated organization '42'; known: {ACME}" in capsys.readouterr().err
 
 
 def test_seed_all_through_a_running_sandbox(capsys: pytest.CaptureFixture[str]) -> None:

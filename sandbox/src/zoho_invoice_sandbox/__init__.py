@@ -10,6 +10,7 @@ seed); its pytest plugin gives tests the ``zoho_sandbox`` fixture.
 """
 
 from ._app import create_sandbox_app, datacenters_table
+from ._cli import seed_folder
 from ._control import AsyncSandboxControl, SandboxControl
 from ._directory import Directory, SimOrganization, SimUser
 from ._server import RunningSandbox, running_sandbox, serve_sandbox
@@ -31,5 +32,6 @@ __all__ = [
     "create_sandbox_app",
     "datacenters_table",
     "running_sandbox",
+    "seed_folder",
     "serve_sandbox",
 ]

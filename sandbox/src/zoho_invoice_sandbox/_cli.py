@@ -43,7 +43,7 @@ def seed_folder(
         known = [org.organization_id for org in world.directory.organizations]
         if organization != "all" and organization not in known:
             raise LookupError(
-                f"no organization {organization} in the sandbox; known: {', '.join(known)}"
+                f"no simulated organization {organization!r}; known: {', '.join(known)} (or all)"
             )
         org_ids = known if organization == "all" else [organization]
         return [

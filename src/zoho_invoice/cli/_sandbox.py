@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from .._files import ensure_private_dir
 from .._http import httpx
 from ._common import HostOption, PortOption, fail, out, setup_logging
 
@@ -144,26 +143,8 @@ def seed_sandbox_folder(
     A running sandbox on that folder sees the rows at once (the same SQLite file).
     ``LookupError`` names the known organizations when ``organization`` is not one of them.
     """
-    from zoho_invoice_sandbox import SandboxWorld  # the optional sandbox part, loaded when run
-    from zoho_invoice_sandbox.invoice import seed_organization
+    from zoho_invoice_sandbox import seed_folder  # the optional sandbox part, loaded when run
 
-    ensure_private_dir(data_dir)
-    world = SandboxWorld(base_url="http://127.0.0.1", data_dir=data_dir)
-    try:
-        known = [o.organization_id for o in world.directory.organizations]
-        if organization == "all":
-            org_ids = known
-        elif organization in known:
-            org_ids = [organization]
-        else:
-            raise LookupError(
-                f"no simulated organization {organization!r}; known: {', '.join(known)} (or all)"
-            )
-        return [
-            seed_organization(
-                world, org_id, contacts=contacts, items=items, invoices=invoices, seed=seed
-            ).to_json()
-            for org_id in org_ids
-        ]
-    finally:
-        world.close()
+    return seed_folder(
+        data_dir, organization, contacts=contacts, items=items, invoices=invoices, seed=seed
+    )
