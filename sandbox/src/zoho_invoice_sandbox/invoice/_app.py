@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import anyio
@@ -32,6 +32,10 @@ from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
 from ._seed import seed_organization
 from ._store import Doc, InvoiceStore
 
+if TYPE_CHECKING:  # the world imports this package's store: no import at run time
+    from .._directory import SimOrganization
+    from .._world import SandboxWorld
+
 __all__ = ["create_invoice_app"]
 
 _MAX_BODY = 1_000_000
@@ -39,19 +43,11 @@ _OPS = {"GET": "READ", "POST": "CREATE", "PUT": "UPDATE", "DELETE": "DELETE"}
 _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "INR": "₹", "JPY": "¥", "CNY": "¥"}
 
 
-class _Org(Protocol):
-    organization_id: str
-    name: str
-    location: str
-    currency_code: str
-    owner_user_id: str
-
-
 @dataclass(slots=True)
 class Context:
     request: Request
     books: Books | None
-    org: _Org | None
+    org: SimOrganization | None
     user_id: str
     path: dict[str, str]
     query: dict[str, str]
@@ -88,7 +84,7 @@ def _summary(res: Resource, doc: Doc) -> Doc:
 
 
 class _InvoiceAPI:
-    def __init__(self, world: Any, limits: InvoiceLimits) -> None:
+    def __init__(self, world: SandboxWorld, limits: InvoiceLimits) -> None:
         self.world = world
         self.store: InvoiceStore = world.invoices
         self.limiter = RateLimiter(limits, world.clock)
@@ -148,7 +144,7 @@ class _InvoiceAPI:
 
     # -- organizations ----------------------------------------------------------------------
 
-    def _org_json(self, org: _Org, default: bool) -> Doc:
+    def _org_json(self, org: SimOrganization, default: bool) -> Doc:
         owner = self.world.directory.user(org.owner_user_id)
         return {
             "organization_id": org.organization_id,
@@ -430,7 +426,7 @@ class _InvoiceAPI:
             raise unauthorized
         return str(grant.user_id)
 
-    def _organization(self, request: Request, user_id: str) -> _Org:
+    def _organization(self, request: Request, user_id: str) -> SimOrganization:
         header = request.headers.getlist("x-com-zoho-invoice-organizationid")
         query = request.query_params.getlist("organization_id")
         values = {v.strip() for v in (*header, *query)}
@@ -441,7 +437,7 @@ class _InvoiceAPI:
             raise invalid("organization_id")
         for org in self.world.directory.organizations_for(user_id):
             if org.organization_id == org_id:
-                return org  # type: ignore[no-any-return]
+                return org
         raise _not_associated(org_id)
 
 
@@ -555,7 +551,7 @@ def _api_route(api: _InvoiceAPI, template: str) -> Route:
     )
 
 
-def create_invoice_app(world: Any, limits: InvoiceLimits | None = None) -> Starlette:
+def create_invoice_app(world: SandboxWorld, limits: InvoiceLimits | None = None) -> Starlette:
     """The Invoice API of ``world`` (a ``SandboxWorld``), serving ``/{dc}/invoice/v3/...``.
 
     The sandbox mounts it at ``/api``; its control endpoints are then under ``/api/_sandbox/``.

@@ -11,12 +11,15 @@ import random
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._amounts import compute, money
 from ._resources import CONTACTS, ESTIMATES, INVOICES, ITEMS, PAYMENTS, Resource
 from ._store import Doc, InvoiceStore
 from ._time import format_timestamp, today
+
+if TYPE_CHECKING:  # the world imports this package's store: no import at run time
+    from .._world import SandboxWorld
 
 __all__ = ["SeedResult", "seed_organization"]
 
@@ -90,7 +93,7 @@ def _stamp_pair(rng: random.Random, day: date, now: float) -> tuple[str, str]:
 
 
 def seed_organization(
-    target: Any,
+    target: SandboxWorld | InvoiceStore,
     organization_id: str,
     *,
     contacts: int = 50,

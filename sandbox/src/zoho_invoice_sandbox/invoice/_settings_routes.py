@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +20,9 @@ from ._contact_persons import ContactPersons
 from ._errors import ZohoAPIFailure, invalid
 from ._settings import OrgSettings, rules_for, set_rules
 from ._store import InvoiceStore
+
+if TYPE_CHECKING:  # the world imports this package's store: no import at run time
+    from .._world import SandboxWorld
 
 __all__ = ["books_settings", "control_routes", "register"]
 
@@ -83,7 +86,7 @@ def _context(page: int, per_page: int, more: bool, sort_column: str) -> dict[str
     }
 
 
-def register(add: Add, world: Any) -> None:
+def register(add: Add, world: SandboxWorld) -> None:
     """Add the endpoints; call it before the generic ``/contacts/{contact_id}`` ones, so that
     ``/contacts/contactpersons`` is not read as a contact id."""
 
