@@ -21,9 +21,6 @@ sandbox_app = typer.Typer(
     invoke_without_command=True,
 )
 
-#: The environment variable that holds a running sandbox's control key (as the sandbox reads it).
-CONTROL_KEY_ENV = "ZOHO_SANDBOX_CONTROL_KEY"
-
 
 @sandbox_app.callback()
 def sandbox(
@@ -68,14 +65,6 @@ def sandbox_seed(
     url: Annotated[
         str | None, typer.Option(help="A running sandbox's base URL, e.g. http://127.0.0.1:8090.")
     ] = None,
-    key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=CONTROL_KEY_ENV,
-            show_envvar=True,
-            help="With --url and --organization all: the sandbox's control key.",
-        ),
-    ] = None,
     contacts: CountOption = 50,
     items: CountOption = 20,
     invoices: CountOption = 200,
@@ -86,7 +75,7 @@ def sandbox_seed(
         fail("give exactly one of --data-dir (the sandbox's folder) or --url (a running sandbox)")
     counts = {"contacts": contacts, "items": items, "invoices": invoices, "seed": seed}
     if url is not None:
-        results = _seed_running(url, organization, key, counts)
+        results = _seed_running(url, organization, counts)
     else:
         assert data_dir is not None
         try:
@@ -102,10 +91,9 @@ def sandbox_seed(
         )
 
 
-def _seed_running(
-    url: str, organization: str, key: str | None, counts: dict[str, int]
-) -> list[dict[str, object]]:
-    """Seed through a running sandbox's control routes; ``all`` asks it for its organizations."""
+def _seed_running(url: str, organization: str, counts: dict[str, int]) -> list[dict[str, object]]:
+    """Seed through a running sandbox's control routes; ``all`` asks it for its organizations
+    (``SandboxControl.users()``, a route that needs no control key)."""
     from zoho_invoice_sandbox import SandboxControl  # the optional sandbox part, loaded when run
     from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
@@ -113,7 +101,7 @@ def _seed_running(
     try:
         with httpx.Client(base_url=url.rstrip("/"), timeout=120) as http:
             if organization == "all":
-                directory = SandboxControl(http, key=key).users()
+                directory = SandboxControl(http).users()
                 org_ids = sorted(str(o["organization_id"]) for o in directory["organizations"])
             else:
                 org_ids = [organization]
@@ -124,7 +112,7 @@ def _seed_running(
         fail(f"the sandbox refused: HTTP {exc.response.status_code} {exc.response.text[:200]}")
     except httpx.HTTPError as exc:
         fail(f"cannot reach the sandbox at {url}: {type(exc).__name__}")
-    except RuntimeError as exc:  # SandboxControl's refusal (e.g. a missing control key)
+    except RuntimeError as exc:  # SandboxControl's words for an error answer
         fail(str(exc))
     return results
 
