@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -31,7 +32,19 @@ def test_s11_malformed_verifier_is_refused(bad: str) -> None:
 def test_s05_state_is_256_bits_url_safe_and_opaque() -> None:
     states = {new_state() for _ in range(500)}
     assert len(states) == 500
+    raw = []
     for state in states:
-        # 43 base64url characters carry 258 bits; at least 256 come from secrets.
+        # url-safe as it stands (no padding, nothing to escape in a query or a cookie) ...
         assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", state)
-        assert "." not in state and "=" not in state  # no structure, no padding
+        # ... and at least 256 bits once decoded.
+        decoded = base64.urlsafe_b64decode(state + "=" * (-len(state) % 4))
+        assert len(decoded) >= 32
+        raw.append(int.from_bytes(decoded[:32], "big"))
+    # Opaque: none of the 256 bits is fixed (no version byte, timestamp, counter or session id
+    # in it) - every bit takes both values across 500 states (a false alarm has odds 2**-490).
+    ones = 0
+    zeros = 0
+    for value in raw:
+        ones |= value
+        zeros |= ~value & ((1 << 256) - 1)
+    assert ones == zeros == (1 << 256) - 1
