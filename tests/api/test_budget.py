@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -100,28 +102,56 @@ def test_budget_is_thread_safe() -> None:
     assert [budget.reserve("o") > 0 for _ in range(201)] == [False] * 200 + [True]
 
 
+def parked_at_a_semaphore(thread: threading.Thread) -> bool:
+    """``thread`` waits in ``Semaphore.acquire`` (a slot of a full cap), by its current frame:
+    an observation, not a guess about how long a wait takes."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    return (
+        frame is not None
+        and frame.f_code.co_name == "wait"
+        and frame.f_back is not None
+        and frame.f_back.f_code.co_name == "acquire"
+        and frame.f_code.co_filename == threading.__file__
+    )
+
+
+def settle(threads: list[threading.Thread], inside: Callable[[], int]) -> None:
+    """Poll (deadline 10 s) until every thread is inside or parked at the cap's semaphore."""
+    deadline = time.monotonic() + 10.0
+    while inside() + sum(parked_at_a_semaphore(t) for t in threads) < len(threads):
+        assert time.monotonic() < deadline, "threads neither inside nor waiting for a slot"
+        time.sleep(0.001)
+
+
 def test_concurrency_cap_limits_threads_in_flight() -> None:
     cap = ConcurrencyCap(3)
     inside = 0
     peak = 0
+    entered = 0
     lock = threading.Lock()
+    release = threading.Event()
 
     def work() -> None:
-        nonlocal inside, peak
+        nonlocal inside, peak, entered
         with cap.slot("org"):
             with lock:
                 inside += 1
+                entered += 1
                 peak = max(peak, inside)
-            time.sleep(0.01)
+            assert release.wait(10)
             with lock:
                 inside -= 1
 
     threads = [threading.Thread(target=work) for _ in range(12)]
     for thread in threads:
         thread.start()
+    settle(threads, lambda: inside)
+    # Three hold a slot, the nine others wait for one (none failed, none got past).
+    assert (inside, entered) == (3, 3)
+    release.set()
     for thread in threads:
-        thread.join()
-    assert peak == 3
+        thread.join(10)
+    assert (entered, peak) == (12, 3)
 
 
 @pytest.mark.anyio
@@ -129,17 +159,23 @@ async def test_async_concurrency_cap() -> None:
     cap = AsyncConcurrencyCap(2)
     inside = 0
     peak = 0
+    release = asyncio.Event()
 
     async def work() -> None:
         nonlocal inside, peak
         async with cap.slot("org"):
             inside += 1
             peak = max(peak, inside)
-            await asyncio.sleep(0.005)
+            await release.wait()
             inside -= 1
 
-    await asyncio.gather(*(work() for _ in range(10)))
-    assert peak == 2
+    tasks = [asyncio.create_task(work()) for _ in range(10)]
+    for _ in range(20):  # one event loop: every task has run up to its await after these turns
+        await asyncio.sleep(0)
+    assert inside == 2
+    release.set()
+    await asyncio.gather(*tasks)
+    assert (inside, peak) == (0, 2)
 
 
 def test_default_budget_sends_at_most_95_in_any_minute() -> None:
@@ -182,18 +218,19 @@ def test_clients_share_one_concurrency_cap_per_organization() -> None:
     in_flight = 0
     peak = 0
     lock = threading.Lock()
+    release = threading.Event()
 
-    def slow(request: object) -> object:
+    def held(request: object) -> object:
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.05)
+        assert release.wait(10)
         with lock:
             in_flight -= 1
         return zoho(contacts=[])
 
-    recorder = Recorder(slow)
+    recorder = Recorder(held)
 
     def one_request() -> None:
         # A fresh client per request, as the web layer does.
@@ -203,7 +240,11 @@ def test_clients_share_one_concurrency_cap_per_organization() -> None:
     threads = [threading.Thread(target=one_request) for _ in range(12)]
     for thread in threads:
         thread.start()
+    settle(threads, lambda: in_flight)
+    # Zoho sees 5 at once (its limit, code 1070); the 7 other clients wait for a slot.
+    assert in_flight == 5 and len(recorder.requests) == 5
+    release.set()
     for thread in threads:
         thread.join(10)
     assert len(recorder.requests) == 12
-    assert 1 <= peak <= 5
+    assert peak == 5
