@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .._http import httpx
+from .._zoho_codes import CODE_UNAUTHORIZED
 from ._constants import AUTH_SCHEME
 
 __all__ = [
@@ -289,7 +290,7 @@ def _flow(request: httpx.Request, refreshable: bool) -> Generator[_Step, Any, No
     response = yield request
     if response.status_code != 401:
         yield _Confirm(fresh, operation)
-    elif _zoho_code(response) == 57:
+    elif _zoho_code(response) == CODE_UNAUTHORIZED:
         # A token minted for this very retry that gets a 57 is valid but under-scoped:
         # remember it works so the next 57 does not burn another refresh.
         yield _Confirm(fresh, None)

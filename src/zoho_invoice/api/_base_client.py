@@ -31,6 +31,7 @@ from .._exceptions import (
 )
 from .._http import httpx
 from .._tls import is_loopback_http, require_verified_tls
+from .._zoho_codes import CODE_CONCURRENCY_LIMIT, CODE_DAILY_QUOTA, CODE_MINUTE_LIMIT, CODE_SUCCESS
 from ._auth import MISSING_SCOPE
 from ._budget import RequestBudget
 from ._constants import (
@@ -272,7 +273,7 @@ class BaseClient:
             if "json" not in response.headers.get("content-type", "json"):
                 return None
             _, code, _ = parse_envelope(response.content)
-            if code is None or code == 0:
+            if code is None or code == CODE_SUCCESS:
                 return None
         return self._api_error(response, after_refresh=self._after_refresh(response))
 
@@ -320,12 +321,12 @@ class BaseClient:
         if retries_done >= self.max_retries:
             return None
         status = response.status_code
-        if error.code == 45:
+        if error.code == CODE_DAILY_QUOTA:
             return None  # the daily quota: waiting seconds will not help (see _after_error)
         # Refused before any work was done: safe to send again, even a create.
-        if error.code == 1070:
+        if error.code == CODE_CONCURRENCY_LIMIT:
             return self._backoff(retries_done)  # too many in flight: one ends soon
-        if status == 429 or error.code == 44:
+        if status == 429 or error.code == CODE_MINUTE_LIMIT:
             minute = self._minute_wait(response)
             return minute if minute <= MAX_SERVER_WAIT else None
         if status >= 500 and options.repeatable:
@@ -411,11 +412,11 @@ class BaseClient:
             error.retry_after = self._ip_throttle.blocked(at_least=error.retry_after or 0.0)
             return 0.0 if retries_done < self.max_retries else None
         paused = False
-        if error.code == 1070:
+        if error.code == CODE_CONCURRENCY_LIMIT:
             _metrics.throttled("concurrency")
             if error.retry_after is None:
                 error.retry_after = INITIAL_RETRY_DELAY  # one of the 5 in flight ends soon
-        elif error.code == 44 or response.status_code == 429:
+        elif error.code == CODE_MINUTE_LIMIT or response.status_code == 429:
             _metrics.throttled("minute")
             error.retry_after = self._minute_wait(response)
             # Every caller sharing the budget (threads, processes, hosts with Redis) holds back

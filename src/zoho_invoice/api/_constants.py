@@ -1,4 +1,4 @@
-"""Defaults of the API client, in one place."""
+"""Defaults of the API client, in one place (Zoho's own codes: ``zoho_invoice._zoho_codes``)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,3 @@ DEFAULT_MAX_CONCURRENCY = 5
 
 ORG_HEADER = "X-com-zoho-invoice-organizationid"
 AUTH_SCHEME = "Zoho-oauthtoken"
-
-#: Zoho codes that mean "slow down": 44 per minute, 45 per day, 1070 concurrency.
-RATE_LIMIT_CODES = frozenset({44, 45, 1070})
-#: Zoho's "does not exist": 1002 for most resources, 2006 for an item (docs/zoho/sandbox-rules.md).
-NOT_FOUND_CODES = frozenset({1002, 2006})
-#: 57: bad, expired or under-scoped token; 14: missing or malformed Authorization.
-AUTH_CODES = frozenset({14, 57})

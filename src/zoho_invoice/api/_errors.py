@@ -19,7 +19,13 @@ from .._exceptions import (
     RateLimitError,
 )
 from .._http import httpx
-from ._constants import NOT_FOUND_CODES, RATE_LIMIT_CODES
+from .._zoho_codes import (
+    AUTH_CODES,
+    CODE_DAILY_QUOTA,
+    CODE_UNAUTHORIZED,
+    NOT_FOUND_CODES,
+    RATE_LIMIT_CODES,
+)
 from ._ip_throttle import is_ip_block
 
 __all__ = ["make_api_error", "parse_envelope", "without_credentials"]
@@ -89,12 +95,13 @@ def make_api_error(
     cls: type[APIStatusError]
     if ip_blocked:
         cls = IPBlockedError
-    elif code == 45:
+    elif code == CODE_DAILY_QUOTA:
         cls = DailyQuotaExceeded
     elif code in RATE_LIMIT_CODES or status_code == 429:
         cls = RateLimitError
-    elif status_code == 401 or code in (14, 57):
-        cls = MissingScopeError if (after_refresh and code == 57) else AuthenticationError
+    elif status_code == 401 or code in AUTH_CODES:
+        missing_scope = after_refresh and code == CODE_UNAUTHORIZED
+        cls = MissingScopeError if missing_scope else AuthenticationError
     elif status_code == 404 or code in NOT_FOUND_CODES:
         # Before 400: Zoho's "does not exist" is the code (1002, or 2006 for an item), whatever
         # the HTTP status it arrives with.

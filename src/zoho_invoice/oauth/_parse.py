@@ -22,6 +22,15 @@ from .._exceptions import (
     TokenThrottledError,
 )
 from .._redact import redact
+from .._zoho_codes import (
+    OAUTH_ACCESS_DENIED,
+    OAUTH_INVALID_CLIENT,
+    OAUTH_INVALID_CLIENT_SECRET,
+    OAUTH_INVALID_CODE,
+    OAUTH_INVALID_REDIRECT_URI,
+    OAUTH_THROTTLED,
+    OAUTH_TRANSIENT_ERRORS,
+)
 from ._types import Grant, TokenSet
 
 __all__ = ["oauth_error_from_body", "parse_token_response"]
@@ -30,7 +39,6 @@ __all__ = ["oauth_error_from_body", "parse_token_response"]
 DEFAULT_EXPIRES_IN = 3600.0
 
 _THROTTLE_WORDING = ("too many requests", "throttle", "try again after some time")
-_TRANSIENT_ERRORS = {"server_error", "temporarily_unavailable", "internal_error"}
 
 
 def _short(value: object, limit: int = 200) -> str:
@@ -40,7 +48,7 @@ def _short(value: object, limit: int = 200) -> str:
 
 
 def _is_throttle(error: str, description: str) -> bool:
-    if error == "Access Denied":  # the throttle's error, unlike access_denied (a refusal)
+    if error == OAUTH_THROTTLED:  # the throttle's error, unlike access_denied (a refusal)
         return True
     wording = f"{error} {description}".lower()
     return any(phrase in wording for phrase in _THROTTLE_WORDING)
@@ -59,13 +67,13 @@ def oauth_error_from_body(status_code: int, body: dict[str, object]) -> OAuthErr
             "current access token and try again after the window ends.",
             error=error,
         )
-    if error == "invalid_code":
+    if error == OAUTH_INVALID_CODE:
         return InvalidGrantError(
             "Zoho Accounts answered invalid_code: the authorization code expired or was already "
             "used, or the refresh token was revoked. The user must connect again.",
             error=error,
         )
-    if error == "invalid_client_secret":
+    if error == OAUTH_INVALID_CLIENT_SECRET:
         # The service's configuration is wrong, not the connection: nobody must reconnect.
         return InvalidClientSecretError(
             "Zoho Accounts answered invalid_client_secret: ZOHO_CLIENT_SECRET is not the secret "
@@ -73,23 +81,23 @@ def oauth_error_from_body(status_code: int, body: dict[str, object]) -> OAuthErr
             "the configuration; connections stay as they are.",
             error=error,
         )
-    if error == "invalid_client":
+    if error == OAUTH_INVALID_CLIENT:
         return InvalidClientError(
             f"Zoho Accounts answered {error}: check ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET, and "
             "that the request went to the connection's own data centre.",
             error=error,
         )
-    if error == "invalid_redirect_uri":
+    if error == OAUTH_INVALID_REDIRECT_URI:
         return InvalidRedirectURIError(
             "Zoho Accounts answered invalid_redirect_uri: ZOHO_REDIRECT_URI must be exactly the "
             "redirect URI registered for this client at Zoho.",
             error=error,
         )
-    if error == "access_denied":
+    if error == OAUTH_ACCESS_DENIED:
         return AuthorizationDenied(
             f"Zoho Accounts refused: {said}. The user declined or lacks access.", error=error
         )
-    if error in _TRANSIENT_ERRORS or status_code >= 500:
+    if error in OAUTH_TRANSIENT_ERRORS or status_code >= 500:
         return OAuthTransientError(
             f"Zoho Accounts had a temporary failure: {said}. Try again later.", error=error
         )

@@ -36,6 +36,7 @@ from .._exceptions import (
     TokenUnavailableError,
 )
 from .._redact import redact
+from .._zoho_codes import CODE_UNAUTHORIZED
 from ..datacenters import DataCenter, DataCenterTable
 from ..oauth._types import TokenSet
 from ..vault._types import Connection, Status, StoredTokens
@@ -58,8 +59,6 @@ MINT_WINDOW = 600.0
 MIN_USEFUL = 5.0
 #: A token we minted this recently is valid: a code 57 on it means a missing scope.
 JUST_MINTED = 120.0
-#: Zoho's "bad, expired or under-scoped token".
-CODE_UNAUTHORIZED = 57
 
 
 class TokenVault(Protocol):
