@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 
@@ -807,14 +808,51 @@ async def test_scripted_token_answers_come_first_then_normal_service(
     assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
 
 
-async def test_scripted_delay_then_normal_answer(
-    client: httpx.AsyncClient, world: SandboxWorld
-) -> None:
-    control = AsyncSandboxControl(client)
-    tokens = await connect(client, world)
-    await control.script("accounts.*", status=None, delay=0.05)
-    assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
-    assert (await control.stats(tokens["refresh_token"]))["refresh_grants"] == 1
+class HeldSleep:
+    """The sandbox's ``sleep``: records each delay asked for and returns only when let go."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.waiting = anyio.Event()
+        self.go = anyio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.waiting.set()
+        await self.go.wait()
+
+
+async def test_scripted_delay_holds_the_answer_back_then_answers_normally(clock: Clock) -> None:
+    held = HeldSleep()
+    app = create_sandbox_app(base_url=BASE, clock=clock, sleep=held)
+    world: SandboxWorld = app.state.world
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            control = AsyncSandboxControl(client)
+            tokens = await connect(client, world)
+            await control.script("accounts.*", status=None, delay=0.05)
+            answers: list[dict[str, Any]] = []
+
+            async def call() -> None:
+                answers.append(await refresh(client, "us", tokens["refresh_token"]))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(call)
+                with anyio.fail_after(10):
+                    await held.waiting.wait()
+                # Held for the scripted time, before Zoho acts: no answer yet, nothing minted.
+                assert held.asked == [0.05]
+                assert answers == []
+                assert (await control.stats(tokens["refresh_token"]))["refresh_grants"] == 0
+                held.go.set()
+            # Then the normal answer; the delay was for one answer only.
+            assert "access_token" in answers[0]
+            assert "access_token" in await refresh(client, "us", tokens["refresh_token"])
+            assert held.asked == [0.05]
+            assert (await control.stats(tokens["refresh_token"]))["refresh_grants"] == 2
+    finally:
+        world.close()
 
 
 async def test_scripted_revoke_failure(client: httpx.AsyncClient, world: SandboxWorld) -> None:

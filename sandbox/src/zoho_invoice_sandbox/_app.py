@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,7 +22,7 @@ from ._accounts import accounts_routes
 from ._control import control_routes
 from ._respond import DATACENTERS
 from ._serving import MAX_BODY_BYTES, BodyLimitMiddleware
-from ._world import SandboxWorld
+from ._world import SandboxWorld, Sleep
 from .invoice import InvoiceLimits, create_invoice_app
 from .invoice._extras import MAX_ATTACHMENT_BYTES
 
@@ -52,16 +53,20 @@ def create_sandbox_app(
     clock: Callable[[], float] = time.time,
     invoice_limits: InvoiceLimits | None = None,
     control_key: str | None = None,
+    sleep: Sleep = anyio.sleep,
 ) -> Starlette:
     """A local Zoho at ``base_url``: ``/accounts/{dc}/oauth/v2/...``, ``/api/{dc}/invoice/v3/...``
     and ``/_sandbox/...``. With ``data_dir`` its state (tokens, invoices) survives a restart;
     ``invoice_limits`` sets the organizations' request limits (also changeable at
     ``/api/_sandbox/limits`` while it runs); ``control_key`` puts the control routes behind
-    ``X-Sandbox-Key`` (see :class:`SandboxWorld`). Request bodies over 1 MB are answered 413.
+    ``X-Sandbox-Key`` (see :class:`SandboxWorld`); ``sleep`` plays scripted faults' delays
+    (a test's own shows them without waiting). Request bodies over 1 MB are answered 413.
 
     The shared :class:`SandboxWorld` is ``app.state.world``.
     """
-    world = SandboxWorld(base_url=base_url, data_dir=data_dir, clock=clock, control_key=control_key)
+    world = SandboxWorld(
+        base_url=base_url, data_dir=data_dir, clock=clock, control_key=control_key, sleep=sleep
+    )
 
     async def index(request: Request) -> Response:
         return JSONResponse(

@@ -54,7 +54,7 @@ async def fault_response(
     if fault is None:
         return None
     if fault.delay > 0:
-        await anyio.sleep(fault.delay)
+        await world.sleep(fault.delay)
     if fault.status is None:
         if hold is not None and fault.delay_after > 0:
             hold.append(fault.delay_after)

@@ -12,10 +12,12 @@ import fnmatch
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import anyio
 
 from ._directory import Directory
 from ._files import ensure_private_dir
@@ -35,6 +37,8 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
+#: Waits the given seconds (``anyio.sleep``): how a scripted fault's ``delay`` is played.
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +297,12 @@ class SandboxWorld:
         clock: Clock = time.time,
         directory: Directory | None = None,
         control_key: str | None = None,
+        sleep: Sleep = anyio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.control_key = control_key
+        #: Plays a scripted fault's ``delay``; a test passes its own to see the delay happen.
+        self.sleep = sleep
         self.data_dir = data_dir
         self.clock = clock
         self.directory = directory or Directory.default()

@@ -353,7 +353,7 @@ class _InvoiceAPI:
             fault = self.world.faults.take(f"invoice.{request.method} {template}")
             if fault is not None:
                 if fault.delay:
-                    await anyio.sleep(fault.delay)
+                    await self.world.sleep(fault.delay)
                 if fault.status is not None:
                     content = b"" if fault.body is None else json.dumps(fault.body).encode()
                     return Response(
