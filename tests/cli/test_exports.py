@@ -63,6 +63,35 @@ def test_s43_cell_rule(value: object, cell: str) -> None:
     assert csv_cell(value, neutralise=False) == ("" if value is None else str(value))
 
 
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (" =1+1", "' =1+1"),  # spreadsheets skip leading blanks before deciding
+        ("\u00a0=1+1", "'\u00a0=1+1"),  # NBSP
+        ("\u200b=1+1", "'\u200b=1+1"),  # zero-width space
+        ("\u2060\ufeff @SUM(A1)", "'\u2060\ufeff @SUM(A1)"),  # word joiner, BOM, space
+        ("\x00=1+1", "'\x00=1+1"),  # OWASP ASVS 5.0 1.2.10 lists NUL
+        ("\x00", "'\x00"),
+        ("\n=1+1", "'\n=1+1"),
+        ("\nplain", "'\nplain"),  # a cell that itself starts with LF
+        ("\uff1d1+1", "'\uff1d1+1"),  # fullwidth equals sign
+        ("\uff0b1", "'\uff0b1"),  # fullwidth plus sign
+        ("\uff0d1", "'\uff0d1"),  # fullwidth hyphen-minus
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),  # fullwidth commercial at
+        ("\u3000\uff1d1", "'\u3000\uff1d1"),  # ideographic space, then fullwidth equals
+        (" plain", " plain"),  # whitespace before text is just text
+        ("\u200bplain", "\u200bplain"),
+        ("caf\u00e9 =1", "caf\u00e9 =1"),
+        (-2.0, "-2.0"),  # a float amount is a number, like a Decimal
+        (12.5, "12.5"),
+        (float("-inf"), "'-inf"),  # not a finite number: text, and text starting with -
+    ],
+)
+def test_s43_cell_rule_sees_through_blanks_controls_and_fullwidth(value: object, cell: str) -> None:
+    assert csv_cell(value) == cell
+    assert csv_cell(value, neutralise=False) == str(value)  # only a ' is ever added
+
+
 # -- against the sandbox ---------------------------------------------------------------------
 
 
