@@ -45,15 +45,17 @@ TokenTamper = Callable[[httpx.Request, httpx.Response], httpx.Response]
 
 
 class TamperingTransport(httpx.BaseTransport):
-    """The sandbox's transport, with a hook on token answers: what the network may do after
-    Zoho has acted (a timeout after the mint, a rewritten ``api_domain``)."""
+    """Sends through the sandbox's TestClient (its public ``send``), with a hook on token
+    answers: what the network may do after Zoho has acted (a timeout after the mint, a
+    rewritten ``api_domain``)."""
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    def __init__(self, inner: httpx.Client) -> None:
         self.inner = inner
         self.tamper: TokenTamper | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
+        # As a transport answers: one hop (no redirects followed), the body still to be read.
+        response = self.inner.send(request, stream=True, follow_redirects=False)
         if self.tamper is not None and request.url.path.endswith("/oauth/v2/token"):
             response.read()
             return self.tamper(request, response)
@@ -209,7 +211,7 @@ def build_harness(
     events: list[ConnectionEvent] = []
     with TestClient(sandbox_app, base_url=SANDBOX_URL) as zoho:
         table = DataCenterTable.from_settings(settings.datacenters)
-        oauth_transport = TamperingTransport(zoho._transport)
+        oauth_transport = TamperingTransport(zoho)
         oauth_http = httpx.Client(transport=oauth_transport)
         oauth = OAuthClient(
             client_id=CLIENT_ID,
