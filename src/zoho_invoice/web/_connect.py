@@ -369,6 +369,19 @@ def _finish(
             "The service cannot reach its database right now. Nothing was connected.",
             status=503,
         ) from None
+    except Exception as exc:
+        # Any other failure to store (a lost race on the unique key, an input the vault
+        # refuses): the refresh token Zoho just minted would take one of the user's 20 for
+        # nothing, so it is given back (SECURITY 34). Only the type is logged: a database
+        # error's text can carry the statement's parameters.
+        logger.error("could not save a new connection: %s", type(exc).__name__)
+        _give_back(ctx, dc, tokens)
+        raise _Refused(
+            "The connection could not be saved",
+            "Zoho authorized the connection, but the service could not store it, so the "
+            "authorization was given back. Nothing was connected.",
+            status=500,
+        ) from None
     organization_name = _bind_organization(ctx, conn, organizations)
     if organization_name is not None or conn.organization_id is not None:
         try:
