@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from api._fakes import FakeProvider, Recorder, sync_client, zoho
-from zoho_invoice.api import AsyncConcurrencyCap, ConcurrencyCap, TokenBucketBudget
+from zoho_invoice.api import TokenBucketBudget
+from zoho_invoice.api._budget import AsyncConcurrencyCap, ConcurrencyCap
 
 
 class Clock:

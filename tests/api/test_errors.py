@@ -23,7 +23,8 @@ from zoho_invoice import (
     RateLimitError,
 )
 from zoho_invoice._http import httpx
-from zoho_invoice.api import TokenBucketBudget, make_api_error
+from zoho_invoice.api import TokenBucketBudget
+from zoho_invoice.api._errors import make_api_error
 
 
 @pytest.mark.parametrize(

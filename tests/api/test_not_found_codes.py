@@ -7,7 +7,7 @@ import pytest
 
 from api._fakes import zoho
 from zoho_invoice import APIError, BadRequestError, NotFoundError
-from zoho_invoice.api import make_api_error
+from zoho_invoice.api._errors import make_api_error
 
 
 @pytest.mark.parametrize(

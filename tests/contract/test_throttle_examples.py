@@ -26,7 +26,7 @@ import pytest
 import zoho_invoice
 from api._sandbox import ALICE, mint
 from zoho_invoice._http import httpx
-from zoho_invoice.api import make_api_error
+from zoho_invoice.api._errors import make_api_error
 from zoho_invoice.api._quota import parse_rate_limit
 from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceLimits, InvoiceSandboxControl

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoho_invoice import Settings
-from zoho_invoice.api import RedisRequestBudget, budget_from_settings, default_budget
+from zoho_invoice.api import RedisRequestBudget, budget_from_settings
+from zoho_invoice.api._budget import default_budget
 
 
 def test_budget_is_shared_in_redis_when_configured(tmp_path: Path) -> None:

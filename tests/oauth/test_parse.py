@@ -18,7 +18,7 @@ from zoho_invoice import (
     TokenThrottledError,
 )
 from zoho_invoice._exceptions import ConfigurationError, InvalidClientSecretError
-from zoho_invoice.oauth import parse_token_response
+from zoho_invoice.oauth._parse import parse_token_response
 
 NOW = 1_800_000_000.0
 ACCESS = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"

@@ -14,7 +14,8 @@ import pytest
 import redis
 
 from zoho_invoice.api import RedisRequestBudget
-from zoho_invoice.tokens import LayeredRefreshLocks, RedisRefreshLocks
+from zoho_invoice.tokens import RedisRefreshLocks
+from zoho_invoice.tokens._locks import LayeredRefreshLocks
 
 
 @pytest.fixture

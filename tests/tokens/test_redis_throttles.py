@@ -15,13 +15,8 @@ import pytest
 import redis
 
 from zoho_invoice import Settings
-from zoho_invoice.api import (
-    LayeredQuotaBlocks,
-    RedisQuotaBlocks,
-    RedisRequestBudget,
-    default_quota_blocks,
-    quota_blocks_from_settings,
-)
+from zoho_invoice.api import RedisQuotaBlocks, RedisRequestBudget, quota_blocks_from_settings
+from zoho_invoice.api._quota import LayeredQuotaBlocks, default_quota_blocks
 
 pytestmark = pytest.mark.redis
 

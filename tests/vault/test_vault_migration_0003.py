@@ -14,8 +14,8 @@ from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from zoho_invoice.vault import create_engine_for, upgrade_database
-from zoho_invoice.vault._db import alembic_config, current_revision
+from zoho_invoice.vault import upgrade_database
+from zoho_invoice.vault._db import alembic_config, create_engine_for, current_revision
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -8,9 +8,10 @@ import threading
 from alembic import command
 from sqlalchemy import inspect
 
-from zoho_invoice.api import InProcessQuotaBlocks, LayeredQuotaBlocks, QuotaBlocks
-from zoho_invoice.vault import KeyRing, Vault, create_engine_for, upgrade_database
-from zoho_invoice.vault._db import alembic_config, current_revision
+from zoho_invoice.api import InProcessQuotaBlocks, QuotaBlocks
+from zoho_invoice.api._quota import LayeredQuotaBlocks
+from zoho_invoice.vault import KeyRing, Vault, upgrade_database
+from zoho_invoice.vault._db import alembic_config, create_engine_for, current_revision
 
 from .conftest import Clock
 

@@ -26,7 +26,8 @@ from zoho_invoice import (
     VaultUnavailableError,
 )
 from zoho_invoice.settings import Settings
-from zoho_invoice.vault import KeyRing, Vault, create_engine_for, upgrade_database
+from zoho_invoice.vault import KeyRing, Vault, upgrade_database
+from zoho_invoice.vault._db import create_engine_for
 from zoho_invoice.vault._models import Base, ConnectionRow
 
 if TYPE_CHECKING:

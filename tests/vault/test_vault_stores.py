@@ -22,9 +22,10 @@ from zoho_invoice import (
     StaleWriteError,
     VaultUnavailableError,
 )
-from zoho_invoice.vault import KeyRing, StoredTokens, Vault, create_engine_for, upgrade_database
+from zoho_invoice.vault import KeyRing, StoredTokens, Vault, upgrade_database
 from zoho_invoice.vault._connect_sessions import ConnectSessions
 from zoho_invoice.vault._connections import Connections
+from zoho_invoice.vault._db import create_engine_for
 from zoho_invoice.vault._keys import Keys
 from zoho_invoice.vault._mints import Mints
 from zoho_invoice.vault._models import ConnectTransactionRow, PendingRevocationRow

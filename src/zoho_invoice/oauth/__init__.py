@@ -6,19 +6,15 @@
 ... # doctest: +SKIP
 """
 
-from ._client import AsyncOAuthClient, BaseOAuthClient, OAuthClient
-from ._parse import parse_token_response
+from ._client import AsyncOAuthClient, OAuthClient
 from ._pkce import code_challenge, make_code_verifier, new_state
-from ._types import Grant, TokenSet
+from ._types import TokenSet
 
 __all__ = [
     "AsyncOAuthClient",
-    "BaseOAuthClient",
-    "Grant",
     "OAuthClient",
     "TokenSet",
     "code_challenge",
     "make_code_verifier",
     "new_state",
-    "parse_token_response",
 ]

@@ -5,17 +5,14 @@
 """
 
 from ._background import RefreshRound, refresh_expiring
-from ._backoff import Backoff
 from ._events import (
     EventSink,
     LoggingEventSink,
     OutboxEventSink,
     event_sink_from_settings,
-    webhook_payload,
 )
 from ._locks import (
     InProcessRefreshLocks,
-    LayeredRefreshLocks,
     RedisRefreshLocks,
     RefreshLocks,
 )
@@ -33,13 +30,11 @@ from ._webhooks import (
 __all__ = [
     "AccessToken",
     "AsyncTokenManager",
-    "Backoff",
     "ConnectionEvent",
     "DeliveryRound",
     "EventSink",
     "EventType",
     "InProcessRefreshLocks",
-    "LayeredRefreshLocks",
     "LoggingEventSink",
     "OutboxEventSink",
     "RedisRefreshLocks",
@@ -53,6 +48,5 @@ __all__ = [
     "process_revocations",
     "refresh_expiring",
     "webhook_deliverer_from_settings",
-    "webhook_payload",
     "webhooks_from_settings",
 ]

@@ -4,18 +4,14 @@
 >>> vault = Vault.open("sqlite:///zoho.db", KeyRing.from_string(keys), upgrade=True)
 """
 
-from ._db import create_engine_for, upgrade_database
+from ._db import upgrade_database
 from ._keyring import KeyRing
-from ._leases import DatabaseRefreshLocks
 from ._outbox import OutboxEntry, WebhookOutbox
-from ._quota_blocks import DatabaseQuotaBlocks
 from ._store import Vault
 from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
 
 __all__ = [
     "Connection",
-    "DatabaseQuotaBlocks",
-    "DatabaseRefreshLocks",
     "KeyRing",
     "OutboxEntry",
     "PendingConnect",
@@ -24,6 +20,5 @@ __all__ = [
     "StoredTokens",
     "Vault",
     "WebhookOutbox",
-    "create_engine_for",
     "upgrade_database",
 ]
