@@ -77,8 +77,9 @@ def make_api_error(
     """The error for an answer that is not a success.
 
     ``after_refresh`` tells that the request already went out again with a fresh token: a
-    second code 57 then means the token lacks the scope (docs/zoho/README.md, "Errors"). ``response`` (the answer
-    ``status_code`` and ``content`` came from) is kept on the error, without the token.
+    second code 57 then means the token lacks the scope (docs/zoho/README.md, "Errors").
+    ``response`` (the answer ``status_code`` and ``content`` came from) is kept on the error,
+    without the token.
     """
     body, code, message = parse_envelope(content)
     # Zoho's per-IP block is known by its wording only (no published status, code or format).
