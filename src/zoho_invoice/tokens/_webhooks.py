@@ -17,6 +17,13 @@ up to between half an hour and an hour, with jitter so retries of many entries s
 After ``max_attempts`` attempts, or once the event is ``max_age`` old, the entry is marked
 ``dead`` and logged at ERROR.
 
+Each attempt has one overall deadline (``deadline``, 15 s by default, a quarter of the claim's
+60 s lease), not only httpx's per-operation ``timeout``: a receiver that dribbles its answer's
+head one byte at a time restarts a read timeout with every byte, and would keep one attempt
+(and the dispatcher thread) going past the lease, so that another sender sent the entry again.
+A watchdog timer shuts the attempt's socket down when the deadline passes; the blocked read
+then ends at once and the attempt is recorded as failed (and retried later).
+
 ``zoho-invoice worker`` calls ``WebhookDeliverer.deliver_due`` every round; the service runs a
 ``WebhookDispatcher``, a thread that delivers as soon as an event is queued and retries due
 entries every ``poll_interval``. Both claim entries in the outbox first, so however many run,
@@ -28,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +72,8 @@ USER_AGENT = "zoho-invoice-connect"
 MAX_ATTEMPTS = 30
 #: An event older than this is given up on after its next failed attempt.
 MAX_AGE = timedelta(days=3)
+#: The longest one attempt may take, all of it (connect, send, the answer's head), in seconds.
+DEADLINE = 15.0
 
 Outcome = Literal["delivered", "retrying", "dead", "lost"]
 
@@ -85,8 +95,10 @@ class WebhookDeliverer:
 
     ``clock`` (epoch seconds) stamps each attempt and schedules the next; ``http`` replaces the
     HTTP client (it must verify TLS for an https URL, and should not follow redirects).
-    ``lease`` is how long a claimed entry is hidden from other senders: longer than an
-    attempt can take (``timeout``).
+    ``timeout`` bounds each network operation (connect, one read, one write); ``deadline``
+    bounds a whole attempt, however the receiver paces its bytes (SECURITY 48). ``lease`` is
+    how long a claimed entry is hidden from other senders: at least four deadlines, so an
+    attempt always ends well before another sender may take the entry over.
     """
 
     def __init__(
@@ -99,6 +111,7 @@ class WebhookDeliverer:
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
         timeout: float = 10.0,
+        deadline: float = DEADLINE,
         lease: float = 60.0,
         max_attempts: int = MAX_ATTEMPTS,
         max_age: timedelta = MAX_AGE,
@@ -109,15 +122,28 @@ class WebhookDeliverer:
         self._webhook = Webhook(check_webhook_secret(secret))
         if http is not None and self.url.startswith("https://"):
             require_verified_tls(http, user="the webhook deliverer", where="the webhook URL")
+        if not (math.isfinite(deadline) and deadline > 0):
+            raise ValueError("deadline must be a positive, finite number of seconds")
         self._owns_http = http is None
+        # No idle connections are kept: every attempt opens its own, so the watchdog knows
+        # the socket to shut (a pooled one would not be announced by the trace).
         self._http = (
-            http if http is not None else httpx.Client(follow_redirects=False, timeout=timeout)
+            http
+            if http is not None
+            else httpx.Client(
+                follow_redirects=False,
+                timeout=timeout,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
         )
         self._outbox = outbox
         self._clock = clock
         self._backoff = backoff or self.default_backoff()
-        self._timeout = timeout
-        self._lease = max(lease, timeout * 2)
+        self._deadline = deadline
+        # No single operation may outlast the whole attempt (a connect would otherwise run on
+        # past the deadline before there is a socket to shut).
+        self._timeout = min(timeout, deadline)
+        self._lease = max(lease, deadline * 4)
         self._max_attempts = max_attempts
         self._max_age = max_age
 
@@ -192,19 +218,96 @@ class WebhookDeliverer:
 
     def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
         """``None`` when the receiver answered 2xx, else what went wrong (no secret in it)."""
+        watchdog = _Watchdog(self._deadline)
         try:
             # Streamed and never read: only the status matters, whatever the receiver sends.
             with self._http.stream(
-                "POST", self.url, content=body, headers=headers, timeout=self._timeout
+                "POST",
+                self.url,
+                content=body,
+                headers=headers,
+                timeout=self._timeout,
+                extensions={"trace": watchdog.trace},
             ) as response:
                 status = response.status_code
         except httpx.HTTPError as exc:
+            if watchdog.expired:
+                return f"no answer within the {self._deadline:g} s deadline"
             return type(exc).__name__
+        finally:
+            watchdog.finish()
+        if watchdog.expired:
+            # The head arrived just as the watchdog fired: the attempt still overran.
+            return f"no answer within the {self._deadline:g} s deadline"
         if 200 <= status < 300:
             return None
         if 300 <= status < 400:
             return f"HTTP {status} (redirects are not followed)"
         return f"HTTP {status}"
+
+
+class _Watchdog:
+    """Ends one attempt at its deadline by shutting its socket down.
+
+    httpx's timeouts apply to each operation, so a receiver sending one byte per second keeps
+    a read going for as long as it likes. httpcore announces every connection it opens (its
+    ``trace`` extension: ``connection.connect_tcp.complete`` and ``start_tls.complete`` carry
+    the network stream); a timer shuts that stream's socket down when the deadline passes,
+    which wakes the read blocked on it (a bare ``close`` from another thread would not), and
+    the attempt fails with a network error. The attempt's own thread still closes the stream.
+    A stream announced after the deadline is shut at once. ``finish`` disarms the timer under
+    the lock, so a socket is never shut once its attempt is over (a caller's pooled connection).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self.expired = False
+        self._timer = threading.Timer(deadline, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace callback: note the socket of each connection the attempt opens."""
+        if not event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if self._done:
+                return
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut both directions: a thread blocked reading this socket wakes up to end-of-file.
+
+    ``socket.socket.shutdown`` itself, also for a TLS socket, whose own ``shutdown`` would
+    drop its TLS state under the reading thread.
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or never connected: nothing to wake
 
 
 class WebhookDispatcher:
