@@ -32,6 +32,7 @@ from .._zoho_codes import CODE_UNAUTHORIZED
 from ._constants import AUTH_SCHEME
 
 __all__ = [
+    "AccessTokenLike",
     "AsyncConnectionTokenProvider",
     "AsyncTokenAuth",
     "AsyncTokenManagerLike",
@@ -46,7 +47,7 @@ __all__ = [
 
 
 class TokenInfo(NamedTuple):
-    """What a provider hands out."""
+    """What a provider hands out for one request (the token types: ``tokens/_types.py``)."""
 
     token: str
     api_domain: str
@@ -96,8 +97,10 @@ class AsyncTokenProvider(Protocol):
     async def confirm(self, token: str, operation: str | None) -> None: ...
 
 
-class _AccessToken(Protocol):
-    # The shape of ``zoho_invoice.tokens.AccessToken`` that the client relies on.
+class AccessTokenLike(Protocol):
+    """``zoho_invoice.tokens.AccessToken`` as the client relies on it (``api`` does not import
+    ``tokens``): not a token type of its own (the table in ``tokens/_types.py``)."""
+
     @property
     def token(self) -> str: ...
     @property
@@ -110,7 +113,7 @@ class TokenManagerLike(Protocol):
     """What the client needs of ``zoho_invoice.tokens.TokenManager``: ``TokenProvider`` for
     any connection (see there)."""
 
-    def get_access_token(self, connection_id: str) -> _AccessToken: ...
+    def get_access_token(self, connection_id: str) -> AccessTokenLike: ...
 
     def invalidate(
         self, connection_id: str, token: str, *, code: int | None, operation: str
@@ -122,7 +125,7 @@ class TokenManagerLike(Protocol):
 class AsyncTokenManagerLike(Protocol):
     """What the client needs of ``zoho_invoice.tokens.AsyncTokenManager``."""
 
-    async def get_access_token(self, connection_id: str) -> _AccessToken: ...
+    async def get_access_token(self, connection_id: str) -> AccessTokenLike: ...
 
     async def invalidate(
         self, connection_id: str, token: str, *, code: int | None, operation: str

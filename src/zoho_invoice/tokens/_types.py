@@ -1,4 +1,20 @@
-"""What the token manager hands out and announces."""
+"""What the token manager hands out and announces.
+
+A token goes through four types, one per meaning (one name each):
+
+=======================  ==========================================================================
+``oauth.TokenSet``       What Zoho's token endpoint answered once (an exchange or a refresh): the
+                         access token, the refresh token (``None`` on a refresh), expiry, scope.
+``vault.StoredTokens``   A connection's tokens as the vault keeps them, opened: both tokens, the
+                         connection's status and data centre, and ``version``, the write fence.
+``tokens.AccessToken``   What ``TokenManager.get_access_token`` hands out: a valid access token
+                         of one connection, where to send it, until when.
+``api.TokenInfo``        What a ``TokenProvider`` gives the client for one request: token,
+                         ``api_domain``, organization; no expiry (a fixed token has none).
+                         ``api._auth.AccessTokenLike`` is ``AccessToken`` seen from ``api``,
+                         which does not import ``tokens``; not a type of its own.
+=======================  ==========================================================================
+"""
 
 from __future__ import annotations
 
