@@ -1,8 +1,8 @@
 """Zoho Accounts, one instance per data centre: ``/accounts/{dc}/oauth/v2/...``.
 
-Behaviour follows ZOHO.md: authorization starts at ``us`` (which sends users of other DCs to
-their own server, and does not know ``cn`` users); token errors are HTTP 200 with
-``{"error": ...}``; parameters are accepted in the form body or the query string.
+Behaviour follows docs/zoho/README.md (the fact sheet): authorization starts at ``us`` (which
+sends users of other DCs to their own server, and does not know ``cn`` users); token errors are
+HTTP 200 with ``{"error": ...}``; parameters are accepted in the form body or the query string.
 
 Zoho's limits (docs/zoho/accounts.md): a client that used up its authorization codes for the
 window is sent back with ``error=access_denied``, as if the user had declined; a user who got too

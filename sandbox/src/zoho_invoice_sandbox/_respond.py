@@ -12,7 +12,7 @@ from ._world import SandboxWorld
 
 __all__ = ["DATACENTERS", "fault_response", "hold_answer", "journal_request"]
 
-#: Zoho's data centres, in the order of ZOHO.md.
+#: Zoho's data centres, in the order of docs/zoho/README.md ("Data centres").
 DATACENTERS: tuple[str, ...] = ("us", "eu", "in", "au", "jp", "ca", "sa", "uk", "cn")
 
 _FORM = "application/x-www-form-urlencoded"

@@ -2,7 +2,7 @@
 
 One SQLite database (a file in ``data_dir`` so a restarted sandbox honours earlier tokens, else in
 memory), one connection guarded by one lock: every operation is a short transaction, so the store
-is safe to call from any thread. The rules follow ZOHO.md:
+is safe to call from any thread. The rules follow docs/zoho/README.md and docs/zoho/accounts.md:
 
 - a code lives 2 minutes, is single use, and belongs to its client, redirect URI, scopes, PKCE
   challenge and the user's data centre;

@@ -251,7 +251,7 @@ class SandboxSettings:
     #: Seconds an access token lives (Zoho: 3600).
     access_token_lifetime: float = 3600.0
     #: ``"current"``: ``expires_in`` in seconds; ``"legacy"``: ``expires_in_sec`` in seconds and
-    #: ``expires_in`` in milliseconds (the older format ZOHO.md describes).
+    #: ``expires_in`` in milliseconds (the older format docs/zoho/README.md describes).
     token_format: Literal["current", "legacy"] = "current"
     #: Accept any client id and remember the first secret it presents.
     auto_register_clients: bool = True

@@ -4,10 +4,10 @@
   ``per_minute`` → 429 code 44. Refused requests do not count.
 - Per day: a fixed window per day; over ``daily`` → code 45, with HTTP 429 (Zoho Books lists 429
   for "API usage limit exceeded"), or HTTP 200 when ``daily_error_http_200`` (the other reading
-  ZOHO.md kept). The day ends at midnight in ``daily_reset_timezone`` (``"UTC"`` by default):
-  Zoho does not publish the time zone, so the sandbox plays any IANA zone; Zoho CRM documents
-  midnight Pacific time (``"America/Los_Angeles"``). ``plan`` presets ``daily`` and
-  ``concurrent`` by Zoho's plan table (``InvoiceLimits.for_plan("standard")``).
+  docs/zoho/limits.md keeps). The day ends at midnight in ``daily_reset_timezone`` (``"UTC"``
+  by default): Zoho does not publish the time zone, so the sandbox plays any IANA zone; Zoho
+  CRM documents midnight Pacific time (``"America/Los_Angeles"``). ``plan`` presets ``daily``
+  and ``concurrent`` by Zoho's plan table (``InvoiceLimits.for_plan("standard")``).
 - In flight: more than ``concurrent`` requests of one organization at once → 429 code 1070.
 - Per IP address (``ip_per_minute``, off by default): more requests a minute from one client IP,
   whatever the organization, blocks that IP for ``ip_block_seconds``: every request from it is
