@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from private_files import mode, permissive_umask
+from zoho_invoice._exceptions import ConfigurationError
 from zoho_invoice._files import (
+    UnsafeFileError,
     ensure_private_dir,
     ensure_private_file,
     ensure_private_sqlite,
@@ -78,3 +81,119 @@ def test_s49_sqlite_file_and_leftover_sidecars_are_tightened(tmp_path: Path) -> 
     ensure_private_sqlite(db)
     assert [mode(db.with_name(db.name + s)) for s in ("-wal", "-shm")] == [0o600, 0o600]
     assert not db.with_name(db.name + "-journal").exists()
+
+
+# -- a folder others can write to (a shared /tmp): links and other users' files ----------------
+
+OTHER_UID = 65534  # nobody: as root, the tests plant files another user owns
+
+
+def _plant(path: Path, text: str = "theirs", *, uid: int = OTHER_UID) -> Path:
+    """A file another user owns, writable by all (what an attacker leaves in a shared folder)."""
+    path.write_text(text)
+    path.chmod(0o666)
+    os.chown(path, uid, uid)
+    return path
+
+
+def _as_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("planting another user's file takes root")
+
+
+@pytest.mark.parametrize("open_mode", ["wb", "ab", "r+b", "w+b"])
+def test_s49_a_symlinked_export_path_is_refused_and_its_target_untouched(
+    tmp_path: Path, open_mode: Literal["wb", "ab", "r+b", "w+b"]
+) -> None:
+    bait = tmp_path / "bait"
+    bait.write_text("bait")
+    bait.chmod(0o644)
+    link = tmp_path / "out.csv"
+    link.symlink_to(bait)
+    with pytest.raises(UnsafeFileError, match=r"out\.csv is a symbolic link") as caught:
+        open_private(link, open_mode)
+    assert isinstance(caught.value, OSError) and isinstance(caught.value, ConfigurationError)
+    assert (bait.read_text(), mode(bait)) == ("bait", 0o644)
+    assert link.is_symlink()
+
+
+def test_s49_a_dangling_link_is_refused_and_creates_nothing(tmp_path: Path) -> None:
+    link = tmp_path / "cursor.json"
+    link.symlink_to(tmp_path / "made-by-us")
+    with pytest.raises(UnsafeFileError, match="symbolic link"):
+        open_private(link, "wb")
+    with pytest.raises(UnsafeFileError, match="symbolic link"):
+        write_private_text(link, "secret")
+    assert not (tmp_path / "made-by-us").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cursor.json"]
+
+
+def test_s49_a_planted_fifo_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo, 0o666)
+    # A reader, as an attacker would keep: opening for writing then never blocks, so a
+    # regression shows as a failure here, not as a hung test.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for open_mode in ("wb", "ab", "r+b", "w+b"):
+            with pytest.raises(UnsafeFileError, match=r"out\.csv is not a regular file"):
+                open_private(fifo, open_mode)  # type: ignore[arg-type]
+    finally:
+        os.close(reader)
+    os.unlink(fifo)
+    # Without a reader, O_NONBLOCK keeps the open from waiting for one (ENXIO), still refused.
+    os.mkfifo(fifo, 0o666)
+    with pytest.raises(UnsafeFileError, match="not a regular file"):
+        open_private(fifo, "wb")
+
+
+def test_s49_a_planted_tmp_name_of_another_user_receives_nothing(tmp_path: Path) -> None:
+    _as_root()
+    planted = _plant(tmp_path / "cursor.json.tmp", "")
+    target = tmp_path / "cursor.json"
+    write_private_text(target, "secret")
+    info = target.stat()
+    assert (target.read_text(), info.st_uid, mode(target)) == ("secret", os.geteuid(), 0o600)
+    assert (planted.read_text(), planted.stat().st_uid) == ("", OTHER_UID)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cursor.json", "cursor.json.tmp"]
+
+
+def test_s49_another_users_target_file_is_refused_not_written(tmp_path: Path) -> None:
+    _as_root()
+    target = _plant(tmp_path / "out.csv")
+    for open_mode in ("wb", "ab", "r+b", "w+b"):
+        with pytest.raises(
+            UnsafeFileError, match=rf"out\.csv belongs to another user \(uid {OTHER_UID}\)"
+        ):
+            open_private(target, open_mode)  # type: ignore[arg-type]
+    with pytest.raises(UnsafeFileError, match="belongs to another user"):
+        write_private_text(target, "secret")
+    with pytest.raises(UnsafeFileError, match="belongs to another user"):
+        ensure_private_file(target)
+    info = target.stat()
+    assert (target.read_text(), info.st_uid, mode(target)) == ("theirs", OTHER_UID, 0o666)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_s49_sqlite_refuses_another_users_db_wal_or_shm(tmp_path: Path, suffix: str) -> None:
+    _as_root()
+    db = tmp_path / "x.sqlite3"
+    if suffix:
+        ensure_private_sqlite(db)
+    planted = _plant(db.with_name(db.name + suffix), "")
+    with pytest.raises(UnsafeFileError, match=rf"x\.sqlite3{suffix} belongs to another user"):
+        ensure_private_sqlite(db)
+    assert (planted.stat().st_uid, mode(planted), planted.read_text()) == (OTHER_UID, 0o666, "")
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_s49_sqlite_refuses_a_symlinked_db_wal_or_shm(tmp_path: Path, suffix: str) -> None:
+    db = tmp_path / "x.sqlite3"
+    if suffix:
+        ensure_private_sqlite(db)
+    bait = tmp_path / "bait"
+    db.with_name(db.name + suffix).symlink_to(bait)  # dangling: SQLite would create the bait
+    with pytest.raises(UnsafeFileError, match=rf"x\.sqlite3{suffix} is a symbolic link"):
+        ensure_private_sqlite(db)
+    assert not bait.exists()

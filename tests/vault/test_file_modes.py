@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from private_files import mode, permissive_umask
+from zoho_invoice import ConfigurationError
 from zoho_invoice.settings import Settings
 from zoho_invoice.vault import KeyRing, Vault, upgrade_database
 
@@ -53,3 +54,13 @@ def test_s49_a_database_left_readable_by_an_older_version_is_tightened(tmp_path:
         assert [mode(p) for p in (db, *_sidecars(db))] == [0o600, 0o600, 0o600]
     finally:
         vault.close()
+
+
+def test_s49_a_symlinked_database_is_refused_before_sqlite_opens_it(tmp_path: Path) -> None:
+    bait = tmp_path / "bait.db"
+    db = tmp_path / "vault.db"
+    db.symlink_to(bait)
+    keyring = KeyRing.from_string(KeyRing.generate_entry("k1"))
+    with pytest.raises(ConfigurationError, match=r"vault\.db is a symbolic link"):
+        Vault.open(f"sqlite:///{db}", keyring, upgrade=True)
+    assert not bait.exists()

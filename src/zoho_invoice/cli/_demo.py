@@ -243,7 +243,10 @@ def demo(
     except OSError as exc:
         fail(f"cannot create {data_dir}: {exc.strerror}")
     public_url = f"http://127.0.0.1:{port}"
-    setup = prepare_demo(data_dir, sandbox_port=sandbox_port, public_url=public_url)
+    try:
+        setup = prepare_demo(data_dir, sandbox_port=sandbox_port, public_url=public_url)
+    except OSError as exc:  # demo.json or a file beside it is a link or not ours (SECURITY 49)
+        fail(f"cannot prepare the demo in {data_dir}: {exc.strerror or exc}")
     keys = setup.secrets
     ensure_private_dir(setup.sandbox_dir)
     # The demo needs no control route: unless ZOHO_SANDBOX_CONTROL_KEY names one (to look at
