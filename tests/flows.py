@@ -5,7 +5,6 @@ Settings → the service's connect flow (in process) → consent posted to a san
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 
 from starlette.testclient import TestClient
 
+from support import Clock
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.vault import KeyRing
@@ -22,16 +22,6 @@ from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 BOB = "bob@bluebird.example"
-
-
-class Clock:
-    """An injectable clock the test moves by hand (``clock.now += ...``)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def refresh_grants(sandbox: RunningSandbox) -> int:

@@ -1,9 +1,12 @@
-"""Helpers shared by tests: ``from support import free_port, missing``."""
+"""Helpers shared by tests: ``from support import Clock, free_port, missing``."""
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -23,3 +26,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class Clock:
+    """The one test clock: epoch seconds that move only when the test says so.
+
+    Pass it as the ``clock=`` of the code under test and move it with ``advance`` (or set
+    ``now``); its ``sleep`` / ``asleep`` advance it, so a client given them waits without the
+    test waiting. ``start`` defaults to the real time now. ``ticking=True`` is real time plus
+    what the test has advanced, for a sandbox on a real port whose timers must keep moving.
+    Safe to read and move from several threads.
+    """
+
+    def __init__(self, start: float | None = None, *, ticking: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._ticking = ticking
+        self._base = time.time() if start is None else start
+        self._moved = 0.0
+
+    @property
+    def now(self) -> float:
+        with self._lock:
+            return (time.time() if self._ticking else self._base) + self._moved
+
+    @now.setter
+    def now(self, value: float) -> None:
+        with self._lock:
+            self._moved = value - (time.time() if self._ticking else self._base)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._moved += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.now, UTC).date()

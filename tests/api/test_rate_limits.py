@@ -1,7 +1,8 @@
 """Unit and integration tests of Zoho's rate-limit answers: 429 code 44 without headers waits
 for the budget's window and holds back every caller of the organization; 1070 retries after a
 short back-off; 45 (the daily quota) never retries. The sandbox plays the "no rate headers"
-reading of ZOHO.md (``InvoiceLimits.rate_limit_headers=False``) on a short real window."""
+reading of docs/zoho/limits.md (``InvoiceLimits.rate_limit_headers=False``) on a short real
+window."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from api._fakes import Recorder, sync_client, zoho
 from api._sandbox import ALICE, mint
+from support import Clock
 from zoho_invoice import RateLimitError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import TokenBucketBudget, ZohoInvoice
@@ -19,16 +21,8 @@ from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_44_without_headers_waits_the_budget_window_and_holds_everyone_back() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     budget = TokenBucketBudget(rate=90, window=60.0, burst=5, clock=clock)
     recorder = Recorder(zoho(429, 44, "too many"), zoho(contacts=[]))
     slept: list[float] = []

@@ -8,15 +8,15 @@ the clock, then list the profile's children.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from api._sandbox import ALICE, amint, mint
+from support import Clock
 from zoho_invoice import BadRequestError, NotFoundError
 from zoho_invoice._http import httpx
 from zoho_invoice.api import AsyncZohoInvoice, UnlimitedBudget, ZohoInvoice
@@ -27,22 +27,9 @@ from zoho_invoice_sandbox.invoice._recurring import occurrence
 DAY = 86_400.0
 
 
-class Clock:
-    """Real time plus days the tests add."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def today(self) -> date:
-        return datetime.fromtimestamp(self(), UTC).date()
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    return Clock()
+    return Clock(ticking=True)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +89,7 @@ def test_a_profile_invoices_on_its_start_and_then_every_month_as_the_clock_moves
     assert child.model_extra is not None
     assert child.model_extra["recurring_invoice_id"] == profile_id
 
-    clock.offset += 65 * DAY  # two more monthly dates pass
+    clock.advance(65 * DAY)  # two more monthly dates pass
     dates = [day for day, _ in _children(client, profile_id)]
     assert dates == [occurrence(start, "months", 1, n) for n in range(3)]
     profile = client.recurring_invoices.get(profile_id)
@@ -117,7 +104,7 @@ def test_a_stopped_profile_makes_nothing_and_resumes_without_the_skipped_dates(
     start = clock.today()
     profile_id = _profile(client, "Weekly cleaning", start, recurrence_frequency="weeks")
     client.recurring_invoices.stop(profile_id)
-    clock.offset += 22 * DAY
+    clock.advance(22 * DAY)
     assert len(_children(client, profile_id)) == 1
     assert client.recurring_invoices.get(profile_id).status == "stopped"
 
@@ -141,7 +128,7 @@ def test_a_profile_past_its_end_date_expires(client: ZohoInvoice, clock: Clock) 
         repeat_every=10,
         end_date=end,
     )
-    clock.offset += 45 * DAY
+    clock.advance(45 * DAY)
     assert [day for day, _ in _children(client, profile_id)] == [
         start,
         start + timedelta(days=10),
@@ -173,7 +160,7 @@ def test_profile_errors_and_delete_keeps_the_children(client: ZohoInvoice, clock
     assert _children(client, profile_id) == []  # starts in three days
     renamed = client.recurring_invoices.update(profile_id, recurrence_name="Renamed")
     assert renamed.recurrence_name == "Renamed"
-    clock.offset += 4 * DAY
+    clock.advance(4 * DAY)
     assert len(_children(client, profile_id)) == 1
     client.recurring_invoices.delete(profile_id)
     with pytest.raises(NotFoundError) as gone:
@@ -201,7 +188,7 @@ BASE = "http://sandbox.test"
 
 @pytest.fixture
 async def aclient() -> AsyncIterator[tuple[AsyncZohoInvoice, Clock]]:
-    clock = Clock()
+    clock = Clock(ticking=True)
     app = create_sandbox_app(base_url=BASE, clock=clock)
     app.state.world.settings.access_token_lifetime = 10 * 365 * DAY
     user = app.state.world.directory.user_by_email(ALICE)
@@ -232,7 +219,7 @@ async def test_async_profile_children_and_stop(aclient: tuple[AsyncZohoInvoice, 
         repeat_every=1,
         line_items=[{"name": "Licence", "rate": "1200.00"}],
     )
-    clock.offset += 370 * DAY
+    clock.advance(370 * DAY)
     children = [i async for i in client.recurring_invoices.iter_child_invoices(
         profile.recurring_invoice_id
     )]  # fmt: skip

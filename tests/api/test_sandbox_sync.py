@@ -3,7 +3,6 @@ in a thread (``running_sandbox``), with tokens minted by its Zoho Accounts."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from api._sandbox import ALICE, RefreshingProvider, mint
+from support import Clock
 from zoho_invoice import (
     APITimeoutError,
     AuthenticationError,
@@ -27,19 +27,9 @@ from zoho_invoice_sandbox import Fault, RunningSandbox, running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
 
-class Clock:
-    """Real time plus an offset the tests can move (to expire tokens)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 @pytest.fixture(scope="module")
 def clock() -> Clock:
-    return Clock()
+    return Clock(ticking=True)
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +250,7 @@ def test_budget_keeps_under_the_sandbox_limit(
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
-        clock.offset += seconds
+        clock.advance(seconds)
 
     try:
         with ZohoInvoice(
@@ -275,7 +265,7 @@ def test_budget_keeps_under_the_sandbox_limit(
                 client.items.list(per_page=1)
         assert sum(slept) >= 60.0  # 12 calls at 4 a minute: the budget made it wait
     finally:
-        clock.offset -= sum(slept)
+        clock.advance(-sum(slept))
         control.set_limits(per_minute=100_000, window_seconds=60)
         control.reset_usage()
 
@@ -286,11 +276,11 @@ def test_s35_expired_token_refreshed_once(
     provider = RefreshingProvider(http, tokens, seeded)
     with ZohoInvoice(token_provider=provider, budget=UnlimitedBudget()) as client:
         client.items.list(per_page=1)
-        clock.offset += 3601  # the access token expires
+        clock.advance(3601)  # the access token expires
         try:
             assert client.items.list(per_page=1).items
         finally:
-            clock.offset -= 3601
+            clock.advance(-3601)
     assert provider.refreshes == 1
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from api._fakes import ORG, Recorder, sync_client, zoho
 from api._sandbox import ALICE, mint
+from support import Clock
 from zoho_invoice import DailyQuotaExceeded, IPBlockedError, RateLimitError, _metrics
 from zoho_invoice._http import httpx
 from zoho_invoice.api import (
@@ -36,25 +37,9 @@ NOON = 1_789_992_000.0  # 2026-09-21T12:00:00Z
 MIDNIGHT_AFTER = datetime(2026, 9, 22, tzinfo=UTC)
 
 
-class Clock:
-    """Epoch seconds from a fixed noon, moved only by the sleeps of the clients under test."""
-
-    def __init__(self) -> None:
-        self.now = NOON
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOON)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import anyio
 import pytest
 from starlette.applications import Starlette
 
+from support import Clock
 from zoho_invoice._http import httpx
 from zoho_invoice_sandbox import AsyncSandboxControl, SandboxWorld, create_sandbox_app
 
@@ -32,20 +33,9 @@ ELENA = "elena@eurotech.example"  # eu
 CHEN = "chen@chen-electronics.example"  # cn
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -15,23 +15,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import mint
+from support import Clock
 from zoho_invoice_sandbox import Fault, SandboxWorld
 from zoho_invoice_sandbox.invoice import create_invoice_app
 
 NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

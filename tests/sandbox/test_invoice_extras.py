@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import mint
+from support import Clock
 from zoho_invoice_sandbox import SandboxWorld, create_sandbox_app
 from zoho_invoice_sandbox.invoice import create_invoice_app
 from zoho_invoice_sandbox.invoice._extras import add_history
@@ -22,17 +23,9 @@ API = "/us/invoice/v3"
 PDF = b"%PDF-1.4\n" + b"x" * 2000 + b"\n%%EOF\n"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

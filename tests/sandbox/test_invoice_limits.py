@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import alice_headers
+from support import Clock
 from zoho_invoice._http import httpx
 from zoho_invoice_sandbox import Fault, SandboxWorld
 from zoho_invoice_sandbox.invoice import (
@@ -22,17 +23,9 @@ API = "/us/invoice/v3"
 MIDNIGHT = 1_789_948_800.0  # 2026-09-21T00:00:00Z
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = MIDNIGHT + 12 * 3600
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(MIDNIGHT + 12 * 3600)
 
 
 @pytest.fixture

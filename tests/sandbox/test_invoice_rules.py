@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox_support import mint
+from support import Clock
 from zoho_invoice_sandbox import SandboxWorld
 from zoho_invoice_sandbox.invoice import create_invoice_app
 from zoho_invoice_sandbox.invoice._resources import INVOICES
@@ -23,17 +24,9 @@ NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 API = "/us/invoice/v3"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

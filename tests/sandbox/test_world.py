@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support import Clock
 from zoho_invoice_sandbox import Directory, Fault, SandboxWorld
 from zoho_invoice_sandbox._store import OAuthFailure
 from zoho_invoice_sandbox._world import JOURNAL_ENTRIES, JOURNAL_ENTRY_TEXT
@@ -14,14 +15,6 @@ from zoho_invoice_sandbox.invoice import seed_organization
 from zoho_invoice_sandbox.invoice._resources import INVOICES
 
 CLIENT = "1000.WORLDCLIENT"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def grant_code(world: SandboxWorld, email: str = "alice@acme.example") -> str:
@@ -107,7 +100,7 @@ def test_fault_script_counts_matches_patterns_and_keeps_order() -> None:
 
 
 def test_journal_records_with_the_world_clock_and_filters() -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     world = SandboxWorld(base_url="http://sandbox.test", clock=clock)
     world.journal.record(
         endpoint="accounts.token",
@@ -129,7 +122,7 @@ def test_journal_records_with_the_world_clock_and_filters() -> None:
 
 def test_s51_journal_keeps_the_newest_entries_cut_short() -> None:
     """A client sending many or large requests cannot grow the journal without bound."""
-    world = SandboxWorld(base_url="http://sandbox.test", clock=Clock())
+    world = SandboxWorld(base_url="http://sandbox.test", clock=Clock(1_800_000_000.0))
     for number in range(JOURNAL_ENTRIES + 500):
         world.journal.record(endpoint="accounts.token", method="POST", path=f"/{number}")
     entries = world.journal.entries()
@@ -155,7 +148,7 @@ def test_s51_journal_keeps_the_newest_entries_cut_short() -> None:
 
 
 def test_authenticate_knows_live_tokens_only() -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     world = SandboxWorld(base_url="http://sandbox.test", clock=clock)
     access, refresh = exchange(world, grant_code(world))
     grant = world.authenticate(access)

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
-from support import missing
+from support import Clock, missing
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget
 from zoho_invoice.datacenters import DataCenterTable
@@ -180,19 +180,6 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-class Clock:
-    """A clock tests move by hand (epoch seconds)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def build_harness(
