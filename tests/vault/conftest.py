@@ -10,28 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from support import Clock
 from zoho_invoice.oauth._types import TokenSet
 from zoho_invoice.vault import KeyRing, Vault
 
 START = 1_800_000_000.0
 
 
-class Clock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
