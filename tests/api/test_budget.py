@@ -11,20 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from api._fakes import FakeProvider, Recorder, sync_client, zoho
+from support import Clock
 from zoho_invoice.api import TokenBucketBudget
 from zoho_invoice.api._budget import AsyncConcurrencyCap, ConcurrencyCap
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_burst_then_paced_at_the_rate() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(rate=100, window=60.0, burst=5, clock=clock)
     waits = [budget.reserve("org") for _ in range(8)]
     assert waits[:5] == [0.0] * 5
@@ -33,7 +26,7 @@ def test_burst_then_paced_at_the_rate() -> None:
 
 
 def test_never_more_than_rate_plus_burst_in_any_window() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(rate=95, window=60.0, burst=5, clock=clock)
     send_times = []
     for _ in range(400):
@@ -46,7 +39,7 @@ def test_never_more_than_rate_plus_burst_in_any_window() -> None:
 
 
 def test_refills_over_time_and_caps_at_burst() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(rate=10, window=10.0, burst=2, clock=clock)
     assert [budget.reserve("o") for _ in range(2)] == [0.0, 0.0]
     assert budget.reserve("o") == pytest.approx(1.0)
@@ -56,7 +49,7 @@ def test_refills_over_time_and_caps_at_burst() -> None:
 
 
 def test_organizations_have_separate_buckets() -> None:
-    budget = TokenBucketBudget(rate=1, window=60.0, burst=1, clock=Clock())
+    budget = TokenBucketBudget(rate=1, window=60.0, burst=1, clock=Clock(1000.0))
     assert budget.reserve("a") == 0.0
     assert budget.reserve("b") == 0.0
     assert budget.reserve("a") > 0
@@ -70,7 +63,7 @@ def test_invalid_budget_settings_rejected() -> None:
 
 
 def test_client_waits_for_permit_instead_of_failing() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
     recorder = Recorder(zoho(invoices=[]))
     slept: list[float] = []
@@ -82,7 +75,7 @@ def test_client_waits_for_permit_instead_of_failing() -> None:
 
 
 def test_budget_is_thread_safe() -> None:
-    budget = TokenBucketBudget(rate=1000, window=1.0, burst=1000, clock=Clock())
+    budget = TokenBucketBudget(rate=1000, window=1.0, burst=1000, clock=Clock(1000.0))
     results: list[float] = []
     lock = threading.Lock()
 
@@ -180,7 +173,7 @@ async def test_async_concurrency_cap() -> None:
 
 
 def test_default_budget_sends_at_most_95_in_any_minute() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(clock=clock)  # the defaults every client uses
     send_times = []
     for _ in range(500):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api._fakes import API, ORG, AsyncFakeProvider, FakeProvider, Recorder, sync_client, zoho
-from api.test_budget import Clock
+from support import Clock
 from zoho_invoice import (
     APIError,
     APITimeoutError,
@@ -194,7 +194,7 @@ def test_s35_request_401_refreshes_once_and_retries_once() -> None:
 
 
 def test_request_takes_a_budget_permit_per_send_the_refresh_resend_included() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
     recorder = Recorder(zoho(401, 57), zoho(comments=[]), zoho(comments=[]))
     slept: list[float] = []

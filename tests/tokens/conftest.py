@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from support import Clock
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.oauth import OAuthClient, TokenSet
@@ -20,20 +21,6 @@ from zoho_invoice.vault import KeyRing, Vault
 START = 1_800_000_000.0
 OLD_ACCESS = "1000.00000000000000000000000000000000.11111111111111111111111111111111"
 REFRESH = "1000.aaaabbbbccccddddeeeeffff00001111.2222333344445555666677778888999a"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 class FakeZoho:
@@ -78,7 +65,7 @@ def error(code: str, **extra: object) -> Callable[[httpx.Request], httpx.Respons
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

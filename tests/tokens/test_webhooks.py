@@ -21,6 +21,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from support import Clock
 from webhook_receiver import Receiver, new_secret, receiving
 from zoho_invoice._exceptions import ConfigurationError
 from zoho_invoice._http import httpx
@@ -42,17 +43,6 @@ EVENT = ConnectionEvent(
     at=datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC),
     reason="disconnected",
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
