@@ -8,6 +8,7 @@ from typing import Any
 
 from zoho_invoice._http import httpx
 from zoho_invoice.api import (
+    AsyncZohoInvoice,
     InProcessQuotaBlocks,
     IPThrottle,
     TokenInfo,
@@ -59,6 +60,23 @@ def sync_client(handler: Any, **options: Any) -> ZohoInvoice:
     options.setdefault("sleep", lambda _seconds: None)
     return ZohoInvoice(
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        budget=options.pop("budget", UnlimitedBudget()),
+        **options,
+    )
+
+
+def async_client(handler: Any, **options: Any) -> AsyncZohoInvoice:
+    """``sync_client``'s async twin: the scripted Zoho, no budget, sleeps that return at once."""
+    if "token_provider" not in options:
+        options.setdefault("access_token", "1000.tok.en")
+        options.setdefault("organization_id", ORG)
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    options.setdefault("sleep", no_sleep)
+    return AsyncZohoInvoice(
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         budget=options.pop("budget", UnlimitedBudget()),
         **options,
     )

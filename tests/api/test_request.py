@@ -4,11 +4,18 @@ resources' token, 401 rule, budget, retries and error mapping (the resources go 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from api._fakes import API, ORG, AsyncFakeProvider, FakeProvider, Recorder, sync_client, zoho
+from api._fakes import (
+    API,
+    ORG,
+    AsyncFakeProvider,
+    FakeProvider,
+    Recorder,
+    async_client,
+    sync_client,
+    zoho,
+)
 from support import Clock
 from zoho_invoice import (
     APIError,
@@ -21,25 +28,9 @@ from zoho_invoice import (
     RateLimitError,
 )
 from zoho_invoice._http import httpx
-from zoho_invoice.api import AsyncZohoInvoice, TokenBucketBudget, UnlimitedBudget
+from zoho_invoice.api import TokenBucketBudget
 
 COMMENT = {"comment_id": "982000000567019", "description": "Paid by cheque"}
-
-
-def async_client(handler: Any, **options: Any) -> AsyncZohoInvoice:
-    if "token_provider" not in options:
-        options.setdefault("access_token", "1000.tok.en")
-        options.setdefault("organization_id", ORG)
-
-    async def no_sleep(_seconds: float) -> None:
-        return None
-
-    options.setdefault("sleep", no_sleep)
-    return AsyncZohoInvoice(
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        budget=options.pop("budget", UnlimitedBudget()),
-        **options,
-    )
 
 
 def test_request_answers_zohos_envelope_under_the_api_root() -> None:

@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from api._fakes import Recorder, sync_client, zoho
-from api.test_request import async_client
+from api._fakes import Recorder, async_client, sync_client, zoho
 from zoho_invoice import APITimeoutError
 from zoho_invoice._http import httpx
 from zoho_invoice.api.types import ContactPersonParams, TaxParams
