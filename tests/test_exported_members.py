@@ -172,6 +172,7 @@ PUBLIC: dict[str, set[str]] = {
     "zoho_invoice.tokens": {
         "AccessToken",
         "AsyncTokenManager",
+        "Backoff",
         "ConnectionEvent",
         "DeliveryRound",
         "EventSink",
@@ -226,7 +227,6 @@ INTERNAL = {
     "zoho_invoice.api._ip_throttle": ["default_ip_throttle"],
     "zoho_invoice.oauth._client": ["BaseOAuthClient"],
     "zoho_invoice.oauth._parse": ["parse_token_response"],
-    "zoho_invoice.tokens._backoff": ["Backoff"],
     "zoho_invoice.tokens._locks": ["LayeredRefreshLocks"],
     "zoho_invoice.tokens._events": ["webhook_payload"],
     "zoho_invoice.vault._db": ["create_engine_for"],

@@ -14,8 +14,7 @@ from support import Clock
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.oauth import OAuthClient, TokenSet
-from zoho_invoice.tokens import ConnectionEvent, TokenManager
-from zoho_invoice.tokens._backoff import Backoff
+from zoho_invoice.tokens import Backoff, ConnectionEvent, TokenManager
 from zoho_invoice.vault import KeyRing, Vault
 
 START = 1_800_000_000.0

@@ -26,13 +26,13 @@ from webhook_receiver import Receiver, new_secret, receiving
 from zoho_invoice._exceptions import ConfigurationError
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import (
+    Backoff,
     ConnectionEvent,
     DeliveryRound,
     OutboxEventSink,
     WebhookDeliverer,
     WebhookDispatcher,
 )
-from zoho_invoice.tokens._backoff import Backoff
 from zoho_invoice.vault import KeyRing, Vault
 
 SECRET = new_secret()

@@ -16,8 +16,13 @@ from alembic import command
 from sqlalchemy import inspect
 
 from webhook_receiver import new_secret, receiving
-from zoho_invoice.tokens import ConnectionEvent, DeliveryRound, OutboxEventSink, WebhookDeliverer
-from zoho_invoice.tokens._backoff import Backoff
+from zoho_invoice.tokens import (
+    Backoff,
+    ConnectionEvent,
+    DeliveryRound,
+    OutboxEventSink,
+    WebhookDeliverer,
+)
 from zoho_invoice.vault import KeyRing, Vault, upgrade_database
 from zoho_invoice.vault._db import alembic_config, create_engine_for, current_revision
 

@@ -5,6 +5,7 @@
 """
 
 from ._background import RefreshRound, refresh_expiring
+from ._backoff import Backoff
 from ._events import (
     EventSink,
     LoggingEventSink,
@@ -30,6 +31,7 @@ from ._webhooks import (
 __all__ = [
     "AccessToken",
     "AsyncTokenManager",
+    "Backoff",
     "ConnectionEvent",
     "DeliveryRound",
     "EventSink",
