@@ -7,10 +7,11 @@ Shared by the service (``zoho-invoice serve``, ``demo``, ``login``) and the sand
   declared length (``Content-Length``) or the bytes received so far pass it, so a 200 MB body is
   never read whole.
 - :func:`server_config` is a ``uvicorn.Config`` with bounds: at most :data:`MAX_CONNECTIONS`
-  connections (more are answered 503 and closed at once), :data:`HEADER_TIMEOUT` seconds to send a
+  connections (more are answered 503 and closed at once), of which at most
+  :data:`MAX_CONNECTIONS_PER_IP` from one client address, :data:`HEADER_TIMEOUT` seconds to send a
   request head (uvicorn has no such timeout: :class:`BoundedH11Protocol` adds it),
   :data:`KEEP_ALIVE_TIMEOUT` seconds idle between requests, a request head of at most
-  :data:`MAX_HEAD_BYTES` (a longer request line → 414, longer headers → 431).
+  :data:`MAX_HEAD_BYTES` (a longer request line → 414, longer headers → 431), pipelined ones too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "KEEP_ALIVE_TIMEOUT",
     "MAX_BODY_BYTES",
     "MAX_CONNECTIONS",
+    "MAX_CONNECTIONS_PER_IP",
     "MAX_HEAD_BYTES",
     "BodyLimitMiddleware",
     "BoundedH11Protocol",
@@ -43,6 +45,11 @@ __all__ = [
 MAX_BODY_BYTES = 1024 * 1024
 #: Connections served at once; one more is answered 503 and closed.
 MAX_CONNECTIONS = 500
+#: Connections one client address may hold at once; one more is answered 503 and closed. A body
+#: sent a byte now and then holds its connection (the header timeout stops at the head, and
+#: uvicorn has no body timeout): this keeps one address from taking all of MAX_CONNECTIONS.
+#: Behind a reverse proxy every connection comes from the proxy: raise it to MAX_CONNECTIONS.
+MAX_CONNECTIONS_PER_IP = 50
 #: Seconds a client has to send a whole request head, counted from the connection (or the end
 #: of the previous answer on a kept-alive connection). A byte now and then does not extend it.
 HEADER_TIMEOUT = 10.0
@@ -174,8 +181,27 @@ class BodyLimitMiddleware:
                 raise
 
 
+class _CycleConnection(h11.Connection):
+    """h11's server connection that tells its protocol when a new request cycle starts (the
+    requests pipelined after it are in h11's buffer, never seen by ``data_received`` while the
+    connection was idle), and parses nothing once the protocol has refused the connection."""
+
+    def __init__(self, protocol: BoundedH11Protocol, max_incomplete_event_size: int) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=max_incomplete_event_size)
+        self._protocol = protocol
+
+    def start_next_cycle(self) -> None:
+        super().start_next_cycle()
+        self._protocol._cycle_started()
+
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        if self._protocol._refused:
+            return h11.NEED_DATA  # the refusal is written; what is buffered goes nowhere
+        return super().next_event()
+
+
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with three more bounds (SECURITY 40, 51).
+    """uvicorn's h11 protocol with four more bounds (SECURITY 40, 51).
 
     - A request head must arrive whole within ``header_timeout`` seconds of the connection (or of
       the previous answer), else the connection is closed: uvicorn by itself waits for ever, so
@@ -183,15 +209,22 @@ class BoundedH11Protocol(H11Protocol):
     - A request head over ``max_head_bytes`` is answered 414 (a request line that long) or 431
       (headers) and the connection closed. h11's own limit applies only to a head still
       incomplete after a read: one that arrives whole in a single read passes it at any size.
+      A request pipelined behind another (sent before the answer) is checked when its cycle
+      starts, from what h11 holds of it, before the app sees it.
     - Past ``limit_concurrency`` open connections, a new one is answered 503 and closed at once,
       instead of being held until it sends a request.
+    - Past ``max_connections_per_ip`` open connections from the client's address, likewise: a
+      slow body holds its connection, and one address must not hold them all.
     """
 
     header_timeout: float = HEADER_TIMEOUT
     max_head_bytes: int = MAX_HEAD_BYTES
+    max_connections_per_ip: int = MAX_CONNECTIONS_PER_IP
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        limit = self.config.h11_max_incomplete_event_size
+        self.conn = _CycleConnection(self, MAX_HEAD_BYTES if limit is None else limit)
         self._head_timer: asyncio.TimerHandle | None = None
         self._head = bytearray()  # the current head so far (at most max_head_bytes + 2)
         self._refused = False
@@ -202,7 +235,23 @@ class BoundedH11Protocol(H11Protocol):
         if self.limit_concurrency is not None and len(self.connections) >= self.limit_concurrency:
             self._refuse(_BUSY)
             return
+        if self.client is not None and self._held_by_client() > self.max_connections_per_ip:
+            self._refuse(_BUSY)
+            return
         self._watch_head()
+
+    def _held_by_client(self) -> int:
+        """Connections (this one included) open and not refused from this client's address."""
+        assert self.client is not None
+        address = self.client[0]
+        return sum(
+            1
+            for other in self.connections
+            if isinstance(other, BoundedH11Protocol)
+            and not other._refused
+            and other.client is not None
+            and other.client[0] == address
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
@@ -218,6 +267,14 @@ class BoundedH11Protocol(H11Protocol):
                 return
         super().data_received(data)
         self._watch_head()
+
+    def _cycle_started(self) -> None:
+        """A new request cycle on a kept-alive connection: its head so far is what h11 holds
+        (requests pipelined behind the last one), checked now, before h11 parses it."""
+        self._head.clear()
+        problem = self._head_problem(self.conn.trailing_data[0])
+        if problem is not None:
+            self._refuse(problem)
 
     def _head_problem(self, data: bytes) -> bytes | None:
         """The refusal for a head that passes ``max_head_bytes`` with ``data``, else None."""
@@ -248,7 +305,7 @@ class BoundedH11Protocol(H11Protocol):
 
     def _watch_head(self) -> None:
         """Time the head while none has arrived in this cycle; stop once one has."""
-        if self.transport is None or self.transport.is_closing():
+        if self._refused or self.transport is None or self.transport.is_closing():
             self._stop_head_timer()
             return
         waiting = self.conn.their_state is h11.IDLE
@@ -269,9 +326,12 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def bounded_protocol(header_timeout: float = HEADER_TIMEOUT) -> type[BoundedH11Protocol]:
-    """:class:`BoundedH11Protocol` with its own ``header_timeout``."""
-    return type("BoundedH11Protocol", (BoundedH11Protocol,), {"header_timeout": header_timeout})
+def bounded_protocol(
+    header_timeout: float = HEADER_TIMEOUT, max_connections_per_ip: int = MAX_CONNECTIONS_PER_IP
+) -> type[BoundedH11Protocol]:
+    """:class:`BoundedH11Protocol` with its own ``header_timeout`` and per-address limit."""
+    bounds = {"header_timeout": header_timeout, "max_connections_per_ip": max_connections_per_ip}
+    return type("BoundedH11Protocol", (BoundedH11Protocol,), bounds)
 
 
 def server_config(
@@ -280,6 +340,7 @@ def server_config(
     host: str = "127.0.0.1",
     port: int = 8000,
     max_connections: int = MAX_CONNECTIONS,
+    max_connections_per_ip: int = MAX_CONNECTIONS_PER_IP,
     header_timeout: float = HEADER_TIMEOUT,
     keep_alive: int = KEEP_ALIVE_TIMEOUT,
     **options: Any,
@@ -289,7 +350,7 @@ def server_config(
         app,
         host=host,
         port=port,
-        http=bounded_protocol(header_timeout),
+        http=bounded_protocol(header_timeout, max_connections_per_ip),
         limit_concurrency=max_connections,
         timeout_keep_alive=keep_alive,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,

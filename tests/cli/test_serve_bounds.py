@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 import pytest
+import uvicorn
 
 from support import free_port
 from zoho_invoice._http import httpx
+from zoho_invoice._serving import server_config
 from zoho_invoice.vault import KeyRing
 from zoho_invoice_sandbox import datacenters_table
 
@@ -71,6 +77,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "ZOHO_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     args = ["--port", str(port), "--max-connections", str(MAX_CONNECTIONS)]
+    # The test below opens MAX_CONNECTIONS from 127.0.0.1: the global limit is what it checks.
+    args += ["--max-connections-per-ip", str(MAX_CONNECTIONS)]
     args += ["--header-timeout", "1", "--keep-alive", "1"]
     process = subprocess.Popen(
         [*CLI, "serve", *args],
@@ -238,3 +246,108 @@ def test_s51_idle_trickling_and_surplus_connections_are_closed(served: Served) -
         answer = _closed_by_server(sock, time.monotonic() + 20)
         assert answer is not None and _status(answer) == 200
     assert httpx.get(served.url + "/healthz", timeout=10).status_code == 200
+
+
+def _pipelined(first: str, second_headers: str) -> bytes:
+    """Two requests sent at once, the second before the first is answered (HTTP pipelining)."""
+    return (
+        f"GET {first} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n{second_headers}Connection: close\r\n\r\n"
+    ).encode()
+
+
+def test_s51_a_pipelined_request_with_oversized_headers_is_refused(served: Served) -> None:
+    # The head check ran only on an idle connection: a 60 KB header pipelined behind a small
+    # request reached the app (200 twice). Now the second request gets 431.
+    with served.connect() as sock:
+        sock.sendall(_pipelined("/healthz", "X-Padding: " + "h" * 60000 + "\r\n"))
+        answer = _closed_by_server(sock, time.monotonic() + 10)
+    assert answer is not None and _status(answer) == 200
+    assert answer.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 431 " in answer
+    # A small pipelined request is still served.
+    with served.connect() as sock:
+        sock.sendall(_pipelined("/healthz", ""))
+        answer = _closed_by_server(sock, time.monotonic() + 10)
+    assert answer is not None and answer.count(b"HTTP/1.1 200 ") == 2
+
+
+class _Recorder:
+    """A tiny ASGI app that says what it saw: each request's path and largest header value,
+    and each client that left while it waited for a body."""
+
+    def __init__(self) -> None:
+        self.seen: queue.Queue[tuple[str, int]] = queue.Queue()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        self.seen.put((scope["path"], max(len(value) for _, value in scope["headers"])))
+        if scope["method"] == "POST":
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    self.seen.put(("gone", 0))
+                    return
+                if not message.get("more_body"):
+                    break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def next(self) -> tuple[str, int]:
+        return self.seen.get(timeout=10)
+
+
+@contextmanager
+def _tiny_server(app: _Recorder, **bounds: Any) -> Iterator[Served]:
+    """``server_config`` serving ``app`` on a real port, in a thread."""
+    port = free_port()
+    config = server_config(
+        app, port=port, log_level="warning", access_log=False, lifespan="off", **bounds
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        yield Served("127.0.0.1", port, psutil.Process())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_s51_the_app_never_sees_a_pipelined_oversized_head() -> None:
+    app = _Recorder()
+    with _tiny_server(app) as served, served.connect() as sock:
+        sock.sendall(_pipelined("/first", "X-Padding: " + "h" * 60000 + "\r\n"))
+        answer = _closed_by_server(sock, time.monotonic() + 10)
+    assert answer is not None and answer.startswith(b"HTTP/1.1 200 ")
+    assert b"HTTP/1.1 431 " in answer
+    assert app.next() == ("/first", len("127.0.0.1"))
+    assert app.seen.empty(), "the app saw the pipelined request"
+
+
+def test_s51_one_address_holds_at_most_max_connections_per_ip() -> None:
+    # A body sent a byte now and then holds its connection: from one address, only the cap.
+    app = _Recorder()
+    slow_head = b"POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+    with _tiny_server(app, max_connections=10, max_connections_per_ip=3) as served:
+        holding = [served.connect() for _ in range(3)]
+        try:
+            for sock in holding:
+                sock.sendall(slow_head)
+                assert app.next()[0] == "/slow"  # accepted, its app waits for the body
+            with served.connect() as extra:
+                answer = _closed_by_server(extra, time.monotonic() + 10)
+            assert answer is not None and _status(answer) == 503
+
+            holding.pop().close()
+            assert app.next()[0] == "gone"
+            with served.connect() as again:
+                again.sendall(slow_head)
+                assert app.next()[0] == "/slow"  # a fourth one fits again
+        finally:
+            for sock in holding:
+                sock.close()

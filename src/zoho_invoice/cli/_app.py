@@ -15,7 +15,12 @@ import typer
 from rich.table import Table
 
 from .._exceptions import ConfigurationError, ZohoError
-from .._serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS
+from .._serving import (
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_IP,
+)
 from ..tokens import (
     TokenManager,
     process_revocations,
@@ -71,6 +76,13 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=2, help="Connections at once; more are answered 503.")
     ] = MAX_CONNECTIONS,
+    max_connections_per_ip: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Connections at once from one client address (raise it behind a proxy).",
+        ),
+    ] = MAX_CONNECTIONS_PER_IP,
     header_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds a client has to send a request's headers.")
     ] = HEADER_TIMEOUT,
@@ -95,6 +107,7 @@ def serve(
         host=host,
         port=port,
         max_connections=max_connections,
+        max_connections_per_ip=max_connections_per_ip,
         header_timeout=header_timeout,
         keep_alive=keep_alive,
     )

@@ -18,7 +18,13 @@ from rich.console import Console
 from .._exceptions import ConfigurationError, KeyRingError, ZohoError
 from .._files import ensure_private_dir
 from .._redact import RedactingFilter
-from .._serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT, MAX_CONNECTIONS, server_config
+from .._serving import (
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_IP,
+    server_config,
+)
 from ..oauth import OAuthClient
 from ..settings import Settings
 from ..vault import KeyRing, Vault
@@ -120,6 +126,7 @@ def run_service(
     port: int,
     demo: bool = False,
     max_connections: int = MAX_CONNECTIONS,
+    max_connections_per_ip: int = MAX_CONNECTIONS_PER_IP,
     header_timeout: float = HEADER_TIMEOUT,
     keep_alive: int = KEEP_ALIVE_TIMEOUT,
 ) -> None:
@@ -145,6 +152,7 @@ def run_service(
         access_log=True,
         server_header=False,
         max_connections=max_connections,
+        max_connections_per_ip=max_connections_per_ip,
         header_timeout=header_timeout,
         keep_alive=keep_alive,
     )
