@@ -3,11 +3,8 @@ fresh ahead of expiry and finds dead connections early (SECURITY 31)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from tokens._support import Manager
 from zoho_invoice.tokens import refresh_expiring
-
-Manager = Any  # the make_manager fixture's type lives in tests/tokens/conftest.py
 
 
 def test_refreshes_only_what_ends_within_the_leeway(make_manager: Manager) -> None:

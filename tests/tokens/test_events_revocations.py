@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 
+from tokens._support import Manager
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import ConnectionEvent, LoggingEventSink, process_revocations
-
-Manager = Any
 
 
 def test_logging_sink_escapes_outside_values(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,15 +5,13 @@ attempt is counted against Zoho's 10 per 10 minutes, even one whose answer was l
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from tokens._support import Manager
 from zoho_invoice import TokenUnavailableError
 from zoho_invoice._http import httpx
 from zoho_invoice.oauth import TokenSet
-
-Manager = Any  # the make_manager fixture's type lives in conftest
 
 NEW_ACCESS = "1000.99999999999999999999999999999999.88888888888888888888888888888888"
 NEW_REFRESH = "1000.ccccddddeeeeffff0000111122223333.4444555566667777888899990000aaaa"

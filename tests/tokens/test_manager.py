@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from tokens._support import Manager
 from zoho_invoice import ConfigurationError, ReauthorizationRequired, TokenUnavailableError
 from zoho_invoice._exceptions import ClientSecretRejectedError
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import AccessToken, AsyncTokenManager, InProcessRefreshLocks
-
-Manager = Any  # the make_manager fixture's type lives in conftest
 
 
 def at(manager: Manager, seconds: float) -> datetime:
