@@ -77,12 +77,15 @@ def serve(
         int, typer.Option(min=2, help="Connections at once; more are answered 503.")
     ] = MAX_CONNECTIONS,
     max_connections_per_ip: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
-            help="Connections at once from one client address (raise it behind a proxy).",
+            help="Connections at once from one client address (default: all of "
+            "--max-connections, as behind a reverse proxy every connection comes from the "
+            f"proxy). Facing clients directly, set it lower (e.g. {MAX_CONNECTIONS_PER_IP}), so "
+            "slow bodies from one address cannot hold every connection.",
         ),
-    ] = MAX_CONNECTIONS_PER_IP,
+    ] = None,
     header_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds a client has to send a request's headers.")
     ] = HEADER_TIMEOUT,
@@ -107,7 +110,7 @@ def serve(
         host=host,
         port=port,
         max_connections=max_connections,
-        max_connections_per_ip=max_connections_per_ip,
+        max_connections_per_ip=max_connections_per_ip or max_connections,
         header_timeout=header_timeout,
         keep_alive=keep_alive,
     )
