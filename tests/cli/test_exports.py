@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cli_support import SandboxRunner
 from private_files import mode, permissive_umask
 from sandbox_support import ALICE, FULL_ACCESS, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
-from zoho_invoice.cli import _invoices, app
+from zoho_invoice.cli import app
 from zoho_invoice.cli._csv import csv_cell
 from zoho_invoice.cli._demo import demo_settings, prepare_demo
 from zoho_invoice.cli._invoices import export_invoices
@@ -128,9 +129,8 @@ def hostile() -> Iterator[Any]:
 
 
 @pytest.fixture
-def cli(hostile: Any, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setattr(_invoices, "client_factory", hostile)
-    return runner
+def cli(hostile: Any) -> CliRunner:
+    return SandboxRunner(hostile)
 
 
 def _export(cli: CliRunner, target: Path, *extra: str) -> None:
@@ -182,6 +182,21 @@ def test_s49_export_and_cursor_are_owner_only(cli: CliRunner, tmp_path: Path, fm
     cursor = tmp_path / f"out.{fmt}.cursor"
     assert (mode(target), mode(cursor)) == (0o600, 0o600)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, cursor.name])
+
+
+@posix_only
+def test_s49_a_symlinked_export_path_is_refused_cleanly_and_the_link_target_untouched(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    bait = tmp_path / "bait"
+    bait.write_text("the attacker's file\n")
+    (tmp_path / "out.csv").symlink_to(bait)
+    result = cli.invoke(app, ["invoices", "export", "-c", "c", "--out", str(tmp_path / "out.csv")])
+    assert result.exit_code == 2, result.output
+    assert "out.csv is a symbolic link; refusing to write through it" in result.output
+    assert "Traceback" not in result.output
+    assert bait.read_text() == "the attacker's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bait", "out.csv"]
 
 
 # -- what the sandbox cannot hold: negative amounts, formula-like ids ------------------------
@@ -265,6 +280,25 @@ def test_s49_cli_data_folder_and_database_are_owner_only(
     assert result.exit_code == 0, result.output
     assert (mode(tmp_path / "home"), mode(data)) == (0o700, 0o700)
     assert mode(data / "zoho-invoice.db") == 0o600
+
+
+@posix_only
+@pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="needs root to chown")
+def test_s49_another_users_database_stops_the_cli_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZOHO_DATABASE_URL", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    planted = data / "zoho-invoice.db"
+    planted.write_bytes(b"")
+    os.chown(planted, 65534, 65534)
+    env = {"ZOHO_DATA_DIR": str(data), "ZOHO_ENCRYPTION_KEYS": KeyRing.generate_entry()}
+    result = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "refusing to start" in result.output
+    assert "zoho-invoice.db belongs to another user (uid 65534)" in result.output
+    assert planted.read_bytes() == b"" and planted.stat().st_uid == 65534
 
 
 @posix_only

@@ -29,13 +29,16 @@ def _unique(ids: list[str]) -> list[str]:
 
 @invoices_app.command("remind")
 def invoices_remind(
-    connection: ConnectionOption, invoice_ids: InvoiceIds, organization: OrgOption = None
+    ctx: typer.Context,
+    connection: ConnectionOption,
+    invoice_ids: InvoiceIds,
+    organization: OrgOption = None,
 ) -> None:
     """E-mail a payment reminder for open or overdue invoices (Zoho's own content)."""
     ids = _unique(invoice_ids)
     sent: list[str] = []
     failed: list[str] = []
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         if len(ids) == 1:
             client.invoices.send_payment_reminder(ids[0])
             sent = ids
@@ -54,6 +57,7 @@ def invoices_remind(
 
 @invoices_app.command("pdf")
 def invoices_pdf(
+    ctx: typer.Context,
     connection: ConnectionOption,
     invoice_ids: InvoiceIds,
     out_file: Annotated[
@@ -65,7 +69,7 @@ def invoices_pdf(
     ids = _unique(invoice_ids)
     if len(ids) > MAX_BULK_PDF:
         fail(f"Zoho puts at most {MAX_BULK_PDF} invoices in one PDF; got {len(ids)}")
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         pdf = client.invoices.pdf(ids[0]) if len(ids) == 1 else client.invoices.bulk_pdf(ids)
     try:
         with open_private(out_file) as handle:

@@ -93,14 +93,20 @@ def _connect(connection_id: str, organization_id: str | None) -> ZohoInvoice:
     )
 
 
-#: How the commands get a client; tests swap it for one wired to the sandbox.
-client_factory: Callable[[str, str | None], ZohoInvoice] = _connect
+#: Builds the client a command uses, from its connection id and organization id.
+ClientFactory = Callable[[str, str | None], ZohoInvoice]
 
 
 @contextmanager
-def _client(connection_id: str, organization_id: str | None) -> Iterator[ZohoInvoice]:
+def _client(
+    ctx: typer.Context, connection_id: str, organization_id: str | None
+) -> Iterator[ZohoInvoice]:
+    """The command's client: from the invocation's own :data:`ClientFactory` when one was given
+    as its ``obj`` (how a test wires the commands to the sandbox:
+    ``CliRunner().invoke(app, args, obj=factory)``), else on the stored connection."""
+    factory: ClientFactory = ctx.obj if callable(ctx.obj) else _connect
     try:
-        with client_factory(connection_id, organization_id) as client:
+        with factory(connection_id, organization_id) as client:
             yield client
     except DailyQuotaExceeded as exc:
         when = f"{exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else "Zoho's daily reset"
@@ -155,6 +161,7 @@ def _print_json(rows: list[dict[str, Any]], page_context: dict[str, Any]) -> Non
 
 @invoices_app.command("list")
 def invoices_list(
+    ctx: typer.Context,
     connection: ConnectionOption,
     status: Annotated[str | None, typer.Option(help="sent, draft, overdue, paid, void, …")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer id.")] = None,
@@ -184,7 +191,7 @@ def invoices_list(
     filters = _filters(
         status, customer, date_from=date_from, date_to=date_to, search=search, extra=extra
     )
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         result = client.invoices.list(page=page, per_page=per_page, **filters)
     if as_json:
         rows = [invoice.model_dump(mode="json") for invoice in result.items]
@@ -209,6 +216,7 @@ def invoices_list(
 
 @invoices_app.command("create")
 def invoices_create(
+    ctx: typer.Context,
     connection: ConnectionOption,
     from_json: Annotated[
         Path, typer.Option("--from-json", exists=True, dir_okay=False, help="Invoice as JSON.")
@@ -222,7 +230,7 @@ def invoices_create(
         fail(f"cannot read {from_json}: {exc}")
     if not isinstance(body, dict):
         fail(f"{from_json} must hold a JSON object")
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         invoice = client.invoices.create(body)
     out.print(
         f"created invoice {invoice.invoice_number or ''} (id {invoice.invoice_id})",
@@ -416,6 +424,7 @@ def _cell_rule(fmt: ExportFormat, raw_csv: bool) -> str | None:
 
 @invoices_app.command("export")
 def invoices_export(
+    ctx: typer.Context,
     connection: ConnectionOption,
     out_file: Annotated[Path, typer.Option("--out", dir_okay=False, help="Output file.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or jsonl.")] = (
@@ -439,7 +448,7 @@ def invoices_export(
 ) -> None:
     """Export every invoice to CSV or JSON Lines, resumable. The files are owner-only."""
     with (
-        _client(connection, organization) as client,
+        _client(ctx, connection, organization) as client,
         Progress(
             TextColumn("[bold]exporting[/]"),
             BarColumn(),
@@ -470,6 +479,9 @@ def invoices_export(
             )
         except ValueError as exc:
             fail(str(exc))
+        except OSError as exc:
+            # A link, or another user's file, where the export or its cursor goes (SECURITY 49).
+            fail(f"cannot write {out_file}: {exc.strerror or exc}")
     if pages == 0:
         out.print(f"{out_file} is already complete (remove {_cursor_path(out_file)} to redo it)")
     else:
@@ -488,6 +500,7 @@ def _quota_line(status: RateLimitStatus) -> str:
 
 @contacts_app.command("list")
 def contacts_list(
+    ctx: typer.Context,
     connection: ConnectionOption,
     page: PageOption = 1,
     per_page: PerPageOption = 25,
@@ -495,7 +508,7 @@ def contacts_list(
     organization: OrgOption = None,
 ) -> None:
     """List one page of contacts."""
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         result = client.contacts.list(page=page, per_page=per_page)
     if as_json:
         rows = [contact.model_dump(mode="json") for contact in result.items]

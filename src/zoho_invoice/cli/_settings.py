@@ -23,10 +23,13 @@ currencies_app = typer.Typer(help="Currencies of a connected organization.", no_
 
 @taxes_app.command("list")
 def taxes_list(
-    connection: ConnectionOption, as_json: JsonOption = False, organization: OrgOption = None
+    ctx: typer.Context,
+    connection: ConnectionOption,
+    as_json: JsonOption = False,
+    organization: OrgOption = None,
 ) -> None:
     """Every tax and tax group, with the id a line item names as its tax_id."""
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         taxes = list(client.taxes.iter_all())
         groups = client.taxes.list_groups()
     listed = {t.tax_id for t in taxes}
@@ -57,6 +60,7 @@ def taxes_list(
 
 @currencies_app.command("list")
 def currencies_list(
+    ctx: typer.Context,
     connection: ConnectionOption,
     exclude_base: Annotated[
         bool, typer.Option("--exclude-base", help="Leave the base currency out.")
@@ -66,7 +70,7 @@ def currencies_list(
 ) -> None:
     """Every currency with its exchange rate to the base currency."""
     filters = {"filter_by": "Currencies.ExcludeBaseCurrency"} if exclude_base else {}
-    with _client(connection, organization) as client:
+    with _client(ctx, connection, organization) as client:
         currencies = list(client.currencies.iter_all(**filters))
     if as_json:
         _print_json([c.model_dump(mode="json") for c in currencies], {"count": len(currencies)})

@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from api._sandbox import ALICE, mint
+from cli_support import SandboxRunner
 from zoho_invoice._http import httpx
 from zoho_invoice.api import InProcessQuotaBlocks, UnlimitedBudget, ZohoInvoice
-from zoho_invoice.cli import _invoices
 from zoho_invoice.cli._invoices import ExportFormat, export_invoices
 from zoho_invoice_sandbox import running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
@@ -47,9 +47,8 @@ def make_client() -> Iterator[object]:
 
 
 @pytest.fixture
-def cli(make_client: object, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setattr(_invoices, "client_factory", make_client)
-    return CliRunner()
+def cli(make_client: Callable[[str, str | None], ZohoInvoice]) -> CliRunner:
+    return SandboxRunner(make_client)
 
 
 def _run(cli: CliRunner, *args: str) -> str:
@@ -218,9 +217,7 @@ def test_export_shows_the_daily_quota_left(cli: CliRunner, tmp_path: Path) -> No
     assert int(found.group(1).replace(",", "")) < 1_000_000
 
 
-def test_export_stops_on_the_daily_quota_with_when_it_is_renewed(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_export_stops_on_the_daily_quota_with_when_it_is_renewed(tmp_path: Path) -> None:
     def spent(connection_id: str, organization_id: str | None) -> ZohoInvoice:
         answer = httpx.Response(
             429,
@@ -238,8 +235,7 @@ def test_export_stops_on_the_daily_quota_with_when_it_is_renewed(
 
     from zoho_invoice.cli._app import app
 
-    monkeypatch.setattr(_invoices, "client_factory", spent)
-    result = CliRunner().invoke(
+    result = SandboxRunner(spent).invoke(
         app, ["invoices", "export", "-c", "conn-1", "--out", str(tmp_path / "x.csv")]
     )
     assert result.exit_code == 2

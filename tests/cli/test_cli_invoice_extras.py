@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api._sandbox import ALICE, mint
+from cli_support import SandboxRunner
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
-from zoho_invoice.cli import _invoices
 from zoho_invoice.cli._app import app as cli_app
 from zoho_invoice_sandbox import running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
@@ -56,13 +56,12 @@ def _open_invoice(client: ZohoInvoice, name: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def cli(connection: tuple[dict[str, Any], str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(connection: tuple[dict[str, Any], str]) -> CliRunner:
     def factory(connection_id: str, organization_id: str | None) -> ZohoInvoice:
         assert connection_id == "conn-1" and organization_id is None
         return _sync_client(connection)
 
-    monkeypatch.setattr(_invoices, "client_factory", factory)
-    return CliRunner()
+    return SandboxRunner(factory)
 
 
 def test_cli_reminds_and_says_what_was_not_sent(cli: CliRunner, client: ZohoInvoice) -> None:

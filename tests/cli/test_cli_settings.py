@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from cli_support import SandboxRunner
 from sandbox_support import FULL_ACCESS, mint
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
-from zoho_invoice.cli import _invoices
 from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 
@@ -26,7 +26,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def cli(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(sandbox: RunningSandbox) -> CliRunner:
     user = sandbox.world.directory.user_by_email(ISHAAN)
     assert user is not None
     token = mint(sandbox.world, ISHAAN, FULL_ACCESS)
@@ -40,8 +40,7 @@ def cli(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
             budget=UnlimitedBudget(),
         )
 
-    monkeypatch.setattr(_invoices, "client_factory", factory)
-    return CliRunner()
+    return SandboxRunner(factory)
 
 
 def _run(cli: CliRunner, *args: str) -> str:
