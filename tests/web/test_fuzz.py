@@ -24,7 +24,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from web._harness import Harness
 
 #: The seeded connections: status -> the Zoho user connected (each user once: Zoho issues a
 #: user one refresh token per client without ``prompt=consent``, and each gets its own row).

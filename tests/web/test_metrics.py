@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from web._harness import Harness
 from zoho_invoice import ConfigurationError
 from zoho_invoice.web import create_app
-
-Harness = Any  # the harness fixture lives in tests/web/conftest.py
 
 
 def _value(text: str, name: str, **labels: str) -> float:

@@ -29,7 +29,7 @@ from zoho_invoice.vault import KeyRing
 from zoho_invoice_sandbox import Fault
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from web._harness import Harness
 
 PG_DUMP = shutil.which("pg_dump") or "/usr/bin/pg_dump"
 
