@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import json
 import logging
 import ssl
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from zoho_invoice import (
@@ -20,6 +29,7 @@ from zoho_invoice import (
     OAuthTransientError,
     TokenResponseError,
     TokenThrottledError,
+    ZohoError,
 )
 from zoho_invoice._http import httpx
 from zoho_invoice.datacenters import DataCenter, DataCenterTable
@@ -168,19 +178,94 @@ def test_s09_redirects_are_not_followed() -> None:
     assert [r.url.host for r in recorder.requests] == ["accounts.zoho.eu"]
 
 
-def test_s10_own_http_client_verifies_tls_and_there_is_no_switch() -> None:
+class ImpostorAccounts:
+    """An HTTPS server on loopback with a self-signed certificate (an impostor on the network):
+    it records every HTTP request that reaches it, i.e. one whose TLS handshake succeeded."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        pem = tmp_path / "impostor.pem"
+        pem.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pem)
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                seen.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, fmt: str, *args: object) -> None:
+                return None
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                return None  # the client refusing our certificate is the expected outcome
+
+        self.certificate = str(pem)
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def test_s10_own_http_client_verifies_tls_and_there_is_no_switch(tmp_path: Path) -> None:
+    impostor = ImpostorAccounts(tmp_path)
+    table = DataCenterTable({"us": DataCenter("us", impostor.url, impostor.url)})
     client = OAuthClient(
         client_id="1000.CLIENTID",
         client_secret=SecretStr(SECRET),
         redirect_uri=REDIRECT,
         scopes=SCOPES,
-        datacenters=DataCenterTable.builtin(),
+        datacenters=table,
     )
     try:
-        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
-        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+        # The client's own HTTP client refuses a certificate no CA vouches for: the refresh
+        # token and the client secret never reach the impostor.
+        with pytest.raises(ZohoError) as refused:
+            client.refresh("us", REFRESH)
+        assert isinstance(refused.value, OAuthTransientError)
+        assert impostor.requests == []
+        assert REFRESH not in str(refused.value) and SECRET not in str(refused.value)
+        # The impostor is reachable: a client told to trust its certificate gets through.
+        trusting = ssl.create_default_context(cafile=impostor.certificate)
+        with httpx.Client(verify=trusting, trust_env=False) as other:
+            assert other.post(impostor.url + "/oauth/v2/token").status_code == 200
+        assert impostor.requests == ["/oauth/v2/token"]
     finally:
         client.close()
+        impostor.close()
     for cls in (OAuthClient, AsyncOAuthClient):
         assert "verify" not in inspect.signature(cls).parameters
 
