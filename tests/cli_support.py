@@ -19,6 +19,6 @@ class SandboxRunner(CliRunner):
         super().__init__(**options)
         self.factory = factory
 
-    def invoke(self, *args: Any, **extra: Any) -> Result:  # type: ignore[override]
+    def invoke(self, *args: Any, **extra: Any) -> Result:
         extra.setdefault("obj", self.factory)
         return super().invoke(*args, **extra)

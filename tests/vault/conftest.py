@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from support import Clock
-from zoho_invoice.oauth._types import TokenSet
+from vault._support import TokenFactory
 from zoho_invoice.vault import KeyRing, Vault
 
 START = 1_800_000_000.0
@@ -59,25 +58,6 @@ def vault(db_url: str, keyring: KeyRing, clock: Clock) -> Iterator[Vault]:
     opened = Vault.open(db_url, keyring, upgrade=True, clock=clock)
     yield opened
     opened.close()
-
-
-class TokenFactory:
-    """``tokens(access=..., refresh=...)``: a TokenSet that expires an hour after the clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-
-    def __call__(
-        self, *, access: str = "1000.access.aaa", refresh: str | None = "1000.refresh.rrr"
-    ) -> TokenSet:
-        return TokenSet(
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=datetime.fromtimestamp(self.clock.now, UTC) + timedelta(hours=1),
-            api_domain="https://www.zohoapis.eu",
-            token_type="Bearer",
-            scope="ZohoInvoice.invoices.READ",
-        )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from alembic import command
 from sqlalchemy import inspect
 
+from support import Clock
 from webhook_receiver import new_secret, receiving
 from zoho_invoice.tokens import (
     Backoff,
@@ -25,8 +26,6 @@ from zoho_invoice.tokens import (
 )
 from zoho_invoice.vault import KeyRing, Vault, upgrade_database
 from zoho_invoice.vault._db import alembic_config, create_engine_for, current_revision
-
-from .conftest import Clock
 
 SECRET = new_secret()
 NO_JITTER = Backoff(initial=10.0, maximum=3600.0, jitter=lambda: 0.0)

@@ -8,12 +8,11 @@ import threading
 from alembic import command
 from sqlalchemy import inspect
 
+from support import Clock
 from zoho_invoice.api import InProcessQuotaBlocks, QuotaBlocks
 from zoho_invoice.api._quota import LayeredQuotaBlocks
 from zoho_invoice.vault import KeyRing, Vault, upgrade_database
 from zoho_invoice.vault._db import alembic_config, create_engine_for, current_revision
-
-from .conftest import Clock
 
 KEY = "https://www.zohoapis.eu|20078990123"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from vault._support import TokenFactory
 from zoho_invoice import ConnectionNotFoundError, StaleWriteError
 from zoho_invoice._exceptions import InvalidVaultInputError
 from zoho_invoice.vault import Vault
-
-from .conftest import TokenFactory
 
 
 def _save(vault: Vault, tokens: TokenFactory, **kw: str) -> str:

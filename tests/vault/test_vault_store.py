@@ -31,7 +31,8 @@ from zoho_invoice.vault._db import create_engine_for
 from zoho_invoice.vault._models import Base, ConnectionRow
 
 if TYPE_CHECKING:
-    from conftest import Clock, TokenFactory
+    from support import Clock
+    from vault._support import TokenFactory
 
 US = "https://www.zohoapis.com"
 EU = "https://www.zohoapis.eu"

@@ -32,7 +32,8 @@ from zoho_invoice.vault._models import ConnectTransactionRow, PendingRevocationR
 from zoho_invoice.vault._revocations import Revocations
 
 if TYPE_CHECKING:
-    from conftest import Clock, TokenFactory
+    from support import Clock
+    from vault._support import TokenFactory
 
 EU = "https://www.zohoapis.eu"
 

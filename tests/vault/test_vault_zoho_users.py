@@ -15,7 +15,8 @@ from zoho_invoice import ConnectFlowError
 from zoho_invoice.vault import Vault
 
 if TYPE_CHECKING:
-    from conftest import Clock, TokenFactory
+    from support import Clock
+    from vault._support import TokenFactory
 
 EU = "https://www.zohoapis.eu"
 
