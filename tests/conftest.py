@@ -81,8 +81,10 @@ def _forget_zoho_throttles() -> Iterator[None]:
     provoked lives in process-wide defaults: forget them, so no later test finds its
     organization or its address blocked."""
     yield
-    from zoho_invoice.api import _budget, _ip_throttle, _quota
+    from zoho_invoice.api._budget import default_budget
+    from zoho_invoice.api._ip_throttle import default_ip_throttle
+    from zoho_invoice.api._quota import default_quota_blocks
 
-    _quota._default = None
-    _ip_throttle._default = None
-    _budget._default = None
+    default_quota_blocks().clear()
+    default_ip_throttle().clear()
+    default_budget().clear()

@@ -12,7 +12,7 @@ import pytest
 
 from api._fakes import FakeProvider, Recorder, sync_client, zoho
 from support import Clock
-from zoho_invoice.api import TokenBucketBudget
+from zoho_invoice.api import InProcessQuotaBlocks, IPThrottle, TokenBucketBudget
 from zoho_invoice.api._budget import AsyncConcurrencyCap, ConcurrencyCap
 
 
@@ -242,3 +242,19 @@ def test_clients_share_one_concurrency_cap_per_organization() -> None:
         thread.join(10)
     assert len(recorder.requests) == 12
     assert peak == 5
+
+
+def test_in_process_limits_forget_everything_on_clear() -> None:
+    clock = Clock(1000.0)
+    budget = TokenBucketBudget(rate=60, window=60.0, burst=1, clock=clock)
+    budget.reserve("org")
+    budget.pause("org", 30.0)
+    blocks = InProcessQuotaBlocks(clock=clock)
+    blocks.block("org", clock.now + 3600)
+    throttle = IPThrottle(clock=clock)
+    throttle.blocked()
+    assert budget.reserve("org") > 0 and blocks.blocked_until("org") and throttle.wait() > 0
+    for limit in (budget, blocks, throttle):
+        limit.clear()
+    assert (budget.reserve("org"), blocks.blocked_until("org"), throttle.wait()) == (0.0, None, 0.0)
+    assert budget.reserve("org") > 0  # the bucket is back at its burst of 1, and paces again

@@ -161,6 +161,12 @@ class TokenBucketBudget:
             bucket.tokens = min(bucket.tokens, 1.0 - seconds * self._per_second)
         return True
 
+    def clear(self) -> None:
+        """Forget every bucket and pause: each key starts full again (a process starting over,
+        or a test of its own)."""
+        with self._lock:
+            self._buckets.clear()
+
 
 # The bucket of TokenBucketBudget.reserve, atomically in Redis, on Redis's clock (so hosts whose
 # clocks differ still share one budget). Floats travel as strings to keep their precision.

@@ -67,6 +67,12 @@ class IPThrottle:
         with self._lock:
             return max(0.0, self._until - self._clock())
 
+    def clear(self) -> None:
+        """Forget the pause and its back-off (a process starting over, or a test of its own)."""
+        with self._lock:
+            self._until = 0.0
+            self._pause = 0.0
+
 
 _default_lock = threading.Lock()
 _default: IPThrottle | None = None

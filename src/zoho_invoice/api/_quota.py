@@ -147,6 +147,11 @@ class InProcessQuotaBlocks:
                 return None
             return until
 
+    def clear(self) -> None:
+        """Forget every block (a process starting over, or a test of its own)."""
+        with self._lock:
+            self._until.clear()
+
 
 class RedisQuotaBlocks:
     """Blocks in Redis: a key per blocked organization, expiring when its block ends.
