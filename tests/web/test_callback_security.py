@@ -10,10 +10,13 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
+from web._harness import Harness
+from zoho_invoice._http import httpx
+
 EU_USER = "franz@fischer.example"
 
 
-def _callback_with(harness, url: str, **replace: str | None) -> object:
+def _callback_with(harness: Harness, url: str, **replace: str | None) -> httpx.Response:
     params = harness.params(url)
     for key, value in replace.items():
         key = key.replace("_", "-") if key == "accounts_server" else key

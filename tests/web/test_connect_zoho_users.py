@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from web._harness import Harness
+from zoho_invoice.vault import Connection
 from zoho_invoice_sandbox import Fault
 
 ALICE = "alice@acme.example"
 BOB = "bob@bluebird.example"
 
 
-def _connections(harness, owner: str = "swap") -> dict[str, object]:
+def _connections(harness: Harness, owner: str = "swap") -> dict[str, Connection]:
     return {c.id: c for c in harness.vault.list_connections(owner=owner)}
 
 
