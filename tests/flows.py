@@ -85,10 +85,10 @@ def connected(
             options["scopes"] = list(scopes)
         settings = Settings(
             client_id=client_id,
-            client_secret=client_secret,  # type: ignore[arg-type]
+            client_secret=client_secret,
             redirect_uri=PUBLIC_URL + "/callback",
-            encryption_keys=KeyRing.generate_entry(),  # type: ignore[arg-type]
-            api_key=api_key,  # type: ignore[arg-type]
+            encryption_keys=KeyRing.generate_entry(),
+            api_key=api_key,
             datacenters=dcs,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,

@@ -165,6 +165,7 @@ def test_s38_filter_keeps_args_a_tuple_for_formatters_that_unpack_them() -> None
     assert isinstance(record.args, tuple) and len(record.args) == 5
     _client, _method, path, _version, status = record.args  # what uvicorn's formatter does
     assert status == 400
+    assert isinstance(path, str)
     assert "abc123456" not in record.getMessage() and "zzz999" not in path
 
 

@@ -223,7 +223,7 @@ async def test_async_profile_children_and_stop(aclient: tuple[AsyncZohoInvoice, 
     children = [i async for i in client.recurring_invoices.iter_child_invoices(
         profile.recurring_invoice_id
     )]  # fmt: skip
-    assert sorted(i.total for i in children) == [Decimal("1200.00")] * 2
+    assert [i.total for i in children] == [Decimal("1200.00")] * 2
     await client.recurring_invoices.stop(profile.recurring_invoice_id)
     assert (await client.recurring_invoices.get(profile.recurring_invoice_id)).status == "stopped"
     page = await client.recurring_invoices.list()

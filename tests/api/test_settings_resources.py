@@ -4,6 +4,7 @@ rates, answers that wrap one resource in a list, and which calls may be repeated
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from api._fakes import Recorder, async_client, sync_client, zoho
 from zoho_invoice import APITimeoutError
 from zoho_invoice._http import httpx
+from zoho_invoice.api import ZohoInvoice
 from zoho_invoice.api.types import ContactPersonParams, TaxParams
 
 TAX = {
@@ -92,11 +94,12 @@ def test_tax_groups_send_their_taxes_as_one_comma_separated_string() -> None:
 
 
 def test_tax_and_group_creates_are_never_sent_twice_blindly() -> None:
-    for create in (
+    creates: tuple[Callable[[ZohoInvoice], object], ...] = (
         lambda c: c.taxes.create(tax_name="VAT", tax_percentage=20),
         lambda c: c.taxes.create_group("G", ["1", "2"]),
         lambda c: c.contact_persons.create("7", first_name="Will"),
-    ):
+    )
+    for create in creates:
         recorder = Recorder(httpx.ReadTimeout("lost"))
         with sync_client(recorder) as client, pytest.raises(APITimeoutError):
             create(client)

@@ -31,7 +31,7 @@ def http(app: Starlette) -> Iterator[TestClient]:
         yield client
 
 
-def _user(app: Starlette, email: str):  # type: ignore[no-untyped-def]
+def _user(app: Starlette, email: str):
     world: SandboxWorld = app.state.world
     user = world.directory.user_by_email(email)
     assert user is not None

@@ -22,6 +22,7 @@ def test_invoices_list_and_export_through_the_environment(
     with connected(tmp_path) as world:
         seed_organization(world.sandbox.world, world.organization_id, contacts=2, invoices=7)
         settings = world.settings
+        assert settings.client_id is not None
         assert settings.encryption_keys is not None and settings.client_secret is not None
         env = {
             "ZOHO_CLIENT_ID": settings.client_id,

@@ -27,8 +27,8 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
 def _settings(tmp_path: Path, **extra: object) -> Settings:
     return Settings(
         client_id="1000.LOGINCLIENT",
-        client_secret="login-secret",  # type: ignore[arg-type]
-        encryption_keys=KeyRing.generate_entry(),  # type: ignore[arg-type]
+        client_secret="login-secret",
+        encryption_keys=KeyRing.generate_entry(),
         datacenters=tmp_path / "dcs.json",
         data_dir=tmp_path / "data",
         **extra,  # type: ignore[arg-type]

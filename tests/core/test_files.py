@@ -137,7 +137,7 @@ def test_s49_a_planted_fifo_is_refused(tmp_path: Path) -> None:
     try:
         for open_mode in ("wb", "ab", "r+b", "w+b"):
             with pytest.raises(UnsafeFileError, match=r"out\.csv is not a regular file"):
-                open_private(fifo, open_mode)  # type: ignore[arg-type]
+                open_private(fifo, open_mode)
     finally:
         os.close(reader)
     os.unlink(fifo)
@@ -165,7 +165,7 @@ def test_s49_another_users_target_file_is_refused_not_written(tmp_path: Path) ->
         with pytest.raises(
             UnsafeFileError, match=rf"out\.csv belongs to another user \(uid {OTHER_UID}\)"
         ):
-            open_private(target, open_mode)  # type: ignore[arg-type]
+            open_private(target, open_mode)
     with pytest.raises(UnsafeFileError, match="belongs to another user"):
         write_private_text(target, "secret")
     with pytest.raises(UnsafeFileError, match="belongs to another user"):

@@ -164,10 +164,10 @@ def _output(process: subprocess.Popen[bytes]) -> str:
 def _settings(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, public: str):
     return Settings(
         client_id="1000.KILLTEST",
-        client_secret="kill-test-client-secret",  # type: ignore[arg-type]
+        client_secret="kill-test-client-secret",
         redirect_uri=public + "/callback",
-        encryption_keys=KeyRing.generate_entry(),  # type: ignore[arg-type]
-        api_key=API_KEY,  # type: ignore[arg-type]
+        encryption_keys=KeyRing.generate_entry(),
+        api_key=API_KEY,
         datacenters=tmp_path / "dcs.json",
         data_dir=tmp_path / "data",
         database_url=database_url,

@@ -90,10 +90,10 @@ def _env(settings: Settings, tmp_path: Path, extra: dict[str, str]) -> dict[str,
 def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extra: dict[str, str]):
     settings = Settings(
         client_id="1000.MULTIPROCESS",
-        client_secret="multiprocess-secret",  # type: ignore[arg-type]
+        client_secret="multiprocess-secret",
         redirect_uri=PUBLIC_URL + "/callback",
-        encryption_keys=KeyRing.generate_entry(),  # type: ignore[arg-type]
-        api_key=API_KEY,  # type: ignore[arg-type]
+        encryption_keys=KeyRing.generate_entry(),
+        api_key=API_KEY,
         datacenters=tmp_path / "dcs.json",
         data_dir=tmp_path / "data",
         database_url=database_url,

@@ -137,7 +137,7 @@ async def exchange(client: httpx.AsyncClient, dc: str, code: str, **extra: str) 
         "code": code,
     }
     params.update(extra)
-    return await token(client, dc, **params)
+    return await token(client, dc, in_query=False, **params)
 
 
 async def refresh(client: httpx.AsyncClient, dc: str, refresh_token: str) -> dict[str, Any]:
@@ -152,9 +152,14 @@ async def refresh(client: httpx.AsyncClient, dc: str, refresh_token: str) -> dic
 
 
 async def connect(
-    client: httpx.AsyncClient, world: SandboxWorld, email: str = ALICE, **overrides: str | None
+    client: httpx.AsyncClient,
+    world: SandboxWorld,
+    email: str = ALICE,
+    *,
+    start: str = "us",
+    **overrides: str | None,
 ) -> dict[str, Any]:
-    callback = await approve(client, world, email, **overrides)
+    callback = await approve(client, world, email, start=start, **overrides)
     return await exchange(client, callback["location"], callback["code"])
 
 

@@ -278,7 +278,7 @@ def test_seed_control_endpoint(tmp_path: Path) -> None:
     headers = alice_headers(world)
     org = headers["X-com-zoho-invoice-organizationid"]
     with TestClient(create_invoice_app(world)) as client:
-        control = InvoiceSandboxControl(client, prefix="/")  # type: ignore[arg-type]
+        control = InvoiceSandboxControl(client, prefix="/")
         result = control.seed(org, contacts=5, items=3, invoices=30, estimates=4, seed=2)
         assert (result.contacts, result.invoices, result.estimates) == (5, 30, 4)
         assert len(get_all(client, headers, "/invoices")) == 30

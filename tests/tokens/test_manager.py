@@ -13,6 +13,7 @@ from zoho_invoice import ConfigurationError, ReauthorizationRequired, TokenUnava
 from zoho_invoice._exceptions import ClientSecretRejectedError
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import AccessToken, AsyncTokenManager, InProcessRefreshLocks
+from zoho_invoice.vault import Status
 
 
 def at(manager: Manager, seconds: float) -> datetime:
@@ -226,7 +227,7 @@ def test_invalid_client_secret_keeps_the_connection_active_and_does_not_hammer_z
 
 
 @pytest.mark.parametrize("status", ["needs_reauth", "revoked"])
-def test_dead_connection_fails_at_once(make_manager: Manager, status: str) -> None:
+def test_dead_connection_fails_at_once(make_manager: Manager, status: Status) -> None:
     cid = make_manager.save(expires_in=3000)
     make_manager.vault.set_status(cid, status, reason="test")
     with pytest.raises(ReauthorizationRequired):

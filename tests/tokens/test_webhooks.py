@@ -327,7 +327,7 @@ def test_s48_a_manager_from_settings_queues_needs_reauth_for_the_webhook(
         http=httpx.Client(transport=httpx.MockTransport(zoho)),
         clock=clock,
     )
-    settings = Settings(webhook_url="https://hooks.example.com/zoho", webhook_secret=SECRET)  # type: ignore[arg-type]
+    settings = Settings(webhook_url="https://hooks.example.com/zoho", webhook_secret=SECRET)
     manager = TokenManager.from_settings(settings, vault=vault, oauth=oauth, clock=clock)
     with pytest.raises(ReauthorizationRequired):
         manager.get_access_token(connection.id)

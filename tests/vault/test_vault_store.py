@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 
 from support import free_port
 from zoho_invoice import (
@@ -38,13 +38,20 @@ US = "https://www.zohoapis.com"
 EU = "https://www.zohoapis.eu"
 
 
-def save(vault: Vault, tokens: TokenFactory, owner: str = "tenant-1", **kw: str) -> str:
+def save(
+    vault: Vault,
+    tokens: TokenFactory,
+    owner: str = "tenant-1",
+    *,
+    access: str = "1000.access.aaa",
+    refresh: str | None = "1000.refresh.rrr",
+) -> str:
     connection, _ = vault.save_connection(
         owner=owner,
         location="eu",
         api_domain=EU,
         scopes=["ZohoInvoice.invoices.READ", "ZohoInvoice.settings.READ"],
-        tokens=tokens(**kw),
+        tokens=tokens(access=access, refresh=refresh),
     )
     return connection.id
 
@@ -647,9 +654,7 @@ def test_damaged_sealed_value_raises_decryption_error(vault: Vault, tokens: Toke
             select(ConnectionRow.refresh_token_sealed).where(ConnectionRow.id == b)
         ).scalar_one()
         conn.execute(
-            ConnectionRow.__table__.update()
-            .where(ConnectionRow.__table__.c.id == a)
-            .values(refresh_token_sealed=sealed)
+            update(ConnectionRow).where(ConnectionRow.id == a).values(refresh_token_sealed=sealed)
         )
     with pytest.raises(DecryptionError):
         vault.load_tokens(a)

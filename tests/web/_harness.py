@@ -192,6 +192,11 @@ def build_harness(
     keyring = KeyRing.from_string(settings.encryption_keys.get_secret_value())
     vault = Vault.open(settings.resolved_database_url, keyring, upgrade=True, clock=clock)
     events: list[ConnectionEvent] = []
+
+    def record(event: ConnectionEvent) -> None:
+        """The event sink: list.append's parameter is positional-only, an EventSink's is not."""
+        events.append(event)
+
     with TestClient(sandbox_app, base_url=SANDBOX_URL) as zoho:
         table = DataCenterTable.from_settings(settings.datacenters)
         oauth_transport = TamperingTransport(zoho)
@@ -204,7 +209,7 @@ def build_harness(
             datacenters=table,
             http=oauth_http,
         )
-        manager = TokenManager(vault, oauth, events=events.append)
+        manager = TokenManager(vault, oauth, events=record)
         app = create_app(
             settings,
             vault=vault,
@@ -213,7 +218,7 @@ def build_harness(
             demo=demo,
             organizations=organizations_reader(http_client=zoho),
             current_user=users_reader(http_client=zoho),
-            events=events.append,
+            events=record,
             api_http_client=zoho,
             api_budget=UnlimitedBudget(),
         )

@@ -21,13 +21,13 @@ def _connections(harness: Harness, owner: str = "swap") -> dict[str, Connection]
     return {c.id: c for c in harness.vault.list_connections(owner=owner)}
 
 
-def _refresh_token(harness, connection_id: str) -> str:
+def _refresh_token(harness: Harness, connection_id: str) -> str:
     token = harness.vault.load_tokens(connection_id).refresh_token
     assert token is not None
     return token
 
 
-def _live(harness, refresh_token: str) -> int:
+def _live(harness: Harness, refresh_token: str) -> int:
     return int(harness.world.accounts.stats(refresh_token)["live_refresh_tokens"])
 
 

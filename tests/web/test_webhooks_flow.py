@@ -33,15 +33,15 @@ def test_s48_the_service_delivers_connection_events_signed(tmp_path: Path) -> No
     ):
         settings = Settings(
             client_id="1000.WEBHOOKFLOW",
-            client_secret="webhook-flow-client-secret",  # type: ignore[arg-type]
+            client_secret="webhook-flow-client-secret",
             redirect_uri=PUBLIC_URL + "/callback",
-            encryption_keys=KeyRing.generate_entry(),  # type: ignore[arg-type]
-            api_key=API_KEY,  # type: ignore[arg-type]
+            encryption_keys=KeyRing.generate_entry(),
+            api_key=API_KEY,
             datacenters=dcs,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,
             webhook_url=receiver.url,
-            webhook_secret=SECRET,  # type: ignore[arg-type]
+            webhook_secret=SECRET,
         )
         app = create_app(settings)
         context = app.state.context
