@@ -22,6 +22,13 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def need_root() -> None:
+    """Tests that plant a file owned by another user (``os.chown``) need root: CI runs as root;
+    a local run as an ordinary user skips them with this reason."""
+    if os.geteuid() != 0:
+        missing("planting a file owned by another user needs root (os.chown); CI runs as root")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cli_support import SandboxRunner
 from private_files import mode, permissive_umask
 from sandbox_support import ALICE, FULL_ACCESS, mint
+from support import need_root
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import app
@@ -283,10 +284,10 @@ def test_s49_cli_data_folder_and_database_are_owner_only(
 
 
 @posix_only
-@pytest.mark.skipif(os.name == "posix" and os.geteuid() != 0, reason="needs root to chown")
 def test_s49_another_users_database_stops_the_cli_with_a_clear_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    need_root()
     monkeypatch.delenv("ZOHO_DATABASE_URL", raising=False)
     data = tmp_path / "data"
     data.mkdir()

@@ -10,6 +10,7 @@ from typing import Literal
 import pytest
 
 from private_files import mode, permissive_umask
+from support import need_root
 from zoho_invoice._exceptions import ConfigurationError
 from zoho_invoice._files import (
     UnsafeFileError,
@@ -97,8 +98,7 @@ def _plant(path: Path, text: str = "theirs", *, uid: int = OTHER_UID) -> Path:
 
 
 def _as_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("planting another user's file takes root")
+    need_root()
 
 
 @pytest.mark.parametrize("open_mode", ["wb", "ab", "r+b", "w+b"])

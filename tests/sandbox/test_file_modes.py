@@ -12,6 +12,7 @@ import pytest
 
 from private_files import mode, permissive_umask
 from sandbox_support import ALICE, FULL_ACCESS, mint
+from support import need_root
 from zoho_invoice_sandbox import create_sandbox_app, running_sandbox
 from zoho_invoice_sandbox._files import UnsafeFileError, ensure_private_sqlite
 from zoho_invoice_sandbox._server import write_datacenters
@@ -52,8 +53,7 @@ OTHER_UID = 65534  # nobody
 
 def _plant(path: Path) -> Path:
     """An empty file another user owns, writable by all (as root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("planting another user's file takes root")
+    need_root()
     path.write_bytes(b"")
     path.chmod(0o666)
     os.chown(path, OTHER_UID, OTHER_UID)
