@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from zoho_invoice_sandbox import SandboxWorld
 
 ALICE = "alice@acme.example"
+#: The clock of the in-process Invoice API tests (tests/sandbox/conftest.py).
+NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 FULL_ACCESS = ("ZohoInvoice.fullaccess.all",)
 
 

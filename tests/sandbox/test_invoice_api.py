@@ -8,7 +8,6 @@ error rules in detail: test_invoice_rules.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,44 +16,6 @@ from starlette.testclient import TestClient
 from sandbox_support import mint
 from support import Clock
 from zoho_invoice_sandbox import Fault, SandboxWorld
-from zoho_invoice_sandbox.invoice import create_invoice_app
-
-NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def world(clock: Clock) -> Iterator[SandboxWorld]:
-    world = SandboxWorld(base_url="http://sandbox.test", clock=clock)
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def client(world: SandboxWorld) -> Iterator[TestClient]:
-    with TestClient(create_invoice_app(world)) as client:
-        yield client
-
-
-@pytest.fixture
-def org(world: SandboxWorld) -> str:
-    alice = world.directory.user_by_email("alice@acme.example")
-    assert alice is not None
-    return alice.organization_ids[0]
-
-
-@pytest.fixture
-def headers(world: SandboxWorld, org: str) -> dict[str, str]:
-    token = mint(world, "alice@acme.example", ["ZohoInvoice.fullaccess.all"])
-    return {
-        "Authorization": f"Zoho-oauthtoken {token}",
-        "X-com-zoho-invoice-organizationid": org,
-    }
-
 
 API = "/us/invoice/v3"
 

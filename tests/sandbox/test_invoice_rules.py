@@ -8,54 +8,16 @@ list's page_context.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from sandbox_support import mint
 from support import Clock
 from zoho_invoice_sandbox import SandboxWorld
-from zoho_invoice_sandbox.invoice import create_invoice_app
 from zoho_invoice_sandbox.invoice._resources import INVOICES
 
-NOW = 1_790_000_000.0  # 2026-09-21T13:33:20Z
 API = "/us/invoice/v3"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def world(clock: Clock) -> Iterator[SandboxWorld]:
-    world = SandboxWorld(base_url="http://sandbox.test", clock=clock)
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def client(world: SandboxWorld) -> Iterator[TestClient]:
-    with TestClient(create_invoice_app(world)) as client:
-        yield client
-
-
-@pytest.fixture
-def org(world: SandboxWorld) -> str:
-    alice = world.directory.user_by_email("alice@acme.example")
-    assert alice is not None
-    return alice.organization_ids[0]
-
-
-@pytest.fixture
-def headers(world: SandboxWorld, org: str) -> dict[str, str]:
-    token = mint(world, "alice@acme.example", ["ZohoInvoice.fullaccess.all"])
-    return {
-        "Authorization": f"Zoho-oauthtoken {token}",
-        "X-com-zoho-invoice-organizationid": org,
-    }
 
 
 def ok(answer: Any, status: int = 200) -> dict[str, Any]:
