@@ -194,10 +194,10 @@ PUBLIC: dict[str, set[str]] = {
         "webhooks_from_settings",
     },
     "zoho_invoice.vault": {
+        "ConnectSession",
         "Connection",
         "KeyRing",
         "OutboxEntry",
-        "PendingConnect",
         "PendingRevocation",
         "Status",
         "StoredTokens",

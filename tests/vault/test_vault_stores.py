@@ -28,7 +28,7 @@ from zoho_invoice.vault._connections import Connections
 from zoho_invoice.vault._db import create_engine_for
 from zoho_invoice.vault._keys import Keys
 from zoho_invoice.vault._mints import Mints
-from zoho_invoice.vault._models import ConnectTransactionRow, PendingRevocationRow
+from zoho_invoice.vault._models import ConnectSessionRow, PendingRevocationRow
 from zoho_invoice.vault._revocations import Revocations
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def test_connect_sessions_alone_start_once_consume_once_and_purge(
         sessions.consume_state("st", "browser")
     clock.advance(601)
     assert sessions.purge_expired() == 1
-    assert _count(engine, ConnectTransactionRow) == 0
+    assert _count(engine, ConnectSessionRow) == 0
 
 
 def test_connections_alone_fence_token_writes_and_queue_what_they_stop_using(

@@ -147,7 +147,7 @@ def worker(
     ] = True,
 ) -> None:
     """Background work: refresh tokens ahead of expiry (finding dead connections early), send
-    queued revocations and webhooks, purge expired connect transactions. Run one or several."""
+    queued revocations and webhooks, purge expired connect sessions. Run one or several."""
     setup_logging()
     settings = load_settings()
     require_webhook(settings)

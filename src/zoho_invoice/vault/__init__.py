@@ -8,13 +8,13 @@ from ._db import upgrade_database
 from ._keyring import KeyRing
 from ._outbox import OutboxEntry, WebhookOutbox
 from ._store import Vault
-from ._types import Connection, PendingConnect, PendingRevocation, Status, StoredTokens
+from ._types import Connection, ConnectSession, PendingRevocation, Status, StoredTokens
 
 __all__ = [
+    "ConnectSession",
     "Connection",
     "KeyRing",
     "OutboxEntry",
-    "PendingConnect",
     "PendingRevocation",
     "Status",
     "StoredTokens",

@@ -20,18 +20,18 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from .._exceptions import ConnectFlowError
 from ._connections import check_owner
 from ._db_session import SealingStore, as_datetime, new_id, rowcount, sha256_hex
-from ._models import ConnectTransactionRow
-from ._types import PendingConnect
+from ._models import ConnectSessionRow
+from ._types import ConnectSession
 
-__all__ = ["TRANSACTION_TTL", "VERIFIER", "ConnectSessions"]
+__all__ = ["STARTED_SESSION_TTL", "VERIFIER", "ConnectSessions"]
 
-#: A connect transaction lives 10 minutes from the redirect to Zoho (SECURITY 4).
-TRANSACTION_TTL = timedelta(minutes=10)
+#: A started connect session lives 10 minutes from the redirect to Zoho (SECURITY 4).
+STARTED_SESSION_TTL = timedelta(minutes=10)
 #: The field a PKCE verifier is sealed for.
 VERIFIER = "code_verifier"
 
 
-def _check_session(row: ConnectTransactionRow | None, now: datetime) -> ConnectTransactionRow:
+def _check_session(row: ConnectSessionRow | None, now: datetime) -> ConnectSessionRow:
     """The connect session, if it may still start an authorization; else ``ConnectFlowError``."""
     if row is None:
         raise ConnectFlowError("unknown connect link; ask the app for a new one")
@@ -42,10 +42,9 @@ def _check_session(row: ConnectTransactionRow | None, now: datetime) -> ConnectT
     return row
 
 
-def _check_state(
-    row: ConnectTransactionRow | None, binding: str, now: datetime
-) -> ConnectTransactionRow:
-    """The transaction, if this browser may consume it now; else ``ConnectFlowError``."""
+def _check_state(row: ConnectSessionRow | None, binding: str, now: datetime) -> ConnectSessionRow:
+    """The started connect session, if this browser may consume it now; else
+    ``ConnectFlowError``."""
     if row is None or row.binding_hash is None:
         raise ConnectFlowError("unknown state: start connecting again")
     # The browser check comes first, and a wrong browser consumes nothing.
@@ -62,19 +61,19 @@ def _check_state(
 
 def _claim(
     session: Session,
-    row: ConnectTransactionRow,
+    row: ConnectSessionRow,
     unset: InstrumentedAttribute[datetime | None],
     now: datetime,
     **values: object,
 ) -> bool:
-    """One conditional UPDATE of the live transaction while ``unset`` is still empty: True for
+    """One conditional UPDATE of the live connect session while ``unset`` is still empty: True for
     the one request that wins it, False for any that came second."""
     result = session.execute(
-        update(ConnectTransactionRow)
+        update(ConnectSessionRow)
         .where(
-            ConnectTransactionRow.id == row.id,
+            ConnectSessionRow.id == row.id,
             unset.is_(None),
-            ConnectTransactionRow.expires_at > now,
+            ConnectSessionRow.expires_at > now,
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -82,8 +81,8 @@ def _claim(
     return rowcount(result) == 1
 
 
-def _pending(row: ConnectTransactionRow, code_verifier: str) -> PendingConnect:
-    return PendingConnect(
+def _connect_session(row: ConnectSessionRow, code_verifier: str) -> ConnectSession:
+    return ConnectSession(
         owner=row.owner,
         return_url=row.return_url,
         start_location=row.start_location,
@@ -92,12 +91,12 @@ def _pending(row: ConnectTransactionRow, code_verifier: str) -> PendingConnect:
 
 
 class ConnectSessions(SealingStore):
-    """Connect sessions in the ``connect_transactions`` table; see the module docstring.
+    """Connect sessions in the ``connect_sessions`` table; see the module docstring.
 
     >>> sessions = ConnectSessions(engine, keyring)
     >>> token, expires_at = sessions.create(owner="tenant-1")
-    >>> pending = sessions.start(token, state=state, binding=binding, code_verifier=verifier)
-    >>> pending = sessions.consume_state(state, binding)   # in the callback, once
+    >>> started = sessions.start(token, state=state, binding=binding, code_verifier=verifier)
+    >>> consumed = sessions.consume_state(state, binding)   # in the callback, once
     """
 
     def create(
@@ -114,14 +113,14 @@ class ConnectSessions(SealingStore):
         now = self._db.now()
         expires_at = now + timedelta(seconds=ttl)
         with self._db.write() as session:
-            # Expired transactions go as new ones come, even if no worker runs (SECURITY 4).
+            # Expired sessions go as new ones come, even if no worker runs (SECURITY 4).
             session.execute(
-                delete(ConnectTransactionRow)
-                .where(ConnectTransactionRow.expires_at <= now)
+                delete(ConnectSessionRow)
+                .where(ConnectSessionRow.expires_at <= now)
                 .execution_options(synchronize_session=False)
             )
             session.add(
-                ConnectTransactionRow(
+                ConnectSessionRow(
                     id=new_id(),
                     session_token_hash=sha256_hex(token),
                     owner=owner,
@@ -135,7 +134,7 @@ class ConnectSessions(SealingStore):
 
     def start(
         self, session_token: str, *, state: str, binding: str, code_verifier: str
-    ) -> PendingConnect:
+    ) -> ConnectSession:
         """Use a connect session (once) to start an authorization; it expires in 10 minutes.
 
         The link is checked by a read first: an unknown, used or expired one writes nothing and
@@ -143,8 +142,8 @@ class ConnectSessions(SealingStore):
         checks again (another request may have claimed it in between).
         """
         now = self._db.now()
-        query = select(ConnectTransactionRow).where(
-            ConnectTransactionRow.session_token_hash == sha256_hex(session_token)
+        query = select(ConnectSessionRow).where(
+            ConnectSessionRow.session_token_hash == sha256_hex(session_token)
         )
         with self._db.read() as session:
             _check_session(session.scalars(query).first(), now)
@@ -153,29 +152,27 @@ class ConnectSessions(SealingStore):
             claimed = _claim(
                 session,
                 row,
-                ConnectTransactionRow.started_at,
+                ConnectSessionRow.started_at,
                 now,
                 state_hash=sha256_hex(state),
                 binding_hash=sha256_hex(binding),
                 code_verifier_sealed=self._seal(code_verifier, row.id, VERIFIER),
                 started_at=now,
-                expires_at=now + TRANSACTION_TTL,
+                expires_at=now + STARTED_SESSION_TTL,
             )
             if not claimed:
                 raise ConnectFlowError("this connect link was already used; ask for a new one")
-            return _pending(row, code_verifier)
+            return _connect_session(row, code_verifier)
 
-    def consume_state(self, state: str, binding: str) -> PendingConnect:
-        """Consume the transaction ``state`` names, once, from the browser that started it.
+    def consume_state(self, state: str, binding: str) -> ConnectSession:
+        """Consume the connect session ``state`` names, once, from the browser that started it.
 
         A read decides first: a callback with an unknown state, another browser's binding, or
         a used or expired state writes nothing and takes no write lock (SECURITY 51). Only one
         that passes is consumed, by a write that checks again.
         """
         now = self._db.now()
-        query = select(ConnectTransactionRow).where(
-            ConnectTransactionRow.state_hash == sha256_hex(state)
-        )
+        query = select(ConnectSessionRow).where(ConnectSessionRow.state_hash == sha256_hex(state))
         with self._db.read() as session:
             _check_state(session.scalars(query).first(), binding, now)
         with self._db.write() as session:
@@ -184,22 +181,22 @@ class ConnectSessions(SealingStore):
             claimed = _claim(
                 session,
                 row,
-                ConnectTransactionRow.consumed_at,
+                ConnectSessionRow.consumed_at,
                 now,
                 consumed_at=now,
                 code_verifier_sealed=None,
             )
             if not claimed or sealed is None:
                 raise ConnectFlowError("this sign-in was already completed: start again")
-            return _pending(row, self._open(sealed, row.id, VERIFIER))
+            return _connect_session(row, self._open(sealed, row.id, VERIFIER))
 
     def purge_expired(self, now: datetime | float | None = None) -> int:
-        """Delete expired connect transactions; returns how many went."""
+        """Delete expired connect sessions; returns how many went."""
         cutoff = self._db.now() if now is None else as_datetime(now)
         with self._db.write() as session:
             result = session.execute(
-                delete(ConnectTransactionRow)
-                .where(ConnectTransactionRow.expires_at <= cutoff)
+                delete(ConnectSessionRow)
+                .where(ConnectSessionRow.expires_at <= cutoff)
                 .execution_options(synchronize_session=False)
             )
             return rowcount(result)

@@ -19,7 +19,7 @@ from ._connect_sessions import VERIFIER
 from ._connections import ACCESS, REFRESH
 from ._db_session import SealingStore
 from ._keyring import KeyRing
-from ._models import ConnectionRow, ConnectTransactionRow, MetaRow, PendingRevocationRow
+from ._models import ConnectionRow, ConnectSessionRow, MetaRow, PendingRevocationRow
 from ._revocations import REVOKE
 
 __all__ = ["CANARY_KEY", "Keys"]
@@ -81,7 +81,7 @@ class Keys(SealingStore):
         changed = 0
         changed += self._rotate_connections(batch_size)
         changed += self._rotate_simple(
-            ConnectTransactionRow, "code_verifier_sealed", VERIFIER, batch_size
+            ConnectSessionRow, "code_verifier_sealed", VERIFIER, batch_size
         )
         changed += self._rotate_simple(PendingRevocationRow, "token_sealed", REVOKE, batch_size)
         with self._db.write() as session:

@@ -105,10 +105,10 @@ class ConnectionRow(Base):
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class ConnectTransactionRow(Base):
+class ConnectSessionRow(Base):
     """A connect session, then the authorization it started (state lives in the database)."""
 
-    __tablename__ = "connect_transactions"
+    __tablename__ = "connect_sessions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     session_token_hash: Mapped[str] = mapped_column(String(64), unique=True)

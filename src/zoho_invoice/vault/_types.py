@@ -8,7 +8,7 @@ from typing import Literal
 
 Status = Literal["active", "needs_reauth", "revoked"]
 
-__all__ = ["Connection", "PendingConnect", "PendingRevocation", "Status", "StoredTokens"]
+__all__ = ["ConnectSession", "Connection", "PendingRevocation", "Status", "StoredTokens"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,9 @@ class StoredTokens:
 
 
 @dataclass(frozen=True)
-class PendingConnect:
-    """A consumed connect transaction: what the callback needs to finish the flow."""
+class ConnectSession:
+    """A connect session as the flow uses it (started, or consumed by the callback): the owner,
+    where to return, the location it started at, and the PKCE verifier to finish with."""
 
     owner: str
     return_url: str | None

@@ -42,7 +42,7 @@ from .._exceptions import (
 from ..datacenters import DataCenter
 from ..oauth._types import TokenSet
 from ..tokens import ConnectionEvent
-from ..vault import Connection, PendingConnect
+from ..vault import Connection, ConnectSession
 from ._api import is_allowed_return_url
 from ._context import WebContext
 from ._pages import page, problem_page, redirect
@@ -56,7 +56,7 @@ BINDING_COOKIE = "zoho_invoice_binding"
 #: The one data centre a flow must start at to end there, and never end at otherwise
 #: (SECURITY 45): Zoho's US server sends users of the other DCs to their own, not China's.
 CHINA = "cn"
-#: The connect transaction lives 10 minutes (SECURITY 4); the cookie no longer.
+#: A started connect session lives 10 minutes (SECURITY 4); the cookie no longer.
 BINDING_MAX_AGE = 600
 MAX_PARAM = 2048
 MAX_QUERY = 16 * 1024
@@ -165,7 +165,7 @@ def connect_router(ctx: WebContext) -> APIRouter:
         binding = secrets.token_urlsafe(32)
         verifier = make_code_verifier()
         try:
-            pending = ctx.vault.start_connect(
+            connect_session = ctx.vault.start_connect(
                 session_token, state=state, binding=binding, code_verifier=verifier
             )
         except ConnectFlowError:
@@ -189,7 +189,7 @@ def connect_router(ctx: WebContext) -> APIRouter:
             url = ctx.oauth.authorization_url(
                 state=state,
                 code_challenge=code_challenge(verifier),
-                location=pending.start_location,
+                location=connect_session.start_location,
             )
         except DataCenterError:
             # The session names a location the table no longer has (the table was changed).
@@ -210,7 +210,9 @@ def connect_router(ctx: WebContext) -> APIRouter:
             httponly=True,
             samesite="lax",
         )
-        logger.info("connect started (session from the app, location %s)", pending.start_location)
+        logger.info(
+            "connect started (session from the app, location %s)", connect_session.start_location
+        )
         return response
 
     @router.get("/callback")
@@ -239,7 +241,7 @@ def connect_router(ctx: WebContext) -> APIRouter:
 
 def _consume(
     ctx: WebContext, request: Request, params: dict[str, str], flow: _Flow
-) -> PendingConnect:
+) -> ConnectSession:
     """Check this flow's browser binding and the state, and consume the state (SECURITY 1-5)."""
     state = params.get("state")
     if not state:
@@ -252,9 +254,9 @@ def _consume(
             "allowed. Nothing was connected.",
         )
     try:
-        pending = ctx.vault.consume_state(state, binding)
+        connect_session = ctx.vault.consume_state(state, binding)
         flow.consumed = state
-        return pending
+        return connect_session
     except ConnectFlowError:
         raise _Refused(
             "This connection attempt cannot be finished",
@@ -300,7 +302,7 @@ def _finish(
             error=params["error"][:100],
             description=description[:300],
         )
-    pending = _consume(ctx, request, params, flow)
+    connect_session = _consume(ctx, request, params, flow)
     code = params.get("code")
     if not code:
         raise _Refused("Not a valid callback", "Zoho's answer lacks an authorization code.")
@@ -315,9 +317,9 @@ def _finish(
             "The answer names a Zoho data centre or accounts server that this service does not "
             "trust, so the authorization was not used. Nothing was connected.",
         ) from None
-    _check_region(ctx, pending.start_location, dc)
+    _check_region(ctx, connect_session.start_location, dc)
     try:
-        tokens = ctx.oauth.exchange_code(dc, code, pending.code_verifier)
+        tokens = ctx.oauth.exchange_code(dc, code, connect_session.code_verifier)
     except OAuthTransientError:
         raise _Refused(
             "Zoho did not answer",
@@ -351,10 +353,10 @@ def _finish(
     except OAuthError:
         raise _Refused("Zoho refused the connection", "Zoho answered with an error.") from None
     organizations, zoho_user_id, asked_in = _identify(ctx, dc, tokens)
-    claim = _legacy_claim(ctx, pending.owner, dc, zoho_user_id, asked_in)
+    claim = _legacy_claim(ctx, connect_session.owner, dc, zoho_user_id, asked_in)
     try:
         conn, created = ctx.vault.save_connection(
-            owner=pending.owner,
+            owner=connect_session.owner,
             location=dc.location,
             api_domain=dc.api_domain,
             scopes=_scopes(ctx, tokens.scope),
@@ -393,8 +395,8 @@ def _finish(
         # A reconnect queued the old refresh token: revoke it soon (SECURITY 34).
         background.add_task(ctx.process_revocations)
     logger.info("connection %s %s in %s", conn.id, "created" if created else "renewed", dc.location)
-    if pending.return_url and is_allowed_return_url(ctx, pending.return_url):
-        return redirect(_with_result(pending.return_url, str(conn.id)))
+    if connect_session.return_url and is_allowed_return_url(ctx, connect_session.return_url):
+        return redirect(_with_result(connect_session.return_url, str(conn.id)))
     return page(
         ctx,
         request,
