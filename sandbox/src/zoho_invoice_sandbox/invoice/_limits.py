@@ -54,7 +54,12 @@ IP_BLOCKED_MESSAGE = (
     "requests per minute that can originate from one IP address."
 )
 
-_BOOLEANS = ("daily_error_http_200", "rate_limit_headers")
+_BOOLEANS = (
+    "daily_error_http_200",
+    "rate_limit_headers",
+    "modified_filter_everywhere",
+    "sort_by_last_modified",
+)
 _POSITIVE_INTS = ("per_minute", "daily", "concurrent")
 _POSITIVE_FLOATS = ("window_seconds", "ip_block_seconds")
 
@@ -83,6 +88,17 @@ class InvoiceLimits:
     #: ``"json"`` (Zoho's envelope, code 44) or ``"html"`` (a page, as a security filter answers).
     ip_block_answer: str = "json"
     ip_block_status: int = 429
+    #: How lists read ``last_modified_time`` where Zoho's pages are silent or disagree
+    #: (docs/zoho/mirror-lists.md): ``"after"`` keeps what changed strictly after the value
+    #: (Zoho's "greater than"), ``"inclusive"`` keeps the value's second too.
+    modified_filter: str = "after"
+    #: Every list honours the ``last_modified_time`` filter; ``False``: only invoices (the one
+    #: list Zoho documents it on), the others ignore it as Zoho ignores a parameter it does not
+    #: know, and answer everything.
+    modified_filter_everywhere: bool = True
+    #: ``sort_column=last_modified_time`` on every list; ``False``: only on contacts (the one
+    #: list Zoho documents it on), elsewhere 400 code 2 as for any undocumented column.
+    sort_by_last_modified: bool = False
 
     @classmethod
     def for_plan(cls, plan: str, **overrides: Any) -> InvoiceLimits:
@@ -145,6 +161,10 @@ def _checked(name: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(name) from None
         return str(value)
+    if name == "modified_filter":
+        if value not in ("after", "inclusive"):
+            raise ValueError(name)
+        return value
     if name == "ip_block_answer":
         if value not in ("json", "html"):
             raise ValueError(name)

@@ -12,7 +12,8 @@ from typing import Any
 
 from ._books import OPEN_STATUSES
 from ._errors import invalid
-from ._resources import INVOICES, Field, Resource
+from ._limits import InvoiceLimits
+from ._resources import CONTACTS, INVOICES, Field, Resource
 from ._time import parse_date, parse_timestamp
 
 MAX_PER_PAGE = 200
@@ -45,7 +46,8 @@ _FILTER_BY = {
     "declined": "declined",
 }
 #: The sort columns Zoho documents per list (docs/zoho/sandbox-rules.md); a list not named here
-#: sorts by any of its columns. ``last_modified_time`` is a filter of invoices, not a sort.
+#: sorts by any of its columns but ``last_modified_time``, which Zoho documents as a sort of
+#: contacts only (docs/zoho/mirror-lists.md): elsewhere it needs ``sort_by_last_modified``.
 SORTABLE = {
     "invoices": (
         "customer_name",
@@ -171,8 +173,34 @@ def _status_clause(res: Resource, status: str, today: date) -> tuple[str, list[A
     return "status = ?", [status]
 
 
-def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> ListQuery:
-    """Read ``page``, ``per_page``, ``sort_*``, filters and ``search_text``; 400 code 2 if bad."""
+#: The one list whose ``sort_column`` Zoho documents with ``last_modified_time`` in it, and the
+#: one list whose ``last_modified_time`` filter it documents (docs/zoho/mirror-lists.md).
+_SORTS_BY_MODIFIED = (CONTACTS,)
+_FILTERS_BY_MODIFIED = (INVOICES,)
+_MODIFIED = "last_modified_time"
+
+
+def _sortable(res: Resource, column: str, rules: InvoiceLimits) -> bool:
+    if res.field(column) is None:
+        return False
+    if column == _MODIFIED:
+        return rules.sort_by_last_modified or res in _SORTS_BY_MODIFIED
+    allowed = SORTABLE.get(res.table)
+    return allowed is None or column in allowed
+
+
+def parse_list_query(
+    res: Resource,
+    query: Mapping[str, str],
+    today: date,
+    rules: InvoiceLimits | None = None,
+) -> ListQuery:
+    """Read ``page``, ``per_page``, ``sort_*``, filters and ``search_text``; 400 code 2 if bad.
+
+    ``rules`` (the sandbox's settings) choose how ``last_modified_time`` is read where Zoho's
+    pages are silent: filter strictly after or inclusive, on every list or invoices only,
+    sortable everywhere or on contacts only."""
+    rules = rules or InvoiceLimits()
     result = ListQuery(
         page=_positive(query.get("page"), "page", 1, 10_000_000),
         per_page=_positive(query.get("per_page"), "per_page", MAX_PER_PAGE, MAX_PER_PAGE),
@@ -180,10 +208,7 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
         sort_order=query.get("sort_order") or res.default_order,
         report_name=_REPORT_NAMES.get(res.table, f"{res.label}s"),
     )
-    allowed = SORTABLE.get(res.table)
-    if res.field(result.sort_column) is None or (
-        allowed is not None and result.sort_column not in allowed
-    ):
+    if not _sortable(res, result.sort_column, rules):
         raise invalid("sort_column")
     if result.sort_order not in ("A", "D"):
         raise invalid("sort_order")
@@ -223,7 +248,7 @@ def parse_list_query(res: Resource, query: Mapping[str, str], today: date) -> Li
                 result.where.append(f"({ors})")
                 result.params.extend(f"%{_like(raw)}%" for _ in res.search)
             continue
-        spec, op = _match(res, name)
+        spec, op = _match(res, name, rules)
         if spec is None:
             continue  # Zoho ignores parameters it does not know
         if len(raw) > 500:
@@ -246,12 +271,18 @@ def _criterion(column: str, text: str, comparator: str) -> dict[str, Any]:
     return {"column_name": column, "search_text": text, "comparator": comparator}
 
 
-def _match(res: Resource, name: str) -> tuple[Field | None, str]:
+def _match(res: Resource, name: str, rules: InvoiceLimits) -> tuple[Field | None, str]:
     """The field and operator a parameter names (``total_greater_than`` → total, ``>``)."""
     spec = res.field(name)
+    if spec is not None and name == _MODIFIED:
+        # Zoho's ``last_modified_time=`` keeps what changed after that moment ("greater than" in
+        # Zoho's words: strictly, unless the sandbox plays the inclusive reading); a list that
+        # does not honour it ignores it, as Zoho ignores a parameter it does not know.
+        if not (rules.modified_filter_everywhere or res in _FILTERS_BY_MODIFIED):
+            return None, ""
+        return spec, ">=" if rules.modified_filter == "inclusive" else ">"
     if spec is not None:
-        # Zoho's ``last_modified_time=`` keeps what changed after that moment (strictly: "greater
-        # than" in Zoho's words); ``created_time=`` alike.
+        # ``created_time=`` keeps what was created after that moment, as Zoho's modified filter.
         return spec, ">" if spec.kind == "time" else "="
     for suffix, op in (*_TEXT_SUFFIXES.items(), *_RANGE_SUFFIXES.items()):
         if suffix and name.endswith(suffix):
