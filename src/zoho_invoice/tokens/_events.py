@@ -43,17 +43,17 @@ def webhook_payload(event: ConnectionEvent) -> str:
     """The JSON body of an event's webhook, in the envelope Standard Webhooks recommends.
 
     ``{"type": ..., "timestamp": <the event's time, ISO 8601>, "data": {"connection_id",
-    "owner", "reason"}}``. It names the connection, never a token.
+    "owner", "reason"}}``, and for ``sync.completed`` ``data.counts`` (``added``, ``updated``,
+    ``deleted``). It names the connection, never a token nor a record's data.
     """
-    body = {
-        "type": event.type,
-        "timestamp": event.at.isoformat(),
-        "data": {
-            "connection_id": event.connection_id,
-            "owner": event.owner,
-            "reason": event.reason,
-        },
+    data: dict[str, object] = {
+        "connection_id": event.connection_id,
+        "owner": event.owner,
+        "reason": event.reason,
     }
+    if event.counts is not None:
+        data["counts"] = dict(event.counts)
+    body = {"type": event.type, "timestamp": event.at.isoformat(), "data": data}
     return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 
@@ -66,7 +66,7 @@ class LoggingEventSink:
     def __call__(self, event: ConnectionEvent) -> None:
         level = (
             logging.INFO
-            if event.type in ("connection.created", "connection.reconnected")
+            if event.type in ("connection.created", "connection.reconnected", "sync.completed")
             else logging.WARNING
         )
         self._log.log(

@@ -18,9 +18,10 @@ A token goes through four types, one per meaning (one name each):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["AccessToken", "ConnectionEvent", "EventType"]
 
@@ -29,6 +30,8 @@ EventType = Literal[
     "connection.reconnected",
     "connection.needs_reauth",
     "connection.revoked",
+    # The mirror (issue 10): a sync of the connection finished; ``counts`` says what changed.
+    "sync.completed",
 ]
 
 
@@ -55,12 +58,17 @@ class ConnectionEvent:
     owner: str
     at: datetime
     reason: str | None = None
+    #: ``sync.completed`` only: records ``added``, ``updated``, ``deleted`` (numbers, no data).
+    counts: Mapping[str, int] | None = None
 
-    def to_json(self) -> dict[str, str | None]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "type": self.type,
             "connection_id": self.connection_id,
             "owner": self.owner,
             "at": self.at.isoformat(),
             "reason": self.reason,
         }
+        if self.counts is not None:
+            body["counts"] = dict(self.counts)
+        return body
