@@ -8,10 +8,16 @@ how long a caller waits for it.
 - ``RedisRefreshLocks``: a lease in Redis (redis-py's ``Lock``: ``SET NX PX`` and a token-checked
   release), for processes on several hosts (``ZOHO_REDIS_URL``).
 - ``LayeredRefreshLocks``: the in-process lock first, then a shared one, so that the threads of
-  one process queue locally and only one of them at a time contends across processes.
+  one process queue locally and only one of them at a time contends across processes. Threads
+  that queued behind a holder of this process that has just let go of the shared lock are told
+  ``False`` together ("re-read, do not refresh") without touching the shared lock again, with
+  ``coalesce=True``: a storm of callers costs one shared acquisition per process, not one per
+  caller.
 
-The vault offers a lease on the database too (``Vault.refresh_locks()``), for several processes
-sharing one SQLite file or one PostgreSQL database without Redis.
+The vault's database gives the lock every process sharing it uses (``Vault.refresh_locks()``): a
+PostgreSQL advisory lock, or a file lock beside a SQLite file; both wake waiters at once and die
+with their holder (``vault/_leases.py``). ``TokenManager`` layers it by default, with or without
+Redis: the database decides who refreshes, so Redis being down never stops a refresh.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -79,15 +85,21 @@ class RedisRefreshLocks:
     >>> locks = RedisRefreshLocks.from_url("redis://127.0.0.1:6379/0")  # doctest: +SKIP
     """
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "zoho-invoice:refresh:") -> None:
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = "zoho-invoice:refresh:", poll: float = 0.05
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        self._poll = poll
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisRefreshLocks:
         import redis as redis_module
 
-        return cls(redis_module.Redis.from_url(url), **options)
+        # Short socket timeouts: a Redis that is down or unreachable answers "not acquired"
+        # within a second instead of holding the caller.
+        client = redis_module.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2.0)
+        return cls(client, **options)
 
     def acquire(
         self, key: str, *, lease_seconds: float, wait_seconds: float
@@ -101,7 +113,7 @@ class RedisRefreshLocks:
         lock = self._client.lock(
             self._prefix + key,
             timeout=max(lease_seconds, 0.001),
-            sleep=0.05,
+            sleep=self._poll,
             blocking=wait_seconds > 0,
             blocking_timeout=max(wait_seconds, 0.0),
             thread_local=False,
@@ -125,11 +137,37 @@ class RedisRefreshLocks:
 
 
 class LayeredRefreshLocks:
-    """``local`` first, then ``shared``: threads queue in-process, one contends across hosts."""
+    """``local`` first, then ``shared``: threads queue in-process, one contends across hosts.
 
-    def __init__(self, shared: RefreshLocks, local: RefreshLocks | None = None) -> None:
+    With ``coalesce`` (the token manager's default), a thread that waited for ``local`` while
+    another thread of this process held ``shared`` and let it go gets ``False`` at once, with
+    ``local`` already released: the holder has just refreshed (or tried to), so the caller
+    re-reads the row instead of queueing for ``shared`` behind every other waiter. ``False``
+    means, as always, "do not refresh".
+
+    An ``accelerator`` (Redis) sits between the two and never decides: contenders of several
+    hosts queue on it for at most ``accelerator_wait`` seconds, sparing the database a blocked
+    session each; held, refused, timed out or down, the caller goes on to ``shared``, which
+    decides. So Redis being down, or a dead holder's Redis lease, costs at most that wait.
+    """
+
+    def __init__(
+        self,
+        shared: RefreshLocks,
+        local: RefreshLocks | None = None,
+        *,
+        coalesce: bool = False,
+        accelerator: RefreshLocks | None = None,
+        accelerator_wait: float = 1.0,
+    ) -> None:
         self.shared = shared
         self.local = local if local is not None else InProcessRefreshLocks()
+        self.coalesce = coalesce
+        self.accelerator = accelerator
+        self.accelerator_wait = accelerator_wait
+        self._guard = threading.Lock()
+        # key -> how many times a thread of this process let go of ``shared`` for it.
+        self._released: dict[str, int] = {}
 
     def acquire(
         self, key: str, *, lease_seconds: float, wait_seconds: float
@@ -139,14 +177,40 @@ class LayeredRefreshLocks:
     @contextmanager
     def _acquire(self, key: str, lease_seconds: float, wait_seconds: float) -> Iterator[bool]:
         deadline = time.monotonic() + wait_seconds
-        with self.local.acquire(
-            key, lease_seconds=lease_seconds, wait_seconds=wait_seconds
-        ) as local_held:
+        with self._guard:
+            seen = self._released.get(key, 0)
+        with ExitStack() as stack:
+            local_held = stack.enter_context(
+                self.local.acquire(key, lease_seconds=lease_seconds, wait_seconds=wait_seconds)
+            )
             if not local_held:
+                stack.close()
                 yield False
                 return
+            with self._guard:
+                coalesce = self.coalesce and self._released.get(key, 0) != seen
+            if coalesce:
+                stack.close()  # let the next waiter of this process through at once
+                yield False
+                return
+            if self.accelerator is not None:
+                stack.enter_context(
+                    self.accelerator.acquire(
+                        key,
+                        lease_seconds=lease_seconds,
+                        wait_seconds=min(self.accelerator_wait, wait_seconds),
+                    )
+                )
             remaining = max(0.0, deadline - time.monotonic())
-            with self.shared.acquire(
-                key, lease_seconds=lease_seconds, wait_seconds=remaining
-            ) as shared_held:
-                yield shared_held
+            shared_held = False
+            try:
+                with self.shared.acquire(
+                    key, lease_seconds=lease_seconds, wait_seconds=remaining
+                ) as shared_held:
+                    yield shared_held
+            finally:
+                # Shared first (other processes' waiters wake now), counted before ``local``
+                # lets this process's next waiter in, so that it sees the release.
+                if shared_held:
+                    with self._guard:
+                        self._released[key] = self._released.get(key, 0) + 1
