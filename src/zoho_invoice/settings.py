@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     #: A holder that dies (killed, host lost) blocks the connection's refreshes this long at
     #: most; keep it above the OAuth timeout (10 s) so a slow answer does not outlive it.
     refresh_lease: float = Field(default=45.0, ge=2.0, le=3600.0)
+    #: Seconds after a caller last had a token that a connection still counts as in use: the
+    #: worker keeps in-use connections' tokens warm and leaves idle ones to a refresh on
+    #: demand. Use is recorded at a connect and at each refresh made on demand (not per call).
+    in_use_window: float = Field(default=7200.0, ge=60.0)
+    #: Seconds between the worker's probes of an idle connection (one refresh, to find a dead
+    #: refresh token early: needs_reauth and its event). Default: once a day.
+    idle_probe_interval: float = Field(default=86400.0, ge=60.0)
     #: Webhook URL that receives connection events (optional; https, or http on loopback).
     webhook_url: str | None = None
     #: The Standard Webhooks signing secret, ``whsec_`` + base64 of 24-64 random bytes;

@@ -23,8 +23,11 @@ from .._serving import (
 )
 from ..tokens import (
     TokenManager,
+    WorkerPolicy,
+    WorkerVault,
+    event_sink_from_settings,
     process_revocations,
-    refresh_expiring,
+    refresh_due,
     webhook_deliverer_from_settings,
 )
 from ..vault import KeyRing
@@ -143,26 +146,64 @@ def worker(
     once: Annotated[bool, typer.Option(help="Do one round and exit.")] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between rounds.")] = 10.0,
     refresh: Annotated[
-        bool, typer.Option(help="Refresh tokens that end before the next round.")
+        bool,
+        typer.Option(
+            help="Keep in-use connections' tokens fresh and probe idle ones (see the options "
+            "below)."
+        ),
     ] = True,
+    in_use_window: Annotated[
+        float | None,
+        typer.Option(
+            min=60.0,
+            help="Seconds after a caller last had a token that a connection counts as in use "
+            "and is kept warm [default: ZOHO_IN_USE_WINDOW, 7200].",
+        ),
+    ] = None,
+    idle_probe_interval: Annotated[
+        float | None,
+        typer.Option(
+            min=60.0,
+            help="Seconds between probes (one refresh) of an idle connection, to find dead "
+            "ones early [default: ZOHO_IDLE_PROBE_INTERVAL, 86400].",
+        ),
+    ] = None,
+    probes_per_cycle: Annotated[
+        int, typer.Option(min=0, help="Idle connections probed at most per round.")
+    ] = WorkerPolicy.probes_per_cycle,
 ) -> None:
-    """Background work: refresh tokens ahead of expiry (finding dead connections early), send
-    queued revocations and webhooks, purge expired connect sessions. Run one or several."""
+    """Background work: keep the tokens of connections in use fresh, probe idle connections
+    once a day to find dead ones early, send queued revocations and webhooks, purge expired
+    connect sessions. Run one or several."""
     setup_logging()
     settings = load_settings()
     require_webhook(settings)
     vault = open_vault(settings, upgrade=False)
     oauth = make_oauth(settings)
-    # Tokens that would lapse before the next round are refreshed in this one.
+    policy = WorkerPolicy(
+        in_use_window=in_use_window or settings.in_use_window,
+        idle_probe_interval=idle_probe_interval or settings.idle_probe_interval,
+        probes_per_cycle=probes_per_cycle,
+    )
+    # In-use tokens that would lapse before the next round are refreshed in this one. The
+    # worker's own refreshes are not use (WorkerVault), so an idle connection stays idle.
     manager = TokenManager.from_settings(
-        settings, vault=vault, oauth=oauth, leeway=settings.refresh_leeway + interval
+        settings,
+        vault=WorkerVault.view(vault),
+        oauth=oauth,
+        events=event_sink_from_settings(settings, vault),
+        leeway=settings.refresh_leeway + interval,
     )
     webhooks = webhook_deliverer_from_settings(settings, vault)
     log = logging.getLogger("zoho_invoice.worker")
     try:
         while True:
             try:
-                refreshed = refresh_expiring(manager, vault) if refresh else None
+                refreshed = (
+                    refresh_due(manager, vault.refresh_schedule, policy=policy)
+                    if refresh
+                    else None
+                )
                 done = process_revocations(vault, oauth)
                 # After the refreshes: a needs_reauth they found goes out in this round.
                 delivered = webhooks.deliver_due() if webhooks is not None else "no webhooks"

@@ -4,7 +4,14 @@
 >>> token = manager.get_access_token(connection_id)  # doctest: +SKIP
 """
 
-from ._background import RefreshRound, refresh_expiring
+from ._background import (
+    RefreshCycle,
+    RefreshRound,
+    WorkerPolicy,
+    WorkerVault,
+    refresh_due,
+    refresh_expiring,
+)
 from ._backoff import Backoff
 from ._events import (
     EventSink,
@@ -40,14 +47,18 @@ __all__ = [
     "LoggingEventSink",
     "OutboxEventSink",
     "RedisRefreshLocks",
+    "RefreshCycle",
     "RefreshLocks",
     "RefreshRound",
     "TokenManager",
     "TokenVault",
     "WebhookDeliverer",
     "WebhookDispatcher",
+    "WorkerPolicy",
+    "WorkerVault",
     "event_sink_from_settings",
     "process_revocations",
+    "refresh_due",
     "refresh_expiring",
     "webhook_deliverer_from_settings",
     "webhooks_from_settings",

@@ -141,6 +141,8 @@ class Connections(SealingStore):
                         row.refresh_token_sealed = self._seal(tokens.refresh_token, row.id, REFRESH)
                         row.key_id = self._keyring.primary_key_id
                     row.updated_at = now
+                    # Zoho just minted for it, and its user is here: in use (the worker's policy).
+                    row.last_refresh_at = row.last_used_at = now
                     session.flush()
                     return _connection(row), created
             except IntegrityError:
@@ -295,8 +297,13 @@ class Connections(SealingStore):
         access_token: str,
         expires_at: datetime | float,
         refresh_token: str | None = None,
+        used: bool = True,
     ) -> int:
         """Store a refreshed access token if the row is still at ``expected_version``.
+
+        ``used`` (the default) records in the same UPDATE that a caller had a token now: a
+        refresh on demand is use. The worker's own refreshes pass ``used=False``, so keeping a
+        token warm never makes a connection look in use.
 
         Returns the new version. ``StaleWriteError`` when another writer got there first: the
         newer tokens stay (SECURITY 28).
@@ -310,6 +317,8 @@ class Connections(SealingStore):
             "last_refresh_at": now,
             "updated_at": now,
         }
+        if used:
+            values["last_used_at"] = now
         if refresh_token is not None:
             values["refresh_token_sealed"] = self._seal(refresh_token, connection_id, REFRESH)
             values["key_id"] = self._keyring.primary_key_id

@@ -78,6 +78,10 @@ class ConnectionRow(Base):
         ),
         CheckConstraint("status IN ('active', 'needs_reauth', 'revoked')", name="status_known"),
         CheckConstraint("version >= 1", name="version_positive"),
+        # The worker's two due queries (migration 0007; vault/_refresh_schedule.py): in-use
+        # connections by when a token was last handed out, idle ones by their last refresh.
+        Index("ix_connections_in_use", "status", "last_used_at", "access_expires_at"),
+        Index("ix_connections_probe", "status", "last_refresh_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -102,7 +106,13 @@ class ConnectionRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When Zoho last minted for this connection (a connect, any refresh): its refresh token
+    #: worked then. The worker probes an idle connection once this is a probe interval old.
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When a caller last had a token for it, as far as it is recorded (a connect, a refresh on
+    #: demand, a throttled usage mark; never on each call): the worker keeps warm only the
+    #: connections used within ``ZOHO_IN_USE_WINDOW``. NULL: never recorded (idle).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ConnectSessionRow(Base):

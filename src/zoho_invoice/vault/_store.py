@@ -28,6 +28,7 @@ from ._leases import DatabaseRefreshLocks
 from ._mints import Mints
 from ._outbox import WebhookOutbox
 from ._quota_blocks import DatabaseQuotaBlocks
+from ._refresh_schedule import RefreshSchedule
 from ._revocations import Revocations
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class Vault:
         self.connections = Connections(engine, keyring, clock=clock)
         self.revocations = Revocations(engine, keyring, clock=clock)
         self.mints = Mints(engine, clock=clock)
+        self.refresh_schedule = RefreshSchedule(engine, clock=clock)
 
     # The vault's methods from before the split, each its store's method (``_Forward``).
     check_keyring = _Forward("keys", Keys.check)
