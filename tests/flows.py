@@ -78,8 +78,10 @@ def connected(
     """A sandbox on a free port (its clock a ``Clock``) and one connection of bob's (one
     organization) in a vault."""
     clock = Clock()
-    dcs = tmp_path / "dcs.json"
-    with running_sandbox(data_dir=tmp_path / "sandbox", clock=clock, datacenters_out=dcs) as sb:
+    datacenters_file = tmp_path / "datacenters.json"
+    with running_sandbox(
+        data_dir=tmp_path / "sandbox", clock=clock, datacenters_out=datacenters_file
+    ) as sb:
         options: dict[str, object] = {}
         if scopes is not None:
             options["scopes"] = list(scopes)
@@ -89,7 +91,7 @@ def connected(
             redirect_uri=PUBLIC_URL + "/callback",
             encryption_keys=KeyRing.generate_entry(),
             api_key=api_key,
-            datacenters=dcs,
+            datacenters=datacenters_file,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,
             **options,  # type: ignore[arg-type]

@@ -45,8 +45,8 @@ class DataCenter:
 
 
 BUILTIN_DATACENTERS: Mapping[str, DataCenter] = {
-    dc.location: dc
-    for dc in (
+    datacenter.location: datacenter
+    for datacenter in (
         DataCenter("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
         DataCenter("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
         DataCenter("in", "https://accounts.zoho.in", "https://www.zohoapis.in"),
@@ -104,7 +104,8 @@ class DataCenterTable:
         (SECURITY 50): where the table came from (a file, a mapping) grants nothing.
         """
         return all(
-            is_loopback_http(dc.accounts_url) and is_loopback_http(dc.api_domain) for dc in self
+            is_loopback_http(datacenter.accounts_url) and is_loopback_http(datacenter.api_domain)
+            for datacenter in self
         )
 
     @classmethod
@@ -159,10 +160,10 @@ class DataCenterTable:
         """The entry for ``location``; ``DataCenterError`` for a missing or unknown one."""
         if not location:
             raise DataCenterError("no data-centre location given")
-        dc = self._by_location.get(location)
-        if dc is None:
+        datacenter = self._by_location.get(location)
+        if datacenter is None:
             raise DataCenterError(f"unknown data-centre location {location[:16]!r}")
-        return dc
+        return datacenter
 
     def start_for(self, location: str | None = None) -> DataCenter:
         """Where authorization starts: the US server, or China's for ``location='cn'``."""
@@ -179,31 +180,37 @@ class DataCenterTable:
 
         Zoho always sends ``accounts-server``: a callback without it is refused (SECURITY 7).
         """
-        dc = self.get(location)
+        datacenter = self.get(location)
         if accounts_server is None:
             raise DataCenterError("the callback has no accounts-server; refusing the code")
-        if accounts_server != dc.accounts_url:
+        if accounts_server != datacenter.accounts_url:
             raise DataCenterError(
-                f"accounts-server does not match the data centre {dc.location!r}; refusing to "
-                "send the code anywhere"
+                f"accounts-server does not match the data centre {datacenter.location!r}; "
+                "refusing to send the code anywhere"
             )
-        return dc
+        return datacenter
 
     def check_api_domain(self, location: str, api_domain: str | None) -> DataCenter:
         """The DC for a token response, when ``api_domain`` is absent or exactly the table's."""
-        dc = self.get(location)
-        if api_domain is not None and api_domain != dc.api_domain:
+        datacenter = self.get(location)
+        if api_domain is not None and api_domain != datacenter.api_domain:
             raise DataCenterError(
-                f"api_domain in the token response is not the API domain of {dc.location!r}"
+                f"api_domain in the token response is not the API domain of {datacenter.location!r}"
             )
-        return dc
+        return datacenter
 
     def is_accounts_url(self, url: str) -> bool:
         """True when ``url`` starts with one of the table's accounts servers (SECURITY 9)."""
-        return any(url == dc.accounts_url or url.startswith(dc.accounts_url + "/") for dc in self)
+        return any(
+            url == datacenter.accounts_url or url.startswith(datacenter.accounts_url + "/")
+            for datacenter in self
+        )
 
     def to_mapping(self) -> dict[str, dict[str, str]]:
         return {
-            dc.location: {"accounts_url": dc.accounts_url, "api_domain": dc.api_domain}
-            for dc in self
+            datacenter.location: {
+                "accounts_url": datacenter.accounts_url,
+                "api_domain": datacenter.api_domain,
+            }
+            for datacenter in self
         }

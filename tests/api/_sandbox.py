@@ -42,17 +42,17 @@ _NO_ISSUE_LIMITS = {"authorization_code_limit": 0, "refresh_token_limit": 0}
 
 
 def mint(
-    http: httpx.Client, user_id: str, *, scopes: str = SCOPES, dc: str = "us"
+    http: httpx.Client, user_id: str, *, scopes: str = SCOPES, location: str = "us"
 ) -> dict[str, Any]:
     """The token response for ``user_id`` (``access_token``, ``refresh_token``, ``api_domain``)."""
     http.patch("/_sandbox/settings", json=_NO_ISSUE_LIMITS).raise_for_status()
-    url = f"/accounts/{dc}/oauth/v2/auth"
+    url = f"/accounts/{location}/oauth/v2/auth"
     answer = http.post(
         url, params=_auth_params(scopes), data={"user_id": user_id, "decision": "approve"}
     )
     assert answer.status_code == 302, answer.text
     body = http.post(
-        f"/accounts/{dc}/oauth/v2/token",
+        f"/accounts/{location}/oauth/v2/token",
         data={
             "grant_type": "authorization_code",
             "client_id": CLIENT,
@@ -66,16 +66,16 @@ def mint(
 
 
 async def amint(
-    http: httpx.AsyncClient, user_id: str, *, scopes: str = SCOPES, dc: str = "us"
+    http: httpx.AsyncClient, user_id: str, *, scopes: str = SCOPES, location: str = "us"
 ) -> dict[str, Any]:
     (await http.patch("/_sandbox/settings", json=_NO_ISSUE_LIMITS)).raise_for_status()
-    url = f"/accounts/{dc}/oauth/v2/auth"
+    url = f"/accounts/{location}/oauth/v2/auth"
     answer = await http.post(
         url, params=_auth_params(scopes), data={"user_id": user_id, "decision": "approve"}
     )
     assert answer.status_code == 302, answer.text
     response = await http.post(
-        f"/accounts/{dc}/oauth/v2/token",
+        f"/accounts/{location}/oauth/v2/token",
         data={
             "grant_type": "authorization_code",
             "client_id": CLIENT,

@@ -62,7 +62,7 @@ def zoho() -> Iterator[ZohoInvoice]:
         assert user is not None
         with httpx.Client(base_url=sandbox.base_url) as http:
             tokens = mint(
-                http, user.user_id, scopes=SCOPES + ",ZohoInvoice.creditnotes.ALL", dc="uk"
+                http, user.user_id, scopes=SCOPES + ",ZohoInvoice.creditnotes.ALL", location="uk"
             )
         with ZohoInvoice(
             access_token=tokens["access_token"],

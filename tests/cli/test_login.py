@@ -20,7 +20,7 @@ from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with running_sandbox(datacenters_out=tmp_path / "dcs.json") as running:
+    with running_sandbox(datacenters_out=tmp_path / "datacenters.json") as running:
         yield running
 
 
@@ -29,7 +29,7 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
         client_id="1000.LOGINCLIENT",
         client_secret="login-secret",
         encryption_keys=KeyRing.generate_entry(),
-        datacenters=tmp_path / "dcs.json",
+        datacenters=tmp_path / "datacenters.json",
         data_dir=tmp_path / "data",
         **extra,  # type: ignore[arg-type]
     )

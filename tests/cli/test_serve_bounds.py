@@ -63,8 +63,10 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("serve")
     port = free_port()
-    dc_file = tmp / "datacenters.json"
-    dc_file.write_text(json.dumps(datacenters_table("http://127.0.0.1:9")), encoding="utf-8")
+    datacenters_file = tmp / "datacenters.json"
+    datacenters_file.write_text(
+        json.dumps(datacenters_table("http://127.0.0.1:9")), encoding="utf-8"
+    )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")},
         "ZOHO_CLIENT_ID": "1000.BOUNDS",
@@ -72,7 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "ZOHO_REDIRECT_URI": f"http://127.0.0.1:{port}/callback",
         "ZOHO_ENCRYPTION_KEYS": KeyRing.generate_entry(),
         "ZOHO_API_KEY": API_KEY,
-        "ZOHO_DATACENTERS": str(dc_file),
+        "ZOHO_DATACENTERS": str(datacenters_file),
         "ZOHO_DATA_DIR": str(tmp / "data"),
         "ZOHO_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }

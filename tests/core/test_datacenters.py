@@ -21,9 +21,9 @@ def test_builtin_table_has_the_nine_zoho_datacenters() -> None:
 
 
 def test_s10_builtin_table_is_https_only() -> None:
-    for dc in BUILTIN_DATACENTERS.values():
-        assert dc.accounts_url.startswith("https://")
-        assert dc.api_domain.startswith("https://")
+    for datacenter in BUILTIN_DATACENTERS.values():
+        assert datacenter.accounts_url.startswith("https://")
+        assert datacenter.api_domain.startswith("https://")
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_s09_is_accounts_url_only_for_table_hosts() -> None:
 
 
 def test_table_from_file_with_paths_on_loopback(tmp_path: Path) -> None:
-    path = tmp_path / "dcs.json"
+    path = tmp_path / "datacenters.json"
     base = "http://127.0.0.1:8090"
     path.write_text(
         json.dumps(
@@ -140,7 +140,7 @@ def test_table_from_file_with_paths_on_loopback(tmp_path: Path) -> None:
     ],
 )
 def test_s10_file_table_refuses_plain_http_beyond_loopback(tmp_path: Path, url: str) -> None:
-    path = tmp_path / "dcs.json"
+    path = tmp_path / "datacenters.json"
     path.write_text(json.dumps({"us": {"accounts_url": url, "api_domain": "https://x.example"}}))
     with pytest.raises(ConfigurationError):
         DataCenterTable.from_file(path)

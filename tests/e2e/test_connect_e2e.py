@@ -60,12 +60,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     sandbox_port, service_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     service_url = f"http://127.0.0.1:{service_port}"
-    dc_file = tmp_path / "datacenters.json"
+    datacenters_file = tmp_path / "datacenters.json"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
     # The sandbox's control routes (the journal read below) need its key.
     base_env["ZOHO_SANDBOX_CONTROL_KEY"] = SANDBOX_KEY
     sandbox = subprocess.Popen(
-        [*CLI, "sandbox", "--port", str(sandbox_port), "--datacenters-out", str(dc_file)],
+        [*CLI, "sandbox", "--port", str(sandbox_port), "--datacenters-out", str(datacenters_file)],
         env=base_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -80,7 +80,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "ZOHO_REDIRECT_URI": service_url + "/callback",
             "ZOHO_ENCRYPTION_KEYS": KeyRing.generate_entry(),
             "ZOHO_API_KEY": api_key,
-            "ZOHO_DATACENTERS": str(dc_file),
+            "ZOHO_DATACENTERS": str(datacenters_file),
             "ZOHO_DATA_DIR": str(tmp_path / "data"),
             "ZOHO_PUBLIC_URL": service_url,
         }

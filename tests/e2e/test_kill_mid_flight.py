@@ -168,7 +168,7 @@ def _settings(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None,
         redirect_uri=public + "/callback",
         encryption_keys=KeyRing.generate_entry(),
         api_key=API_KEY,
-        datacenters=tmp_path / "dcs.json",
+        datacenters=tmp_path / "datacenters.json",
         data_dir=tmp_path / "data",
         database_url=database_url,
         public_url=public,
@@ -179,7 +179,7 @@ def _settings(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None,
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     with running_sandbox(
-        data_dir=tmp_path / "sandbox", datacenters_out=tmp_path / "dcs.json"
+        data_dir=tmp_path / "sandbox", datacenters_out=tmp_path / "datacenters.json"
     ) as sb:
         yield sb
 

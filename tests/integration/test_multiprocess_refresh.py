@@ -46,7 +46,7 @@ print(hashlib.sha256(token.token.encode()).hexdigest())
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    with running_sandbox(datacenters_out=tmp_path / "dcs.json") as running:
+    with running_sandbox(datacenters_out=tmp_path / "datacenters.json") as running:
         yield running
 
 
@@ -94,7 +94,7 @@ def _run(tmp_path: Path, sandbox: RunningSandbox, database_url: str | None, extr
         redirect_uri=PUBLIC_URL + "/callback",
         encryption_keys=KeyRing.generate_entry(),
         api_key=API_KEY,
-        datacenters=tmp_path / "dcs.json",
+        datacenters=tmp_path / "datacenters.json",
         data_dir=tmp_path / "data",
         database_url=database_url,
         public_url=PUBLIC_URL,

@@ -133,7 +133,7 @@ def test_s11_china_starts_at_its_own_server_others_at_us() -> None:
 # -- the code exchange ------------------------------------------------------------------------
 
 
-def test_exchange_posts_a_form_to_the_connections_dc() -> None:
+def test_exchange_posts_a_form_to_the_connections_datacenter() -> None:
     recorder = Recorder(lambda r: token_answer())
     client = make_client(recorder)
     tokens = client.exchange_code(client.datacenters.get("eu"), "1000.code.abc", "v" * 43)
@@ -279,7 +279,7 @@ def _token_or_revoke(api_domain: str) -> Callable[[httpx.Request], httpx.Respons
     return answer
 
 
-def test_s19_api_domain_of_another_dc_is_rejected_and_the_minted_token_revoked() -> None:
+def test_s19_api_domain_of_another_datacenter_is_rejected_and_the_minted_token_revoked() -> None:
     recorder = Recorder(_token_or_revoke("https://www.zohoapis.com"))
     client = make_client(recorder)
     with pytest.raises(TokenResponseError, match="API domain") as info:
@@ -444,7 +444,7 @@ async def test_async_s20_and_s09_and_revoke() -> None:
 
 
 @pytest.mark.anyio
-async def test_async_s19_api_domain_of_another_dc_revokes_the_minted_token() -> None:
+async def test_async_s19_api_domain_of_another_datacenter_revokes_the_minted_token() -> None:
     recorder = Recorder(_token_or_revoke("https://www.zohoapis.com"))
     with pytest.raises(TokenResponseError, match="revoked"):
         await make_async_client(recorder).exchange_code("eu", "code", "v" * 43)
@@ -501,7 +501,9 @@ def _table_file(tmp_path, entries: dict[str, tuple[str, str]]) -> DataCenterTabl
     """A table loaded the way ZOHO_DATACENTERS loads it: from a JSON file."""
     path = tmp_path / "datacenters.json"
     path.write_text(
-        json.dumps({dc: {"accounts_url": a, "api_domain": b} for dc, (a, b) in entries.items()})
+        json.dumps(
+            {location: {"accounts_url": a, "api_domain": b} for location, (a, b) in entries.items()}
+        )
     )
     return DataCenterTable.from_file(path)
 

@@ -117,9 +117,9 @@ async def approve(
 
 
 async def token(
-    client: httpx.AsyncClient, dc: str, *, in_query: bool = False, **params: str
+    client: httpx.AsyncClient, location: str, *, in_query: bool = False, **params: str
 ) -> dict[str, Any]:
-    url = f"/accounts/{dc}/oauth/v2/token"
+    url = f"/accounts/{location}/oauth/v2/token"
     response = (
         await client.post(url, params=params) if in_query else await client.post(url, data=params)
     )
@@ -128,7 +128,9 @@ async def token(
     return body
 
 
-async def exchange(client: httpx.AsyncClient, dc: str, code: str, **extra: str) -> dict[str, Any]:
+async def exchange(
+    client: httpx.AsyncClient, location: str, code: str, **extra: str
+) -> dict[str, Any]:
     params = {
         "grant_type": "authorization_code",
         "client_id": CLIENT,
@@ -137,13 +139,13 @@ async def exchange(client: httpx.AsyncClient, dc: str, code: str, **extra: str) 
         "code": code,
     }
     params.update(extra)
-    return await token(client, dc, in_query=False, **params)
+    return await token(client, location, in_query=False, **params)
 
 
-async def refresh(client: httpx.AsyncClient, dc: str, refresh_token: str) -> dict[str, Any]:
+async def refresh(client: httpx.AsyncClient, location: str, refresh_token: str) -> dict[str, Any]:
     return await token(
         client,
-        dc,
+        location,
         grant_type="refresh_token",
         client_id=CLIENT,
         client_secret=SECRET,
@@ -374,12 +376,14 @@ async def test_parameters_in_the_query_string_are_accepted(
     assert "access_token" in refreshed
 
 
-async def test_refresh_token_at_the_wrong_dc_is_invalid_client(
+async def test_refresh_token_at_the_wrong_datacenter_is_invalid_client(
     client: httpx.AsyncClient, world: SandboxWorld
 ) -> None:
     tokens = await connect(client, world, ELENA)
-    for dc in ("us", "in", "cn"):
-        assert await refresh(client, dc, tokens["refresh_token"]) == {"error": "invalid_client"}
+    for location in ("us", "in", "cn"):
+        assert await refresh(client, location, tokens["refresh_token"]) == {
+            "error": "invalid_client"
+        }
     assert "access_token" in await refresh(client, "eu", tokens["refresh_token"])
 
 
@@ -719,14 +723,14 @@ async def test_revoke_takes_the_token_in_the_query_too(
     assert await refresh(client, "us", tokens["refresh_token"]) == {"error": "invalid_code"}
 
 
-async def test_revoke_unknown_or_wrong_dc_token_is_400(
+async def test_revoke_unknown_or_wrong_datacenter_token_is_400(
     client: httpx.AsyncClient, world: SandboxWorld
 ) -> None:
     unknown = await client.post(REVOKE, data={"token": "1000.x.y"})
     assert unknown.status_code == 400
     tokens = await connect(client, world, ELENA)
-    wrong_dc = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
-    assert wrong_dc.status_code == 400
+    wrong_location = await client.post(REVOKE, data={"token": tokens["refresh_token"]})
+    assert wrong_location.status_code == 400
     assert "access_token" in await refresh(client, "eu", tokens["refresh_token"])
 
 

@@ -58,7 +58,7 @@ def test_the_command_serves_on_a_port_and_writes_the_table(tmp_path: Path) -> No
     command = shutil.which("zoho-invoice-sandbox", path=str(Path(sys.executable).parent))
     assert command is not None, "the console script is installed with the distribution"
     port = free_port()
-    table = tmp_path / "dc.json"
+    table = tmp_path / "datacenters.json"
     env = {**os.environ, "ZOHO_SANDBOX_CONTROL_KEY": "k" * 40}
     args = [command, "--port", str(port), "--datacenters-out", str(table)]
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

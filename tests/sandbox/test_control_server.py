@@ -122,7 +122,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, psut
     """One served sandbox (with ``CONTROL_KEY``) for the tests below: its URL and process."""
     tmp = tmp_path_factory.mktemp("served")
     started: list[subprocess.Popen[bytes]] = []
-    with sandbox_process(free_port(), tmp / "data", tmp / "dc.json", started=started) as base:
+    with sandbox_process(
+        free_port(), tmp / "data", tmp / "datacenters.json", started=started
+    ) as base:
         yield base, psutil.Process(started[0].pid)
 
 
@@ -161,7 +163,7 @@ def test_s51_served_sandbox_without_a_key_makes_one_up(tmp_path: Path, data_dir:
     started: list[subprocess.Popen[bytes]] = []
     with (
         sandbox_process(
-            free_port(), data_dir, tmp_path / "dc.json", key=None, started=started
+            free_port(), data_dir, tmp_path / "datacenters.json", key=None, started=started
         ) as base,
         httpx.Client(base_url=base) as http,
     ):
@@ -203,7 +205,7 @@ def test_served_sandbox_writes_the_table_and_keeps_tokens_across_restarts(
     tmp_path: Path, data_dir: Path
 ) -> None:
     port = free_port()
-    table_path = tmp_path / "dc.json"
+    table_path = tmp_path / "datacenters.json"
     with sandbox_process(port, data_dir, table_path) as base:
         table = json.loads(table_path.read_text())
         assert len(table) == 9

@@ -24,7 +24,9 @@ pytestmark = [
 ]
 
 
-def test_s49_sandbox_folder_stores_wal_shm_and_dc_table_are_owner_only(tmp_path: Path) -> None:
+def test_s49_sandbox_folder_stores_wal_shm_and_datacenter_table_are_owner_only(
+    tmp_path: Path,
+) -> None:
     data = tmp_path / "sandbox" / "data"
     table = tmp_path / "out" / "datacenters.json"
     with running_sandbox(data_dir=data, datacenters_out=table) as sandbox:
@@ -92,7 +94,9 @@ def test_s49_sandbox_refuses_a_symlinked_store_wal_or_shm(tmp_path: Path, suffix
     assert not bait.exists()
 
 
-def test_s49_sandbox_dc_table_ignores_a_planted_tmp_and_refuses_a_link(tmp_path: Path) -> None:
+def test_s49_sandbox_datacenter_table_ignores_a_planted_tmp_and_refuses_a_link(
+    tmp_path: Path,
+) -> None:
     table = tmp_path / "datacenters.json"
     planted = _plant(tmp_path / "datacenters.json.tmp")
     write_datacenters("http://127.0.0.1:1", table)

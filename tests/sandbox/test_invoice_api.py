@@ -82,7 +82,9 @@ def test_expired_token_is_401_code_57(
     assert (answer.status_code, answer.json()["code"]) == (401, 57)
 
 
-def test_token_of_another_dc_is_401_code_57(client: TestClient, headers: dict[str, str]) -> None:
+def test_token_of_another_datacenter_is_401_code_57(
+    client: TestClient, headers: dict[str, str]
+) -> None:
     answer = client.get("/eu/invoice/v3/invoices", headers=headers)
     assert (answer.status_code, answer.json()["code"]) == (401, 57)
 

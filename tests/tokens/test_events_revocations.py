@@ -42,7 +42,7 @@ class Revoker:
         return httpx.Response(status, json=body)
 
 
-def test_s36_disconnect_is_revoked_at_its_dc(make_manager: Manager) -> None:
+def test_s36_disconnect_is_revoked_at_its_datacenter(make_manager: Manager) -> None:
     vault = make_manager.vault
     cid = make_manager.save(expires_in=3000)
     vault.disconnect(cid)

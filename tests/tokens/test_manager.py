@@ -351,7 +351,7 @@ def test_s35_many_callers_reporting_the_same_401_cause_one_refresh(
     assert make_manager.zoho.refreshes == 1 and set(tokens) == {make_manager.zoho.minted[0]}
 
 
-def test_refresh_goes_to_the_connections_own_dc(make_manager: Manager) -> None:
+def test_refresh_goes_to_the_connections_own_datacenter(make_manager: Manager) -> None:
     cid = make_manager.save(expires_in=10)
     make_manager().get_access_token(cid)
     (request,) = make_manager.zoho.requests

@@ -157,11 +157,11 @@ class Harness:
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    dc_file = tmp_path / "datacenters.json"
-    if not dc_file.exists():
+    datacenters_file = tmp_path / "datacenters.json"
+    if not datacenters_file.exists():
         import json
 
-        dc_file.write_text(json.dumps(datacenters_table(SANDBOX_URL)), encoding="utf-8")
+        datacenters_file.write_text(json.dumps(datacenters_table(SANDBOX_URL)), encoding="utf-8")
     values: dict[str, Any] = {
         "client_id": CLIENT_ID,
         "client_secret": SecretStr(CLIENT_SECRET),
@@ -169,7 +169,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "encryption_keys": SecretStr(KeyRing.generate_entry()),
         "api_key": SecretStr(API_KEY),
         "metrics_key": SecretStr(METRICS_KEY),
-        "datacenters": dc_file,
+        "datacenters": datacenters_file,
         "data_dir": tmp_path,
         "public_url": PUBLIC_URL,
         "allowed_return_urls": ["https://app.example.com"],

@@ -48,7 +48,7 @@ def test_s45_a_flow_started_at_china_never_ends_elsewhere(harness) -> None:
     _assert_refused_before_zoho(harness, _moved_to(harness, url, "us"))
 
 
-def test_s45_a_us_flow_handed_to_the_users_own_dc_completes_there(harness) -> None:
+def test_s45_a_us_flow_handed_to_the_users_own_datacenter_completes_there(harness) -> None:
     url = harness.consent(harness.start(), FRANZ)
     assert harness.params(url)["location"] == "eu"
     assert harness.callback(url).status_code == 200

@@ -58,7 +58,9 @@ def _rewrite(**changes: object):
     return tamper
 
 
-def test_s19_api_domain_of_another_dc_is_a_400_and_the_new_token_is_revoked(harness) -> None:
+def test_s19_api_domain_of_another_datacenter_is_a_400_and_the_new_token_is_revoked(
+    harness,
+) -> None:
     eu_api = harness.world.api_domain("eu")
     harness.oauth_transport.tamper = _rewrite(api_domain=eu_api)
     response, params = _finish(harness)

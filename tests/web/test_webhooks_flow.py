@@ -26,9 +26,9 @@ SECRET = new_secret()
 
 
 def test_s48_the_service_delivers_connection_events_signed(tmp_path: Path) -> None:
-    dcs = tmp_path / "dcs.json"
+    datacenters_file = tmp_path / "datacenters.json"
     with (
-        running_sandbox(data_dir=tmp_path / "sandbox", datacenters_out=dcs) as sandbox,
+        running_sandbox(data_dir=tmp_path / "sandbox", datacenters_out=datacenters_file) as sandbox,
         receiving(SECRET) as receiver,
     ):
         settings = Settings(
@@ -37,7 +37,7 @@ def test_s48_the_service_delivers_connection_events_signed(tmp_path: Path) -> No
             redirect_uri=PUBLIC_URL + "/callback",
             encryption_keys=KeyRing.generate_entry(),
             api_key=API_KEY,
-            datacenters=dcs,
+            datacenters=datacenters_file,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,
             webhook_url=receiver.url,

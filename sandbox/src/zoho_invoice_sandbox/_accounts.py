@@ -1,4 +1,4 @@
-"""Zoho Accounts, one instance per data centre: ``/accounts/{dc}/oauth/v2/...``.
+"""Zoho Accounts, one instance per data centre: ``/accounts/{location}/oauth/v2/...``.
 
 Behaviour follows docs/zoho/README.md (the fact sheet): authorization starts at ``us`` (which
 sends users of other DCs to their own server, and does not know ``cn`` users); token errors are
@@ -73,7 +73,7 @@ class _AuthError(Exception):
 class _AuthRequest:
     """A validated ``/oauth/v2/auth`` query."""
 
-    def __init__(self, world: SandboxWorld, dc: str, request: Request) -> None:
+    def __init__(self, world: SandboxWorld, location: str, request: Request) -> None:
         pairs = request.query_params.multi_items()
         seen: dict[str, str] = {}
         for key, value in pairs:
@@ -128,19 +128,19 @@ class _AuthRequest:
         )
 
 
-def _error_page(dc: str, error: str, message: str, status: int = 400) -> HTMLResponse:
+def _error_page(location: str, error: str, message: str, status: int = 400) -> HTMLResponse:
     return HTMLResponse(
-        render("error.html", dc=dc, error=error, message=message),
+        render("error.html", location=location, error=error, message=message),
         status_code=status,
         headers=_NO_STORE,
     )
 
 
-def _offered_users(world: SandboxWorld, dc: str) -> list[SimUser]:
+def _offered_users(world: SandboxWorld, location: str) -> list[SimUser]:
     # Every non-China user signs in at us; the other servers know only their own users.
-    if dc == "us":
+    if location == "us":
         return [user for user in world.directory.users if user.location != "cn"]
-    return world.directory.users_in(dc)
+    return world.directory.users_in(location)
 
 
 def _token_body(world: SandboxWorld, minted: Minted) -> dict[str, object]:
@@ -163,13 +163,13 @@ def _params(query: list[tuple[str, str]], form: list[tuple[str, str]]) -> dict[s
     return merged
 
 
-def _token_answer(world: SandboxWorld, dc: str, params: dict[str, str]) -> Response:
+def _token_answer(world: SandboxWorld, location: str, params: dict[str, str]) -> Response:
     """Zoho's answer to a token request: it mints (or refuses) before the answer is sent."""
     grant_type = params.get("grant_type", "")
     try:
         if grant_type == "authorization_code":
             minted = world.accounts.exchange_code(
-                location=dc,
+                location=location,
                 client_id=params.get("client_id", ""),
                 client_secret=params.get("client_secret", ""),
                 code=params.get("code", ""),
@@ -178,7 +178,7 @@ def _token_answer(world: SandboxWorld, dc: str, params: dict[str, str]) -> Respo
             )
         elif grant_type == "refresh_token":
             minted = world.accounts.refresh(
-                location=dc,
+                location=location,
                 client_id=params.get("client_id", ""),
                 client_secret=params.get("client_secret", ""),
                 refresh_token=params.get("refresh_token", ""),
@@ -194,23 +194,23 @@ def _token_answer(world: SandboxWorld, dc: str, params: dict[str, str]) -> Respo
 
 
 def accounts_routes(world: SandboxWorld) -> list[Route]:
-    def location(request: Request) -> str | None:
-        dc = str(request.path_params["dc"])
-        return dc if dc in DATACENTERS else None
+    def _route_location(request: Request) -> str | None:
+        location = str(request.path_params["location"])
+        return location if location in DATACENTERS else None
 
     async def authorize(request: Request) -> Response:
-        dc = location(request)
-        if dc is None:
+        location = _route_location(request)
+        if location is None:
             return _error_page("?", "not_found", "No such data centre.", 404)
         await journal_request(world, "accounts.auth", request)
         fault = await fault_response(world, "accounts.auth")
         if fault is not None:
             return fault
         try:
-            auth = _AuthRequest(world, dc, request)
+            auth = _AuthRequest(world, location, request)
         except _AuthError as exc:
-            return _error_page(dc, exc.error, exc.message)
-        users = _offered_users(world, dc)
+            return _error_page(location, exc.error, exc.message)
+        users = _offered_users(world, location)
         if world.accounts.codes_used_up(auth.client_id):
             # Zoho's code throttle: the browser goes back as if the user had declined.
             return auth.redirect({"error": "access_denied"})
@@ -221,7 +221,7 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
             action = request.url.path + ("?" + request.url.query if request.url.query else "")
             page = render(
                 "consent.html",
-                dc=dc,
+                location=location,
                 client_id=auth.client_id,
                 scopes=auth.scopes,
                 offline=auth.offline,
@@ -237,16 +237,16 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
         if decision == "deny":
             return auth.redirect({"error": "access_denied"})
         if decision != "approve":
-            return _error_page(dc, "invalid_request", "Choose Approve or Deny.")
+            return _error_page(location, "invalid_request", "Choose Approve or Deny.")
         user = world.directory.user(str(form.get("user_id", "")))
         if user is None or user not in users:
             return _error_page(
-                dc,
+                location,
                 "unknown_user",
                 "This account is not known at this server"
-                + (" (accounts in China sign in at the cn server)." if dc == "us" else "."),
+                + (" (accounts in China sign in at the cn server)." if location == "us" else "."),
             )
-        if user.location != dc:
+        if user.location != location:
             # As Zoho does: us sends the browser to the user's own DC, which issues the code.
             query = {k: v for k, v in auth.params.items() if k != "login_hint"}
             query["login_hint"] = user.email
@@ -258,7 +258,7 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
                 redirect_uri=auth.redirect_uri,
                 scopes=auth.scopes,
                 user_id=user.user_id,
-                location=dc,
+                location=location,
                 challenge=auth.challenge,
                 challenge_method=auth.challenge_method,
                 offline=auth.offline,
@@ -267,41 +267,41 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
         except Throttled:
             return auth.redirect({"error": "access_denied"})
         return auth.redirect(
-            {"code": code, "location": dc, "accounts-server": world.accounts_url(dc)}
+            {"code": code, "location": location, "accounts-server": world.accounts_url(location)}
         )
 
     async def token(request: Request) -> Response:
-        dc = location(request)
-        if dc is None:
+        location = _route_location(request)
+        if location is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         query, form = await journal_request(world, "accounts.token", request)
         hold: list[float] = []
         fault = await fault_response(world, "accounts.token", hold=hold)
         if fault is not None:
             return fault
-        answer = _token_answer(world, dc, _params(query, form))
+        answer = _token_answer(world, location, _params(query, form))
         for seconds in hold:  # Fault(delay_after=...): minted, and the answer held back
             await hold_answer(request, seconds)
         return answer
 
     async def revoke(request: Request) -> Response:
-        dc = location(request)
-        if dc is None:
+        location = _route_location(request)
+        if location is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         query, form = await journal_request(world, "accounts.revoke", request)
         fault = await fault_response(world, "accounts.revoke")
         if fault is not None:
             return fault
         value = _params(query, form).get("token", "")
-        if value and world.accounts.revoke(location=dc, token=value):
+        if value and world.accounts.revoke(location=location, token=value):
             return _revoked()
         return _revoke_refused("invalid_token")
 
     async def revoke_with_client(request: Request) -> Response:
         # zoho.com/developer/oauth/revoke-oauth-token.html: the client in HTTP Basic, the token
         # and its type as parameters (the page shows the query; the body is taken too).
-        dc = location(request)
-        if dc is None:
+        location = _route_location(request)
+        if location is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
         query, form = await journal_request(world, "accounts.revoke", request)
         fault = await fault_response(world, "accounts.revoke")
@@ -316,16 +316,16 @@ def accounts_routes(world: SandboxWorld) -> list[Route]:
             return _revoke_refused("invalid_request")
         value = params.get("token", "")
         if value and world.accounts.revoke(
-            location=dc, token=value, client_id=credentials[0], token_type=token_type
+            location=location, token=value, client_id=credentials[0], token_type=token_type
         ):
             return _revoked()
         return _revoke_refused("invalid_token")
 
     return [
-        Route("/accounts/{dc}/oauth/v2/auth", authorize, methods=["GET", "POST"]),
-        Route("/accounts/{dc}/oauth/v2/token", token, methods=["POST"]),
-        Route("/accounts/{dc}/oauth/v2/token/revoke", revoke, methods=["POST"]),
-        Route("/accounts/{dc}/oauth/v2/revoke/token", revoke_with_client, methods=["POST"]),
+        Route("/accounts/{location}/oauth/v2/auth", authorize, methods=["GET", "POST"]),
+        Route("/accounts/{location}/oauth/v2/token", token, methods=["POST"]),
+        Route("/accounts/{location}/oauth/v2/token/revoke", revoke, methods=["POST"]),
+        Route("/accounts/{location}/oauth/v2/revoke/token", revoke_with_client, methods=["POST"]),
     ]
 
 

@@ -41,8 +41,11 @@ def datacenters_table(base_url: str) -> dict[str, dict[str, str]]:
     """
     base = base_url.rstrip("/")
     return {
-        dc: {"accounts_url": f"{base}/accounts/{dc}", "api_domain": f"{base}/api/{dc}"}
-        for dc in DATACENTERS
+        location: {
+            "accounts_url": f"{base}/accounts/{location}",
+            "api_domain": f"{base}/api/{location}",
+        }
+        for location in DATACENTERS
     }
 
 
@@ -55,12 +58,13 @@ def create_sandbox_app(
     control_key: str | None = None,
     sleep: Sleep = anyio.sleep,
 ) -> Starlette:
-    """A local Zoho at ``base_url``: ``/accounts/{dc}/oauth/v2/...``, ``/api/{dc}/invoice/v3/...``
-    and ``/_sandbox/...``. With ``data_dir`` its state (tokens, invoices) survives a restart;
-    ``invoice_limits`` sets the organizations' request limits (also changeable at
-    ``/api/_sandbox/limits`` while it runs); ``control_key`` puts the control routes behind
-    ``X-Sandbox-Key`` (see :class:`SandboxWorld`); ``sleep`` plays scripted faults' delays
-    (a test's own shows them without waiting). Request bodies over 1 MB are answered 413.
+    """A local Zoho at ``base_url``: ``/accounts/{location}/oauth/v2/...``,
+    ``/api/{location}/invoice/v3/...`` and ``/_sandbox/...``. With ``data_dir`` its state
+    (tokens, invoices) survives a restart; ``invoice_limits`` sets the organizations' request
+    limits (also changeable at ``/api/_sandbox/limits`` while it runs); ``control_key`` puts the
+    control routes behind ``X-Sandbox-Key`` (see :class:`SandboxWorld`); ``sleep`` plays
+    scripted faults' delays (a test's own shows them without waiting). Request bodies over 1 MB
+    are answered 413.
 
     The shared :class:`SandboxWorld` is ``app.state.world``.
     """

@@ -13,11 +13,12 @@ _BASE = """<!doctype html>
 <title>{% block title %}{% endblock %} - Zoho Accounts (sandbox)</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
-.dc{color:#666;font-size:.9rem} fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}
+.location{color:#666;font-size:.9rem}
+fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}
 label{display:block;padding:.3rem 0} code{background:#f4f4f4;padding:0 .2rem}
 button{padding:.5rem 1.2rem;margin-right:.5rem} .error{color:#a00}
 </style></head><body>
-<p class="dc">Zoho Accounts sandbox &middot; data centre <strong>{{ dc }}</strong></p>
+<p class="location">Zoho Accounts sandbox &middot; data centre <strong>{{ location }}</strong></p>
 {% block body %}{% endblock %}
 </body></html>
 """
@@ -35,13 +36,13 @@ _CONSENT = """{% extends "base.html" %}
 <label><input type="radio" name="user_id" value="{{ user.user_id }}"
 {%- if user.user_id == selected %} checked{% endif %}>
 {{ user.display_name }} &lt;{{ user.email }}&gt;
-<span class="dc">({{ user.location }})</span></label>
+<span class="location">({{ user.location }})</span></label>
 {% endfor %}
 </fieldset>
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
-<p class="dc">After approval you return to <code>{{ redirect_uri }}</code>.</p>
+<p class="location">After approval you return to <code>{{ redirect_uri }}</code>.</p>
 {% endblock %}
 """
 

@@ -42,7 +42,7 @@ class SandboxToken:
     """A live access token of a simulated Zoho user, with what a client needs beside it."""
 
     token: str
-    #: The user's data centre's API domain at the sandbox (``{url}/api/{dc}``).
+    #: The user's data centre's API domain at the sandbox (``{url}/api/{location}``).
     api_domain: str
     #: The user's first organization.
     organization_id: str

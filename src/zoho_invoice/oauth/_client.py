@@ -127,7 +127,7 @@ class BaseOAuthClient:
 
         Carries the ``state`` and the S256 challenge; the verifier stays with the caller.
         """
-        dc = self.datacenters.start_for(location)
+        datacenter = self.datacenters.start_for(location)
         query = {
             "client_id": self.client_id,
             "response_type": "code",
@@ -139,15 +139,15 @@ class BaseOAuthClient:
             "code_challenge": code_challenge,
             "code_challenge_method": "S256",
         }
-        return dc.authorize_url + "?" + urlencode(query)
+        return datacenter.authorize_url + "?" + urlencode(query)
 
     # -- request building --------------------------------------------------------------------
 
-    def _table_dc(self, dc: DataCenter | str) -> DataCenter:
+    def _table_datacenter(self, datacenter: DataCenter | str) -> DataCenter:
         """The table's own entry; a DataCenter that is not exactly it is refused."""
-        location = dc if isinstance(dc, str) else dc.location
+        location = datacenter if isinstance(datacenter, str) else datacenter.location
         entry = self.datacenters.get(location)
-        if not isinstance(dc, str) and dc != entry:
+        if not isinstance(datacenter, str) and datacenter != entry:
             raise DataCenterError(
                 f"data centre {entry.location!r} does not match the table; nothing sent"
             )
@@ -159,8 +159,8 @@ class BaseOAuthClient:
             raise DataCenterError("refusing to send a token request outside the DC table")
         return call
 
-    def _exchange_call(self, dc: DataCenter | str, code: str, code_verifier: str) -> _Call:
-        entry = self._table_dc(dc)
+    def _exchange_call(self, datacenter: DataCenter | str, code: str, code_verifier: str) -> _Call:
+        entry = self._table_datacenter(datacenter)
         form = {
             "grant_type": "authorization_code",
             "client_id": self.client_id,
@@ -173,8 +173,8 @@ class BaseOAuthClient:
             _Call("code exchange", entry.token_url, form=form, grant="authorization_code")
         )
 
-    def _refresh_call(self, dc: DataCenter | str, refresh_token: str) -> _Call:
-        entry = self._table_dc(dc)
+    def _refresh_call(self, datacenter: DataCenter | str, refresh_token: str) -> _Call:
+        entry = self._table_datacenter(datacenter)
         form = {
             "grant_type": "refresh_token",
             "client_id": self.client_id,
@@ -185,8 +185,8 @@ class BaseOAuthClient:
             _Call("token refresh", entry.token_url, form=form, grant="refresh_token")
         )
 
-    def _revoke_call(self, dc: DataCenter | str, token: str) -> _Call:
-        entry = self._table_dc(dc)
+    def _revoke_call(self, datacenter: DataCenter | str, token: str) -> _Call:
+        entry = self._table_datacenter(datacenter)
         # In the form body, never the URL (where proxies and access logs would keep it).
         return self._checked(_Call("token revoke", entry.revoke_url, form={"token": token}))
 
@@ -222,16 +222,20 @@ class BaseOAuthClient:
         assert call.grant is not None
         return parse_token_response(status_code, body, now=sent_at, grant=call.grant)
 
-    def _foreign_api_domain(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+    def _foreign_api_domain(self, datacenter: DataCenter | str, tokens: TokenSet) -> bool:
         """SECURITY 19: True when the answer names an API domain that is not the table's."""
         try:
-            self.datacenters.check_api_domain(self._table_dc(dc).location, tokens.api_domain)
+            self.datacenters.check_api_domain(
+                self._table_datacenter(datacenter).location, tokens.api_domain
+            )
         except DataCenterError:
             return True
         return False
 
-    def _api_domain_error(self, dc: DataCenter | str, *, revoked: bool) -> TokenResponseError:
-        location = self._table_dc(dc).location
+    def _api_domain_error(
+        self, datacenter: DataCenter | str, *, revoked: bool
+    ) -> TokenResponseError:
+        location = self._table_datacenter(datacenter).location
         return TokenResponseError(
             f"Zoho's token answer names an API domain that is not the one of data centre "
             f"{location!r}, so it was not used and nothing was stored"
@@ -329,39 +333,41 @@ class OAuthClient(BaseOAuthClient):
             raise self._transport_error(call, exc) from None
         return response.status_code, response.content, sent_at
 
-    def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
-        """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
-        call = self._exchange_call(dc, code, code_verifier)
+    def exchange_code(
+        self, datacenter: DataCenter | str, code: str, code_verifier: str
+    ) -> TokenSet:
+        """Trade a code for tokens at ``datacenter``. Never retried (codes are single-use)."""
+        call = self._exchange_call(datacenter, code, code_verifier)
         tokens = self._read_tokens(call, *self._send(call))
-        if self._foreign_api_domain(dc, tokens):
+        if self._foreign_api_domain(datacenter, tokens):
             # Zoho minted a refresh token we will not use: give it back, or it takes one of the
             # user's 20 for nothing. Best effort: the refusal stands whatever the revoke says.
-            raise self._api_domain_error(dc, revoked=self._discard(dc, tokens))
+            raise self._api_domain_error(datacenter, revoked=self._discard(datacenter, tokens))
         return tokens
 
-    def _discard(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+    def _discard(self, datacenter: DataCenter | str, tokens: TokenSet) -> bool:
         if not tokens.refresh_token:
             return False
         try:
-            self.revoke(dc, tokens.refresh_token)
+            self.revoke(datacenter, tokens.refresh_token)
         except (OAuthError, DataCenterError):
             return False
         return True
 
-    def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
-        """One refresh attempt at ``dc`` (the token manager decides about retries)."""
-        call = self._refresh_call(dc, refresh_token)
+    def refresh(self, datacenter: DataCenter | str, refresh_token: str) -> TokenSet:
+        """One refresh attempt at ``datacenter`` (the token manager decides about retries)."""
+        call = self._refresh_call(datacenter, refresh_token)
         tokens = self._read_tokens(call, *self._send(call))
-        if self._foreign_api_domain(dc, tokens):
-            raise self._api_domain_error(dc, revoked=False)
+        if self._foreign_api_domain(datacenter, tokens):
+            raise self._api_domain_error(datacenter, revoked=False)
         return tokens
 
-    def revoke(self, dc: DataCenter | str, token: str) -> None:
-        """Revoke a refresh (or access) token at ``dc``.
+    def revoke(self, datacenter: DataCenter | str, token: str) -> None:
+        """Revoke a refresh (or access) token at ``datacenter``.
 
         ``InvalidGrantError`` when Zoho answers 400: it does not know the token (already dead).
         """
-        call = self._revoke_call(dc, token)
+        call = self._revoke_call(datacenter, token)
         status_code, body, _ = self._send(call)
         self._read_revoke(call, status_code, body)
 
@@ -425,33 +431,37 @@ class AsyncOAuthClient(BaseOAuthClient):
             raise self._transport_error(call, exc) from None
         return response.status_code, response.content, sent_at
 
-    async def exchange_code(self, dc: DataCenter | str, code: str, code_verifier: str) -> TokenSet:
-        """Trade a code for tokens at ``dc``. Never retried (codes are single-use)."""
-        call = self._exchange_call(dc, code, code_verifier)
+    async def exchange_code(
+        self, datacenter: DataCenter | str, code: str, code_verifier: str
+    ) -> TokenSet:
+        """Trade a code for tokens at ``datacenter``. Never retried (codes are single-use)."""
+        call = self._exchange_call(datacenter, code, code_verifier)
         tokens = self._read_tokens(call, *(await self._send(call)))
-        if self._foreign_api_domain(dc, tokens):
-            raise self._api_domain_error(dc, revoked=await self._discard(dc, tokens))
+        if self._foreign_api_domain(datacenter, tokens):
+            raise self._api_domain_error(
+                datacenter, revoked=await self._discard(datacenter, tokens)
+            )
         return tokens
 
-    async def _discard(self, dc: DataCenter | str, tokens: TokenSet) -> bool:
+    async def _discard(self, datacenter: DataCenter | str, tokens: TokenSet) -> bool:
         if not tokens.refresh_token:
             return False
         try:
-            await self.revoke(dc, tokens.refresh_token)
+            await self.revoke(datacenter, tokens.refresh_token)
         except (OAuthError, DataCenterError):
             return False
         return True
 
-    async def refresh(self, dc: DataCenter | str, refresh_token: str) -> TokenSet:
-        """One refresh attempt at ``dc`` (the token manager decides about retries)."""
-        call = self._refresh_call(dc, refresh_token)
+    async def refresh(self, datacenter: DataCenter | str, refresh_token: str) -> TokenSet:
+        """One refresh attempt at ``datacenter`` (the token manager decides about retries)."""
+        call = self._refresh_call(datacenter, refresh_token)
         tokens = self._read_tokens(call, *(await self._send(call)))
-        if self._foreign_api_domain(dc, tokens):
-            raise self._api_domain_error(dc, revoked=False)
+        if self._foreign_api_domain(datacenter, tokens):
+            raise self._api_domain_error(datacenter, revoked=False)
         return tokens
 
-    async def revoke(self, dc: DataCenter | str, token: str) -> None:
-        """Revoke a token at ``dc``; ``InvalidGrantError`` when Zoho does not know it."""
-        call = self._revoke_call(dc, token)
+    async def revoke(self, datacenter: DataCenter | str, token: str) -> None:
+        """Revoke a token at ``datacenter``; ``InvalidGrantError`` when Zoho does not know it."""
+        call = self._revoke_call(datacenter, token)
         status_code, body, _ = await self._send(call)
         self._read_revoke(call, status_code, body)

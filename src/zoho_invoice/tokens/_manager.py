@@ -97,7 +97,7 @@ class TokenRefresher(Protocol):
 
     @property
     def datacenters(self) -> DataCenterTable: ...
-    def refresh(self, dc: DataCenter | str, refresh_token: str, /) -> TokenSet: ...
+    def refresh(self, datacenter: DataCenter | str, refresh_token: str, /) -> TokenSet: ...
 
 
 class _StopAt(tenacity.stop.stop_base):
@@ -512,7 +512,7 @@ class TokenManager:
     ) -> TokenSet:
         assert row.refresh_token is not None
         refresh_token = row.refresh_token
-        dc = self._oauth.datacenters.get(row.location)
+        datacenter = self._oauth.datacenters.get(row.location)
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_any(
@@ -523,14 +523,14 @@ class TokenManager:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._attempt, connection_id, dc, refresh_token)
+        return retrying(self._attempt, connection_id, datacenter, refresh_token)
 
-    def _attempt(self, connection_id: str, dc: DataCenter, refresh_token: str) -> TokenSet:
+    def _attempt(self, connection_id: str, datacenter: DataCenter, refresh_token: str) -> TokenSet:
         # SECURITY 33: count the mint before asking. Zoho may mint and the answer get lost (a
         # timeout): an uncounted mint would let us overrun its 10 per 10 minutes.
         mint_id = self._vault.record_mint(connection_id, _utc(self._clock()))
         try:
-            return self._oauth.refresh(dc, refresh_token)
+            return self._oauth.refresh(datacenter, refresh_token)
         except (TokenThrottledError, InvalidGrantError, InvalidClientError):
             # Zoho answered, and said no: nothing was minted.
             self._vault.forget_mint(mint_id)

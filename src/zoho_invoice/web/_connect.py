@@ -307,7 +307,7 @@ def _finish(
     if not code:
         raise _Refused("Not a valid callback", "Zoho's answer lacks an authorization code.")
     try:
-        dc = ctx.datacenters.check_accounts_server(
+        datacenter = ctx.datacenters.check_accounts_server(
             params.get("location"), params.get("accounts-server")
         )
     except DataCenterError:
@@ -317,9 +317,9 @@ def _finish(
             "The answer names a Zoho data centre or accounts server that this service does not "
             "trust, so the authorization was not used. Nothing was connected.",
         ) from None
-    _check_region(ctx, connect_session.start_location, dc)
+    _check_region(ctx, connect_session.start_location, datacenter)
     try:
-        tokens = ctx.oauth.exchange_code(dc, code, connect_session.code_verifier)
+        tokens = ctx.oauth.exchange_code(datacenter, code, connect_session.code_verifier)
     except OAuthTransientError:
         raise _Refused(
             "Zoho did not answer",
@@ -352,20 +352,20 @@ def _finish(
         ) from None
     except OAuthError:
         raise _Refused("Zoho refused the connection", "Zoho answered with an error.") from None
-    organizations, zoho_user_id, asked_in = _identify(ctx, dc, tokens)
-    claim = _legacy_claim(ctx, connect_session.owner, dc, zoho_user_id, asked_in)
+    organizations, zoho_user_id, asked_in = _identify(ctx, datacenter, tokens)
+    claim = _legacy_claim(ctx, connect_session.owner, datacenter, zoho_user_id, asked_in)
     try:
         conn, created = ctx.vault.save_connection(
             owner=connect_session.owner,
-            location=dc.location,
-            api_domain=dc.api_domain,
+            location=datacenter.location,
+            api_domain=datacenter.api_domain,
             scopes=_scopes(ctx, tokens.scope),
             tokens=tokens,
             zoho_user_id=zoho_user_id,
             claim=claim,
         )
     except VaultUnavailableError:
-        _give_back(ctx, dc, tokens, queue=False)
+        _give_back(ctx, datacenter, tokens, queue=False)
         raise _Refused(
             "Temporarily unavailable",
             "The service cannot reach its database right now. Nothing was connected.",
@@ -377,7 +377,7 @@ def _finish(
         # nothing, so it is given back (SECURITY 34). Only the type is logged: a database
         # error's text can carry the statement's parameters.
         logger.error("could not save a new connection: %s", type(exc).__name__)
-        _give_back(ctx, dc, tokens)
+        _give_back(ctx, datacenter, tokens)
         raise _Refused(
             "The connection could not be saved",
             "Zoho authorized the connection, but the service could not store it, so the "
@@ -394,7 +394,9 @@ def _finish(
     if not created:
         # A reconnect queued the old refresh token: revoke it soon (SECURITY 34).
         background.add_task(ctx.process_revocations)
-    logger.info("connection %s %s in %s", conn.id, "created" if created else "renewed", dc.location)
+    logger.info(
+        "connection %s %s in %s", conn.id, "created" if created else "renewed", datacenter.location
+    )
     if connect_session.return_url and is_allowed_return_url(ctx, connect_session.return_url):
         return redirect(_with_result(connect_session.return_url, str(conn.id)))
     return page(
@@ -403,11 +405,11 @@ def _finish(
         "connected.html",
         connection=conn,
         organization_name=organization_name,
-        datacenter=dc,
+        datacenter=datacenter,
     )
 
 
-def _check_region(ctx: WebContext, start_location: str | None, dc: DataCenter) -> None:
+def _check_region(ctx: WebContext, start_location: str | None, datacenter: DataCenter) -> None:
     """A flow that starts at China's accounts server ends there; a flow started anywhere else
     never ends there (SECURITY 45).
 
@@ -419,7 +421,7 @@ def _check_region(ctx: WebContext, start_location: str | None, dc: DataCenter) -
         started_at = ctx.datacenters.start_for(start_location).location
     except DataCenterError:
         started_at = start_location or ""
-    if (started_at == CHINA) != (dc.location == CHINA):
+    if (started_at == CHINA) != (datacenter.location == CHINA):
         raise _Refused(
             "This sign-in ended in another region",
             "The sign-in was started at one Zoho region and answered from another, so the "
@@ -427,7 +429,9 @@ def _check_region(ctx: WebContext, start_location: str | None, dc: DataCenter) -
         )
 
 
-def _give_back(ctx: WebContext, dc: DataCenter, tokens: TokenSet, *, queue: bool = True) -> None:
+def _give_back(
+    ctx: WebContext, datacenter: DataCenter, tokens: TokenSet, *, queue: bool = True
+) -> None:
     """Revoke a refresh token minted for a connection that will not be stored.
 
     Otherwise it takes one of the user's 20 for nothing (SECURITY 34). When Zoho cannot be
@@ -437,7 +441,7 @@ def _give_back(ctx: WebContext, dc: DataCenter, tokens: TokenSet, *, queue: bool
     if not tokens.refresh_token:
         return
     try:
-        ctx.oauth.revoke(dc, tokens.refresh_token)
+        ctx.oauth.revoke(datacenter, tokens.refresh_token)
         return
     except InvalidGrantError:
         return  # Zoho does not know it any more: nothing to give back
@@ -445,7 +449,7 @@ def _give_back(ctx: WebContext, dc: DataCenter, tokens: TokenSet, *, queue: bool
         logger.warning("could not revoke a refused connection's token: %s", type(exc).__name__)
     if queue:
         try:
-            ctx.vault.queue_revocation(dc.location, tokens.refresh_token)
+            ctx.vault.queue_revocation(datacenter.location, tokens.refresh_token)
         except Exception as exc:
             logger.warning("could not queue the revocation: %s", type(exc).__name__)
 
@@ -457,7 +461,7 @@ def _first_organization(organizations: list[tuple[str, str]]) -> str:
 
 
 def _identify(
-    ctx: WebContext, dc: DataCenter, tokens: TokenSet
+    ctx: WebContext, datacenter: DataCenter, tokens: TokenSet
 ) -> tuple[list[tuple[str, str]], str, str]:
     """The new token's organizations and Zoho user id, and the organization that was asked.
 
@@ -466,9 +470,9 @@ def _identify(
     with another on a guess (SECURITY 44). The minted refresh token is then given back.
     """
     try:
-        organizations = ctx.organizations(tokens.access_token, dc.api_domain)
+        organizations = ctx.organizations(tokens.access_token, datacenter.api_domain)
         if not organizations:
-            _give_back(ctx, dc, tokens)
+            _give_back(ctx, datacenter, tokens)
             raise _Refused(
                 "No Zoho Invoice organization",
                 "This Zoho account has no Zoho Invoice organization yet, so there is nothing to "
@@ -477,14 +481,14 @@ def _identify(
                 "connect again.",
             )
         asked_in = _first_organization(organizations)
-        zoho_user_id = ctx.current_user(tokens.access_token, dc.api_domain, asked_in)
+        zoho_user_id = ctx.current_user(tokens.access_token, datacenter.api_domain, asked_in)
         if not zoho_user_id or len(zoho_user_id) > 64:
             raise ValueError("no usable user id in Zoho's answer")
     except _Refused:
         raise
     except Exception as exc:
         logger.warning("could not tell which Zoho user signed in: %s", type(exc).__name__)
-        _give_back(ctx, dc, tokens)
+        _give_back(ctx, datacenter, tokens)
         raise _Refused(
             "Zoho did not say who signed in",
             "Zoho did not answer which Zoho user this sign-in belongs to, so it was not stored. "
@@ -497,7 +501,7 @@ def _identify(
 
 
 def _legacy_claim(
-    ctx: WebContext, owner: str, dc: DataCenter, zoho_user_id: str, asked_in: str
+    ctx: WebContext, owner: str, datacenter: DataCenter, zoho_user_id: str, asked_in: str
 ) -> str | None:
     """A connection from before Zoho users were recorded that this login may renew, if any.
 
@@ -507,7 +511,7 @@ def _legacy_claim(
     """
     try:
         candidates = [
-            c for c in ctx.vault.list_connections(owner=owner) if c.location == dc.location
+            c for c in ctx.vault.list_connections(owner=owner) if c.location == datacenter.location
         ]
     except Exception:
         return None

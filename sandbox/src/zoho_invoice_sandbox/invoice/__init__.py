@@ -1,6 +1,6 @@
 """The Zoho Invoice API v3 side of the sandbox.
 
->>> app = create_invoice_app(world)                       # serves /{dc}/invoice/v3/...
+>>> app = create_invoice_app(world)                 # serves /{location}/invoice/v3/...
 >>> seed_organization(world, "800000000001000003", contacts=50, invoices=2000, seed=1)
 
 Mounted at ``/api`` by the sandbox app; its control endpoints are ``/api/_sandbox/limits``

@@ -1,4 +1,4 @@
-"""The Zoho Invoice API v3 simulator: an ASGI app serving ``/{dc}/invoice/v3/...``.
+"""The Zoho Invoice API v3 simulator: an ASGI app serving ``/{location}/invoice/v3/...``.
 
 Each request goes: journal → per-IP limit (off by default) → route → ``Authorization`` (401
 code 14 / 57, the token's DC must be the URL's, the scope must cover the operation) →
@@ -345,8 +345,8 @@ class _InvoiceAPI:
                 if template in self.endpoints:
                     raise ZohoAPIFailure(405, 37, "The HTTP method is not allowed for the URL.")
                 raise ZohoAPIFailure(404, 5, "Invalid URL Passed")
-            dc = request.path_params["dc"]
-            user_id = self._authenticate(request, dc, endpoint.area)
+            location = request.path_params["location"]
+            user_id = self._authenticate(request, location, endpoint.area)
             org = self._organization(request, user_id) if endpoint.needs_org else None
             admission = self.limiter.admit(org.organization_id if org else f"user:{user_id}")
             headers = admission.headers
@@ -407,14 +407,14 @@ class _InvoiceAPI:
         with self.store.transaction():
             return handler(ctx)
 
-    def _authenticate(self, request: Request, dc: str, area: str) -> str:
+    def _authenticate(self, request: Request, location: str, area: str) -> str:
         values = request.headers.getlist("authorization")
         scheme, _, token = (values[0] if len(values) == 1 else "").partition(" ")
         if scheme != "Zoho-oauthtoken" or not token or " " in token.strip():
             raise ZohoAPIFailure(401, 14, "Invalid OAuth token.")
         grant = self.world.authenticate(token.strip())
         unauthorized = ZohoAPIFailure(401, 57, "You are not authorized to perform this operation")
-        if grant is None or grant.expires_at <= self.world.clock() or grant.location != dc:
+        if grant is None or grant.expires_at <= self.world.clock() or grant.location != location:
             raise unauthorized
         op = _OPS[request.method]
         wanted = {
@@ -547,12 +547,14 @@ def _api_route(api: _InvoiceAPI, template: str) -> Route:
         return await api.dispatch(request, template)
 
     return Route(
-        "/{dc}/invoice/v3" + template, endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]
+        "/{location}/invoice/v3" + template,
+        endpoint,
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
     )
 
 
 def create_invoice_app(world: SandboxWorld, limits: InvoiceLimits | None = None) -> Starlette:
-    """The Invoice API of ``world`` (a ``SandboxWorld``), serving ``/{dc}/invoice/v3/...``.
+    """The Invoice API of ``world`` (a ``SandboxWorld``), serving ``/{location}/invoice/v3/...``.
 
     The sandbox mounts it at ``/api``; its control endpoints are then under ``/api/_sandbox/``.
     The app's ``state.invoice_store`` and ``state.limiter`` are there for tests.
@@ -569,7 +571,7 @@ def create_invoice_app(world: SandboxWorld, limits: InvoiceLimits | None = None)
 
     routes.append(
         Route(
-            "/{dc}/invoice/v3/{rest:path}",
+            "/{location}/invoice/v3/{rest:path}",
             unknown,
             methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
         )
