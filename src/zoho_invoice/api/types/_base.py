@@ -1,53 +1,96 @@
-"""Shared pieces of the response models: the base class and Zoho's value quirks."""
+"""Shared pieces of the response models: the base class and Zoho's value quirks.
+
+Each quirk is a pydantic-core schema, not a Python validator: a 200-invoice page has some 2,400
+money, date and id values, and a Python call for each of them was most of what parsing a page
+cost. The schemas below stay inside pydantic-core for the values Zoho usually sends and call
+Python only for the rare one that needs it (a blank ``""`` read as ``None``, a numeric id read as
+text). The static types stay what users see (``str``, ``Decimal | None``, ``date | None``).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+from pydantic_core import core_schema
+from typing_extensions import TypeAliasType
 
 
-def _id_to_str(value: Any) -> Any:
-    # Zoho's ids exceed 2**53: a JSON number would lose digits in most languages, so we keep
-    # them as text whatever form they arrived in.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    return value
+def _none(_blank: str) -> None:
+    return None
 
 
-def _blank_to_none(value: Any) -> Any:
-    # Zoho sends "" for an unset date or amount rather than leaving the field out.
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+# Zoho sends "" (or blanks) for an unset date or amount rather than leaving the field out.
+_BLANK_AS_NONE = core_schema.no_info_after_validator_function(
+    _none, core_schema.str_schema(pattern=r"^\s*$")
+)
 
+
+def _or_blank(schema: core_schema.CoreSchema) -> GetPydanticSchema:
+    """``schema``, or ``None`` for ``null`` and a blank string, tried in that order."""
+    union = core_schema.union_schema([schema, _BLANK_AS_NONE], mode="left_to_right")
+    return GetPydanticSchema(lambda _type, _handler: core_schema.nullable_schema(union))
+
+
+# Zoho's ids exceed 2**53: a JSON number would lose digits in most languages, so we keep them as
+# text whatever form they arrived in (a whole number becomes its digits; a bool or a float is
+# refused, as a string field would refuse it).
+_ID_SCHEMA = core_schema.union_schema(
+    [
+        core_schema.str_schema(),
+        core_schema.no_info_after_validator_function(str, core_schema.int_schema(strict=True)),
+    ],
+    mode="left_to_right",
+)
 
 #: A Zoho id: always a string.
-ZohoID = Annotated[str, BeforeValidator(_id_to_str)]
-#: An amount of money, exact (pydantic turns a JSON number into a Decimal through its text).
-Money = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+ZohoID = Annotated[str, GetPydanticSchema(lambda _type, _handler: _ID_SCHEMA)]
+#: An amount of money, exact (pydantic-core reads a JSON number into a Decimal, never binary
+#: floating point arithmetic); ``""`` reads as ``None``.
+Money = Annotated[Decimal | None, _or_blank(core_schema.decimal_schema())]
 #: A calendar date (``2024-05-01``); ``""`` reads as ``None``.
-ZohoDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
-#: A timestamp such as ``2016-06-11T17:38:06-0700``, read as an aware datetime.
-ZohoDateTime = Annotated[datetime | None, BeforeValidator(_blank_to_none)]
+ZohoDate = Annotated[date | None, _or_blank(core_schema.date_schema())]
+#: A timestamp such as ``2016-06-11T17:38:06-0700``, read as an aware datetime; ``""`` is ``None``.
+ZohoDateTime = Annotated[datetime | None, _or_blank(core_schema.datetime_schema())]
 
+# Any JSON value with every number that has a fraction as an exact Decimal, however deep, as a
+# schema (no Python runs per value): null, true/false, whole numbers and text are kept as they
+# are; a float becomes a Decimal through its text (0.1 stays 0.1); lists and objects are walked.
+# Anything else (a Python object given to a model directly) is kept as it is.
+if TYPE_CHECKING:
+    # mypy cannot follow a recursive TypeAliasType; to users these values are Any anyway.
+    _ExactJson: TypeAlias = Any
+else:
+    _ExactJson = TypeAliasType(
+        "_ExactJson",
+        Annotated[
+            StrictBool
+            | StrictInt
+            | StrictStr
+            | Decimal
+            | Annotated[list["_ExactJson"], Strict()]
+            | Annotated[dict[str, "_ExactJson"], Strict()]
+            | Any,
+            Field(union_mode="left_to_right"),
+        ]
+        | None,
+    )
 
-def exact(value: Any) -> Any:
-    """Every float in a value, however deep, as an exact ``Decimal`` (through ``str``)."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, list):
-        return [exact(v) for v in value]
-    if isinstance(value, dict):
-        return {k: exact(v) for k, v in value.items()}
-    return value
-
-
-_exact = exact
+#: A value of unknown shape (an undeclared field, a custom field's value): numbers exact.
+ExactValue = Annotated[
+    Any, GetPydanticSchema(lambda _type, handler: handler.generate_schema(_ExactJson))
+]
 
 
 class ZohoModel(BaseModel):
@@ -55,19 +98,13 @@ class ZohoModel(BaseModel):
 
     Zoho's numbers with a fraction are amounts, rates and percentages: in undeclared fields too,
     a float becomes a ``Decimal`` (through ``str``, so ``0.1`` stays ``0.1``), never binary
-    floating point.
+    floating point. The extras are validated by ``ExactValue`` inside pydantic-core (no Python
+    validator runs per record).
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _exact_extras(self) -> ZohoModel:
-        extra = self.__pydantic_extra__
-        if extra:
-            for key, value in extra.items():
-                if isinstance(value, float | list | dict):
-                    extra[key] = _exact(value)
-        return self
+    __pydantic_extra__: dict[str, ExactValue] = Field(init=False)
 
 
 class ZohoParams(BaseModel):

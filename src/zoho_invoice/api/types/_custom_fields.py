@@ -8,16 +8,16 @@ every one is optional and unknown keys are kept. A number in a value is an exact
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from ._base import ZohoID, ZohoModel, ZohoParams, exact
+from ._base import ExactValue, ZohoID, ZohoModel, ZohoParams
 
 __all__ = ["CustomField", "CustomFieldParams", "HasCustomFields"]
 
 #: A custom field's value: text, a number (exact), a flag, or nothing.
-CustomValue = Annotated[Any, BeforeValidator(exact)]
+CustomValue = ExactValue
 
 
 class CustomField(ZohoModel):
