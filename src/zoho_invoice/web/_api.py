@@ -21,6 +21,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
@@ -33,7 +34,7 @@ from .._exceptions import (
 )
 from .._serving import MAX_BODY_BYTES
 from ..settings import Settings
-from ..tokens import ConnectionEvent
+from ..tokens import AsyncTokenManager, ConnectionEvent
 from ..vault import Connection
 from ._context import WebContext
 from ._errors import APIProblem, ErrorBody, error_response, problem_for, problem_response
@@ -310,6 +311,36 @@ _ZOHO_CALL: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ConnectionLocations:
+    """The API domain the access-token route names: the connection's data centre's, from the
+    table (so a table moved to new URLs is followed), else the one stored with its token.
+
+    The route needs the connection's location only for that. A location is set when the
+    connection is made and never changes (a connection is revoked, never deleted nor moved), so
+    it is read once per id and kept: a fresh token then costs no database read at all. Whether
+    the connection may have a token (active, known) is still the manager's to say on every call.
+    At most ``limit`` ids are kept (then the map starts again), bounding the memory.
+    """
+
+    def __init__(self, ctx: WebContext, *, limit: int = 100_000) -> None:
+        self._ctx = ctx
+        self._limit = limit
+        self._known: dict[str, str] = {}
+
+    async def api_domain(self, connection_id: str, stored: str) -> str:
+        location = self._known.get(connection_id)
+        if location is None:
+            connection = await run_in_threadpool(self._ctx.vault.get_connection, connection_id)
+            location = connection.location
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[connection_id] = location
+        try:
+            return self._ctx.datacenters.get(location).api_domain
+        except DataCenterError:
+            return stored
+
+
 def read_organizations_or_problem(ctx: WebContext, connection_id: str) -> list[OrganizationOut]:
     """The connection's organizations from Zoho, or an ``APIProblem`` saying why not (the
     demo's chooser shows it as a page)."""
@@ -373,6 +404,9 @@ def api_router(ctx: WebContext) -> APIRouter:
         responses=_COMMON,
         tags=["connections"],
     )
+
+    tokens = AsyncTokenManager(ctx.manager)
+    locations = ConnectionLocations(ctx)
 
     def _get(connection_id: str) -> Connection:
         if len(connection_id) > MAX_CONNECTION_ID:
@@ -438,17 +472,19 @@ def api_router(ctx: WebContext) -> APIRouter:
             503: _err("No valid token right now; retry after the Retry-After seconds"),
         },
     )
-    def access_token(connection_id: str) -> AccessTokenOut:
+    async def access_token(connection_id: str) -> Response:
         """A valid access token for the connection, refreshed ahead of expiry when needed."""
-        conn = _get(connection_id)
-        token = ctx.manager.get_access_token(conn.id)
-        try:
-            api_domain = ctx.datacenters.get(conn.location).api_domain
-        except DataCenterError:
-            api_domain = token.api_domain
-        return AccessTokenOut(
+        # The service's hot route (issue 9): no thread and no database when the manager has the
+        # token in memory; the connection row is not read again (the manager's answer carries
+        # the API domain, its data centre's is kept by id); the JSON is written by pydantic once.
+        if len(connection_id) > MAX_CONNECTION_ID:
+            raise ConnectionNotFoundError("no connection with that id")
+        token = await tokens.get_access_token(connection_id)
+        api_domain = await locations.api_domain(connection_id, token.api_domain)
+        body = AccessTokenOut(
             access_token=token.token, expires_at=token.expires_at, api_domain=api_domain
         )
+        return Response(body.model_dump_json(), media_type="application/json")
 
     @router.get(
         "/connections/{connection_id}/organizations",
