@@ -16,7 +16,7 @@ from api._sandbox import ALICE, mint
 from cli_support import SandboxRunner
 from zoho_invoice._http import httpx
 from zoho_invoice.api import InProcessQuotaBlocks, UnlimitedBudget, ZohoInvoice
-from zoho_invoice.cli._invoices import ExportFormat, export_invoices
+from zoho_invoice.cli._export import ExportFormat, export_invoices
 from zoho_invoice_sandbox import running_sandbox
 from zoho_invoice_sandbox.invoice import InvoiceSandboxControl
 

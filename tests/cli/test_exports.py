@@ -27,7 +27,7 @@ from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.cli import app
 from zoho_invoice.cli._csv import csv_cell
 from zoho_invoice.cli._demo import demo_settings, prepare_demo
-from zoho_invoice.cli._invoices import export_invoices
+from zoho_invoice.cli._export import export_invoices
 from zoho_invoice.cli._sandbox import seed_sandbox_folder
 from zoho_invoice.vault import KeyRing
 from zoho_invoice_sandbox import running_sandbox

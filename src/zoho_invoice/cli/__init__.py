@@ -4,7 +4,6 @@ Bad input or configuration ends with a one-line message on stderr and exit code 
 traceback. ``main()`` is the console entry point.
 """
 
-from . import _invoice_extras  # noqa: F401  (adds invoices remind / pdf to the app)
 from ._app import app, main
 
 __all__ = ["app", "main"]

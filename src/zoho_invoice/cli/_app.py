@@ -1,6 +1,6 @@
 """The Typer application behind ``zoho-invoice``: the service, the worker, the database, keys
 and connections here; the other command groups come from their modules (``_invoices``,
-``_settings``, ``_login``, ``_sandbox``, ``_demo``), which share ``_common``.
+``_contacts``, ``_settings``, ``_login``, ``_sandbox``, ``_demo``), which share ``_common``.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from ._common import (
     run_service,
     setup_logging,
 )
+from ._contacts import contacts_app
 from ._demo import demo
-from ._invoices import contacts_app, invoices_app
+from ._invoices import invoices_app
 from ._login import login_command
 from ._sandbox import sandbox_app
 from ._settings import currencies_app, taxes_app

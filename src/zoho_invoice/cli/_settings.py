@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ._common import out
-from ._invoices import ConnectionOption, JsonOption, OrgOption, _client, _print_json
+from ._connection_client import ConnectionOption, JsonOption, OrgOption, command_client, print_json
 
 __all__ = ["currencies_app", "taxes_app"]
 
@@ -29,7 +29,7 @@ def taxes_list(
     organization: OrgOption = None,
 ) -> None:
     """Every tax and tax group, with the id a line item names as its tax_id."""
-    with _client(ctx, connection, organization) as client:
+    with command_client(ctx, connection, organization) as client:
         taxes = list(client.taxes.iter_all())
         groups = client.taxes.list_groups()
     listed = {t.tax_id for t in taxes}
@@ -46,7 +46,7 @@ def taxes_list(
             }
             for g in extra
         ]
-        _print_json(rows, {"count": len(rows)})
+        print_json(rows, {"count": len(rows)})
         return
     table = Table("Name", "Rate %", "Type", "Id")
     for tax in taxes:
@@ -70,10 +70,10 @@ def currencies_list(
 ) -> None:
     """Every currency with its exchange rate to the base currency."""
     filters = {"filter_by": "Currencies.ExcludeBaseCurrency"} if exclude_base else {}
-    with _client(ctx, connection, organization) as client:
+    with command_client(ctx, connection, organization) as client:
         currencies = list(client.currencies.iter_all(**filters))
     if as_json:
-        _print_json([c.model_dump(mode="json") for c in currencies], {"count": len(currencies)})
+        print_json([c.model_dump(mode="json") for c in currencies], {"count": len(currencies)})
         return
     table = Table("Code", "Name", "Base", "Exchange rate", "Id")
     for currency in currencies:

@@ -1,13 +1,15 @@
-"""``zoho-invoice invoices remind`` and ``invoices pdf``: the two sub-resources a person asks
-for from a terminal (registered on ``invoices_app``; the package imports this module for that).
+"""``zoho-invoice invoices create``, ``remind`` and ``pdf``: the commands that act on invoices
+a person names (registered on ``invoices_app`` by ``_invoices``).
 
-``remind`` sends Zoho's payment reminder for each invoice given (one call for one invoice, the
-bulk call for up to 10 at a time) and says which were not sent. ``pdf`` writes one PDF of one
-invoice or of up to 25 (Zoho's limit) to an owner-only file.
+``create`` makes one invoice from a JSON file of Zoho's invoice fields. ``remind`` sends Zoho's
+payment reminder for each invoice given (one call for one invoice, the bulk call for up to 10 at
+a time) and says which were not sent. ``pdf`` writes one PDF of one invoice or of up to 25
+(Zoho's limit) to an owner-only file.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +18,9 @@ import typer
 from .._files import open_private
 from ..api._resources_invoice_extras import MAX_BULK_PDF, MAX_BULK_REMINDERS
 from ._common import fail, out
-from ._invoices import ConnectionOption, OrgOption, _client, invoices_app
+from ._connection_client import ConnectionOption, OrgOption, command_client
 
-__all__ = ["invoices_pdf", "invoices_remind"]
+__all__ = ["invoices_create", "invoices_pdf", "invoices_remind"]
 
 InvoiceIds = Annotated[list[str], typer.Argument(help="Invoice ids.", show_default=False)]
 
@@ -27,7 +29,29 @@ def _unique(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(i.strip() for i in ids if i.strip()))
 
 
-@invoices_app.command("remind")
+def invoices_create(
+    ctx: typer.Context,
+    connection: ConnectionOption,
+    from_json: Annotated[
+        Path, typer.Option("--from-json", exists=True, dir_okay=False, help="Invoice as JSON.")
+    ],
+    organization: OrgOption = None,
+) -> None:
+    """Create an invoice from a JSON file (Zoho's invoice fields)."""
+    try:
+        body = json.loads(from_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {from_json}: {exc}")
+    if not isinstance(body, dict):
+        fail(f"{from_json} must hold a JSON object")
+    with command_client(ctx, connection, organization) as client:
+        invoice = client.invoices.create(body)
+    out.print(
+        f"created invoice {invoice.invoice_number or ''} (id {invoice.invoice_id})",
+        highlight=False,
+    )
+
+
 def invoices_remind(
     ctx: typer.Context,
     connection: ConnectionOption,
@@ -38,7 +62,7 @@ def invoices_remind(
     ids = _unique(invoice_ids)
     sent: list[str] = []
     failed: list[str] = []
-    with _client(ctx, connection, organization) as client:
+    with command_client(ctx, connection, organization) as client:
         if len(ids) == 1:
             client.invoices.send_payment_reminder(ids[0])
             sent = ids
@@ -55,7 +79,6 @@ def invoices_remind(
         raise typer.Exit(1)
 
 
-@invoices_app.command("pdf")
 def invoices_pdf(
     ctx: typer.Context,
     connection: ConnectionOption,
@@ -69,7 +92,7 @@ def invoices_pdf(
     ids = _unique(invoice_ids)
     if len(ids) > MAX_BULK_PDF:
         fail(f"Zoho puts at most {MAX_BULK_PDF} invoices in one PDF; got {len(ids)}")
-    with _client(ctx, connection, organization) as client:
+    with command_client(ctx, connection, organization) as client:
         pdf = client.invoices.pdf(ids[0]) if len(ids) == 1 else client.invoices.bulk_pdf(ids)
     try:
         with open_private(out_file) as handle:
