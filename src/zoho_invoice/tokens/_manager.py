@@ -1,11 +1,14 @@
 """The token manager: a valid access token per connection, refreshed once, within Zoho's limits.
 
-``get_access_token`` reads the row; a token valid beyond the leeway is returned at once.
-Otherwise one caller refreshes under the connection's lock while the others wait and re-read the
-row (SECURITY 26, 27, 29). Every write is fenced by the row's version (28). Transient failures
-are retried at most ``retry_attempts`` times with jittered back-off inside the lock's lease (30);
-a dead refresh token marks the connection ``needs_reauth`` and announces it (31); Zoho's throttle
-and our own 10-per-10-minutes budget never cause a retry storm (32, 33).
+``get_access_token`` answers a token valid beyond the leeway from memory (``tokens/_cache.py``:
+re-checked against the row at most ``staleness_bound`` seconds apart, and at once after a write
+of this process), else reads the row's access token alone (the refresh token stays sealed) and
+returns it if it is valid beyond the leeway. Otherwise one caller refreshes under the
+connection's lock while the others wait and re-read the row (SECURITY 26, 27, 29). Every
+write is fenced by the row's version (28). Transient failures are retried at most
+``retry_attempts`` times with jittered back-off inside the lock's lease (30); a dead refresh
+token marks the connection ``needs_reauth`` and announces it (31); Zoho's throttle and our own
+10-per-10-minutes budget never cause a retry storm (32, 33).
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from .._redact import redact
 from .._zoho_codes import CODE_UNAUTHORIZED
 from ..datacenters import DataCenter, DataCenterTable
 from ..oauth._types import TokenSet
+from ..vault._stored_access import RowStamp, StoredAccess
 from ..vault._types import Connection, Status, StoredTokens
 from ._backoff import Backoff
+from ._cache import AccessTokenCache, CachedAccess
 from ._events import EventSink
 from ._locks import LayeredRefreshLocks, RedisRefreshLocks, RefreshLocks
 from ._types import AccessToken, ConnectionEvent
@@ -65,6 +70,11 @@ class TokenVault(Protocol):
     """The vault methods the manager uses (``zoho_invoice.vault.Vault`` has them)."""
 
     def load_tokens(self, connection_id: str, /) -> StoredTokens: ...
+    # The hot path: the access token alone with the row's stamp; the stamp alone (None: no
+    # such row); a number that changes whenever this process writes the row (no I/O).
+    def load_access(self, connection_id: str, /) -> StoredAccess: ...
+    def access_stamp(self, connection_id: str, /) -> RowStamp | None: ...
+    def connection_generation(self, connection_id: str, /) -> int: ...
     def get_connection(self, connection_id: str, /) -> Connection: ...
     def store_refreshed(
         self,
@@ -111,6 +121,11 @@ class _StopAt(tenacity.stop.stop_base):
         return self._clock() + retry_state.upcoming_sleep >= self._deadline
 
 
+#: A row as the manager hands its access token out: both tokens opened (under the refresh lock)
+#: or the access token alone (the hot path).
+_TokenRow = StoredTokens | StoredAccess
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -130,6 +145,11 @@ class TokenManager:
     operation=...)`` keeps it and answers ``False``, so calls to an under-scoped endpoint never
     spend Zoho's 10 refreshes per 10 minutes. A 57 on an operation the token did before means
     the token died: it is refreshed as before.
+
+    A token valid beyond the leeway is served from memory: a disconnect, ``needs_reauth`` or
+    key rotation by another process is seen within ``staleness_bound`` seconds (1 s), one made
+    in this process at once (``tokens/_cache.py``). ``staleness_bound=None`` reads the row on
+    every call.
     """
 
     def __init__(
@@ -147,6 +167,7 @@ class TokenManager:
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle_backoff: float = 60.0,
+        staleness_bound: float | None = 1.0,
     ) -> None:
         if retry_attempts < 1:
             raise ValueError("retry_attempts must be at least 1")
@@ -177,6 +198,11 @@ class TokenManager:
         self._secret_rejected_for: set[str] = set()
         # connection id -> (the token this manager minted last, when).
         self._minted: dict[str, tuple[str, float]] = {}
+        # Opened access tokens served with no I/O, each re-checked against its row at most
+        # ``staleness_bound`` seconds apart (tokens/_cache.py); None: read the row every call.
+        self._cache = (
+            None if staleness_bound is None else AccessTokenCache(staleness_bound=staleness_bound)
+        )
 
     @classmethod
     def from_settings(
@@ -215,7 +241,10 @@ class TokenManager:
     # -- public ------------------------------------------------------------------------------
 
     def get_access_token(self, connection_id: str) -> AccessToken:
-        row = self._load(connection_id)
+        cached = self._cache_hit(connection_id) or self._recheck(connection_id)
+        if cached is not None:
+            return cached
+        row: _TokenRow = self._read_access(connection_id)  # the lock below reads both tokens
         now = self._clock()
         if self._fresh(connection_id, row, now):
             return self._access(connection_id, row)
@@ -261,7 +290,7 @@ class TokenManager:
         ``False`` when the token is kept, ``True`` otherwise.
         """
         now = self._clock()
-        row = self._vault.load_tokens(connection_id)
+        row = self._vault.load_access(connection_id)
         stored = row.access_token is not None and hmac.compare_digest(
             row.access_token.encode(), token.encode()
         )
@@ -282,8 +311,11 @@ class TokenManager:
                 connection_id,
             )
             return False
-        if stored:
-            with self._state_guard:
+        with self._state_guard:
+            # Never again from memory, even a token another process has already replaced.
+            if self._cache is not None and self._cache.cached_token(connection_id) == token:
+                self._cache.drop(connection_id)
+            if stored:
                 self._refused[connection_id] = token
                 self._working.pop(connection_id, None)
         return True
@@ -319,16 +351,81 @@ class TokenManager:
     # -- reading the row ---------------------------------------------------------------------
 
     def _load(self, connection_id: str) -> StoredTokens:
+        """Both tokens, opened: only under the refresh lock, where a refresh may follow."""
         row = self._vault.load_tokens(connection_id)
-        if row.status != "active":
-            raise ReauthorizationRequired(
-                f"connection {connection_id} is {row.status}: its user must connect again",
-                connection_id=connection_id,
-                status=row.status,
-            )
+        self._require_active(connection_id, row.status)
         return row
 
-    def _life(self, connection_id: str, row: StoredTokens, now: float) -> float:
+    def _read_access(self, connection_id: str) -> StoredAccess:
+        """The access token alone (the refresh token stays sealed), remembered in the cache
+        when it is fresh."""
+        generation = self._vault.connection_generation(connection_id)
+        read_at = self._clock()
+        row = self._vault.load_access(connection_id)
+        self._require_active(connection_id, row.status)
+        self._remember(connection_id, row, generation, read_at)
+        return row
+
+    def _require_active(self, connection_id: str, status: Status) -> None:
+        if status != "active":
+            raise ReauthorizationRequired(
+                f"connection {connection_id} is {status}: its user must connect again",
+                connection_id=connection_id,
+                status=status,
+            )
+
+    # -- the cache (tokens/_cache.py) --------------------------------------------------------
+
+    def _cache_hit(self, connection_id: str) -> AccessToken | None:
+        """The cached token when it needs no I/O at all (safe on an event loop), else None."""
+        if self._cache is None:
+            return None
+        return self._cache.fresh(
+            connection_id,
+            now=self._clock(),
+            leeway=self.leeway,
+            generation=self._vault.connection_generation(connection_id),
+        )
+
+    def _recheck(self, connection_id: str) -> AccessToken | None:
+        """A cached token whose check is due: one stamp SELECT; unchanged row, served."""
+        if self._cache is None:
+            return None
+        entry = self._cache.to_check(connection_id, now=self._clock(), leeway=self.leeway)
+        if entry is None:
+            return None
+        generation = self._vault.connection_generation(connection_id)
+        checked_at = self._clock()
+        if self._vault.access_stamp(connection_id) != entry.stamp:
+            self._cache.drop(connection_id, entry)
+            return None
+        if not self._cache.renew(
+            connection_id, entry, checked_at=checked_at, generation=generation
+        ):
+            return None  # invalidated meanwhile: read the row
+        return entry.token
+
+    def _remember(
+        self, connection_id: str, row: StoredAccess, generation: int, read_at: float
+    ) -> None:
+        if self._cache is None or not self._fresh(connection_id, row, read_at):
+            return
+        token = self._access(connection_id, row)
+        with self._state_guard:  # invalidate() drops under this guard: it cannot be undone
+            if self._refused.get(connection_id) == token.token:
+                return
+            self._cache.put(
+                connection_id,
+                CachedAccess(
+                    token=token,
+                    expires_at=token.expires_at.timestamp(),
+                    stamp=row.stamp,
+                    generation=generation,
+                    checked_at=read_at,
+                ),
+            )
+
+    def _life(self, connection_id: str, row: _TokenRow, now: float) -> float:
         """Seconds the stored access token still lives (0 when none or refused)."""
         if row.access_token is None or row.access_expires_at is None:
             return 0.0
@@ -337,10 +434,10 @@ class TokenManager:
                 return 0.0
         return row.access_expires_at.timestamp() - now
 
-    def _fresh(self, connection_id: str, row: StoredTokens, now: float) -> bool:
+    def _fresh(self, connection_id: str, row: _TokenRow, now: float) -> bool:
         return self._life(connection_id, row, now) > self.leeway
 
-    def _access(self, connection_id: str, row: StoredTokens) -> AccessToken:
+    def _access(self, connection_id: str, row: _TokenRow) -> AccessToken:
         assert row.access_token is not None and row.access_expires_at is not None
         return AccessToken(
             token=row.access_token,
@@ -351,7 +448,7 @@ class TokenManager:
         )
 
     def _fallback(
-        self, connection_id: str, row: StoredTokens, now: float, retry_after: float, why: str
+        self, connection_id: str, row: _TokenRow, now: float, retry_after: float, why: str
     ) -> AccessToken:
         """The current token while it still lives (even inside the leeway), else an error."""
         if self._life(connection_id, row, now) > MIN_USEFUL:
@@ -361,7 +458,7 @@ class TokenManager:
             retry_after=max(retry_after, 1.0),
         )
 
-    def _secret_rejected(self, connection_id: str, row: StoredTokens, now: float) -> AccessToken:
+    def _secret_rejected(self, connection_id: str, row: _TokenRow, now: float) -> AccessToken:
         if self._life(connection_id, row, now) > MIN_USEFUL:
             return self._access(connection_id, row)
         raise ClientSecretRejectedError(
@@ -570,12 +667,17 @@ class TokenManager:
 
 
 class AsyncTokenManager:
-    """``TokenManager`` for async code: each call runs the sync manager in a worker thread."""
+    """``TokenManager`` for async code: each call that may do I/O runs the sync manager in a
+    worker thread; a cache hit is answered on the event loop."""
 
     def __init__(self, manager: TokenManager) -> None:
         self.manager = manager
 
     async def get_access_token(self, connection_id: str) -> AccessToken:
+        # A cache hit needs no I/O: answered on the event loop, no thread hop (issue 9).
+        cached = self.manager._cache_hit(connection_id)
+        if cached is not None:
+            return cached
         return await anyio.to_thread.run_sync(self.manager.get_access_token, connection_id)
 
     async def invalidate(

@@ -26,8 +26,10 @@ from .._exceptions import (
 )
 from ..oauth._types import TokenSet
 from ._db_session import SealingStore, as_datetime, new_id, one_line, rowcount
+from ._local_writes import bump_generation
 from ._models import STATUSES, ConnectionRow
 from ._revocations import queue_in
+from ._stored_access import RowStamp, StoredAccess
 from ._types import Connection, Status, StoredTokens
 
 __all__ = ["ACCESS", "REFRESH", "Connections", "check_owner", "lock_connection"]
@@ -89,6 +91,32 @@ def _connection(row: ConnectionRow) -> Connection:
     )
 
 
+#: What ``load_access`` reads: everything but the refresh token (and the row's stamp).
+_STAMP_COLUMNS = (
+    ConnectionRow.version,
+    ConnectionRow.status,
+    ConnectionRow.organization_id,
+    ConnectionRow.key_id,
+    ConnectionRow.access_token_sealed,
+)
+_ACCESS_COLUMNS = (
+    *_STAMP_COLUMNS,
+    ConnectionRow.access_expires_at,
+    ConnectionRow.location,
+    ConnectionRow.api_domain,
+)
+
+
+def _stamp(row: Any) -> RowStamp:
+    return RowStamp(
+        version=row.version,
+        status=cast(Status, row.status),
+        organization_id=row.organization_id,
+        key_id=row.key_id,
+        access_token_sealed=row.access_token_sealed,
+    )
+
+
 class Connections(SealingStore):
     """Connections in the ``connections`` table; see the module docstring.
 
@@ -144,7 +172,9 @@ class Connections(SealingStore):
                     # Zoho just minted for it, and its user is here: in use (the worker's policy).
                     row.last_refresh_at = row.last_used_at = now
                     session.flush()
-                    return _connection(row), created
+                    saved = _connection(row), created
+                bump_generation(saved[0].id)  # committed: this process's caches re-read it
+                return saved
             except IntegrityError:
                 # Two first connects of one Zoho user raced; the second becomes a reconnect.
                 if attempt:
@@ -271,6 +301,35 @@ class Connections(SealingStore):
             organization_id=row.organization_id,
         )
 
+    def load_access(self, connection_id: str) -> StoredAccess:
+        """The connection's access token, opened, and the row's stamp; the refresh token is
+        neither read nor opened (the hot path's read: ``tokens/_cache.py``)."""
+        query = select(*_ACCESS_COLUMNS).where(ConnectionRow.id == _check_id(connection_id))
+        with self._db.read() as session:
+            row = session.execute(query).one_or_none()
+        if row is None:
+            raise ConnectionNotFoundError("no connection with that id")
+        sealed = row.access_token_sealed
+        return StoredAccess(
+            access_token=self._open(sealed, connection_id, ACCESS) if sealed else None,
+            access_expires_at=row.access_expires_at,
+            version=row.version,
+            status=cast(Status, row.status),
+            location=row.location,
+            api_domain=row.api_domain,
+            organization_id=row.organization_id,
+            stamp=_stamp(row),
+        )
+
+    def access_stamp(self, connection_id: str) -> RowStamp | None:
+        """The row's stamp (one primary-key SELECT of five columns, nothing opened), or
+        ``None`` when there is no such connection: a cache compares it with the stamp it read
+        the token with, to learn whether another process changed the row."""
+        query = select(*_STAMP_COLUMNS).where(ConnectionRow.id == _check_id(connection_id))
+        with self._db.read() as session:
+            row = session.execute(query).one_or_none()
+        return None if row is None else _stamp(row)
+
     def _fenced_update(
         self, connection_id: str, values: dict[str, Any], expected_version: int | None
     ) -> bool:
@@ -323,6 +382,7 @@ class Connections(SealingStore):
             values["refresh_token_sealed"] = self._seal(refresh_token, connection_id, REFRESH)
             values["key_id"] = self._keyring.primary_key_id
         if self._fenced_update(connection_id, values, expected_version):
+            bump_generation(connection_id)
             return expected_version + 1
         raise StaleWriteError("the connection's tokens changed since they were read; re-read them")
 
@@ -349,6 +409,7 @@ class Connections(SealingStore):
         }
         if not self._fenced_update(_check_id(connection_id), values, expected_version):
             raise StaleWriteError("the connection changed since it was read; re-read it")
+        bump_generation(connection_id)
 
     def set_organization(self, connection_id: str, organization_id: str | None) -> None:
         """Remember which Zoho organization the connection works in."""
@@ -356,6 +417,7 @@ class Connections(SealingStore):
             row = lock_connection(session, connection_id)
             row.organization_id = organization_id
             row.updated_at = self._db.now()
+        bump_generation(connection_id)
 
     def disconnect(self, connection_id: str) -> Connection:
         """Wipe the tokens, mark the connection revoked and queue the revoke at Zoho.
@@ -389,4 +451,6 @@ class Connections(SealingStore):
             row.version += 1
             row.updated_at = now
             session.flush()
-            return _connection(row)
+            revoked = _connection(row)
+        bump_generation(connection_id)
+        return revoked

@@ -19,6 +19,7 @@ from ._connect_sessions import VERIFIER
 from ._connections import ACCESS, REFRESH
 from ._db_session import SealingStore
 from ._keyring import KeyRing
+from ._local_writes import bump_generation
 from ._models import ConnectionRow, ConnectSessionRow, MetaRow, PendingRevocationRow
 from ._revocations import REVOKE
 
@@ -120,6 +121,8 @@ class Keys(SealingStore):
             after = rows[-1].id
 
     def _rotate_connections(self, batch_size: int) -> int:
+        resealed: list[str] = []
+
         def reseal_row(row: ConnectionRow) -> int:
             access = self._reseal(row.access_token_sealed, row.id, ACCESS)
             refresh = self._reseal(row.refresh_token_sealed, row.id, REFRESH)
@@ -129,9 +132,16 @@ class Keys(SealingStore):
             row.refresh_token_sealed = refresh
             if refresh is not None:
                 row.key_id = self._keyring.primary_key_id
+            if changed:
+                resealed.append(row.id)
             return changed
 
-        return self._reseal_in_batches(ConnectionRow, batch_size, reseal_row)
+        changed = self._reseal_in_batches(ConnectionRow, batch_size, reseal_row)
+        # Committed: this process's token caches re-read those rows at once; other processes
+        # see the new ciphertext in the row's stamp within their bound (tokens/_cache.py).
+        for connection_id in resealed:
+            bump_generation(connection_id)
+        return changed
 
     def _rotate_simple(self, model: Any, column: str, field: str, batch_size: int) -> int:
         def reseal_row(row: Any) -> int:

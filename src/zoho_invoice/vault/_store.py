@@ -24,6 +24,7 @@ from ._db import create_engine_for, current_revision, head_revision, upgrade_dat
 from ._db_session import unavailable
 from ._keyring import KeyRing
 from ._keys import Keys
+from ._local_writes import write_generation
 from ._leases import DatabaseRefreshLocks
 from ._mints import Mints
 from ._outbox import WebhookOutbox
@@ -107,6 +108,8 @@ class Vault:
     list_connections = _Forward("connections", Connections.list_all)
     connections_expiring = _Forward("connections", Connections.expiring)
     load_tokens = _Forward("connections", Connections.load_tokens)
+    load_access = _Forward("connections", Connections.load_access)
+    access_stamp = _Forward("connections", Connections.access_stamp)
     store_refreshed = _Forward("connections", Connections.store_refreshed)
     set_status = _Forward("connections", Connections.set_status)
     set_organization = _Forward("connections", Connections.set_organization)
@@ -205,6 +208,12 @@ class Vault:
         """Daily-quota blocks (Zoho's code 45) in this database, seen by every process opening
         it; see ``vault/_quota_blocks.py``."""
         return DatabaseQuotaBlocks(self._engine, clock=self._clock)
+
+    def connection_generation(self, connection_id: str) -> int:
+        """A number that changes whenever this process writes the connection's row, through
+        any ``Vault`` (no I/O): what lets a token cache honour this process's own disconnects,
+        verdicts and rotations at once (``vault/_local_writes.py``)."""
+        return write_generation(connection_id)
 
     def ping(self) -> None:
         """``VaultUnavailableError`` unless the database answers."""
