@@ -54,6 +54,8 @@ class Context:
     body: dict[str, Any]
     #: The files of a multipart body: name → (file name, content type, bytes).
     files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    #: The sandbox's settings in force: lists read ``last_modified_time`` by them.
+    limits: InvoiceLimits = field(default_factory=InvoiceLimits)
 
     @property
     def b(self) -> Books:
@@ -200,7 +202,7 @@ class _InvoiceAPI:
     def _lister(self, res: Resource) -> Handler:
         def handler(ctx: Context) -> Payload:
             books = ctx.b
-            query = parse_list_query(res, ctx.query, books.today)
+            query = parse_list_query(res, ctx.query, books.today, ctx.limits)
             docs = self.store.select(
                 res,
                 books.org,
@@ -378,6 +380,7 @@ class _InvoiceAPI:
                 query=dict(request.query_params),
                 body=await _body(request, raw) if request.method in ("POST", "PUT") else {},
                 files=await _extras_app.read_files(request) if request.method == "POST" else {},
+                limits=self.limiter.limits,
             )
             # In a worker thread, as a real server works: requests of one organization truly
             # overlap (so code 1070 arises from load, not only from scripted delays) and the

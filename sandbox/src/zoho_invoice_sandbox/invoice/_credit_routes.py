@@ -38,7 +38,7 @@ def _ok(message: str = "success", **data: Any) -> dict[str, Any]:
 def _page(ctx: Context, res: Resource, where: list[str], params: list[Any]) -> dict[str, Any]:
     """One page of ``res`` as Zoho lists it: summaries plus ``page_context``."""
     books = ctx.b
-    query = parse_list_query(res, ctx.query, books.today)
+    query = parse_list_query(res, ctx.query, books.today, ctx.limits)
     docs = books.store.select(
         res,
         books.org,
