@@ -7,6 +7,7 @@ token manager, so an event loop never blocks on Zoho or the database.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 from ._engine import Mirror
@@ -31,15 +32,15 @@ class AsyncMirror:
     """
 
     def __init__(self, mirror: Mirror) -> None:
-        raise NotImplementedError
+        self._mirror = mirror
 
     @property
     def mirror(self) -> Mirror:
-        raise NotImplementedError
+        return self._mirror
 
     @property
     def settings(self) -> MirrorSettings:
-        raise NotImplementedError
+        return self._mirror.settings
 
     async def sync(
         self,
@@ -51,15 +52,24 @@ class AsyncMirror:
         progress: ProgressCallback | None = None,
     ) -> SyncReport:
         """``Mirror.sync`` in a worker thread (``progress`` is called from that thread)."""
-        raise NotImplementedError
+        return await asyncio.to_thread(
+            self._mirror.sync,
+            connection_id,
+            resources=resources,
+            full=full,
+            reconcile=reconcile,
+            progress=progress,
+        )
 
     async def status(self, connection_id: str) -> SyncStatus:
-        raise NotImplementedError
+        return await asyncio.to_thread(self._mirror.status, connection_id)
 
     async def changes(
         self, connection_id: str, *, since: int = 0, limit: int = 1000
     ) -> list[Change]:
-        raise NotImplementedError
+        return await asyncio.to_thread(
+            self._mirror.changes, connection_id, since=since, limit=limit
+        )
 
     async def records(
         self,
@@ -71,7 +81,15 @@ class AsyncMirror:
         limit: int = 100,
         offset: int = 0,
     ) -> list[MirroredRecord]:
-        raise NotImplementedError
+        return await asyncio.to_thread(
+            self._mirror.records,
+            connection_id,
+            resource,
+            organization_id=organization_id,
+            include_deleted=include_deleted,
+            limit=limit,
+            offset=offset,
+        )
 
     async def count(
         self,
@@ -81,10 +99,16 @@ class AsyncMirror:
         organization_id: str | None = None,
         include_deleted: bool = False,
     ) -> int:
-        raise NotImplementedError
+        return await asyncio.to_thread(
+            self._mirror.count,
+            connection_id,
+            resource,
+            organization_id=organization_id,
+            include_deleted=include_deleted,
+        )
 
     async def purge(self, connection_id: str) -> int:
-        raise NotImplementedError
+        return await asyncio.to_thread(self._mirror.purge, connection_id)
 
     async def organizations(self, connection_id: str) -> Sequence[str]:
-        raise NotImplementedError
+        return await asyncio.to_thread(self._mirror.organizations, connection_id)

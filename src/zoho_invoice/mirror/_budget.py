@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..api import RequestBudget
+from ..api import RequestBudget, TokenBucketBudget
 
 __all__ = ["SyncShareBudget"]
 
@@ -35,17 +35,25 @@ class SyncShareBudget:
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        raise NotImplementedError
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
+        self._inner = inner
+        self.share = share
+        # The sync's own bucket: share * rate a window, one at a time (no burst beyond it).
+        self._own = TokenBucketBudget(
+            rate=max(1, int(share * rate)), window=window, burst=1, clock=clock
+        )
 
     @property
     def window(self) -> float:
-        raise NotImplementedError
+        return self._inner.window
 
     def reserve(self, key: str) -> float:
         """A permit of the sync's share, then one of the shared budget: the longer wait of the
         two (both are reserved now, so neither bucket is over-drawn)."""
-        raise NotImplementedError
+        own = self._own.reserve(key)
+        return max(own, self._inner.reserve(key))
 
     def pause(self, key: str, seconds: float) -> bool:
         """Zoho's code 44 pauses the shared budget (every caller of the organization)."""
-        raise NotImplementedError
+        return self._inner.pause(key, seconds)

@@ -69,24 +69,74 @@ mirror beside the first; ``purge`` removes a connection's rows, state and feed.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Protocol
 
+from .._exceptions import BadRequestError, DailyQuotaExceeded, NotFoundError, StaleWriteError
+from .._redact import redact
 from ..api import ZohoInvoice
+from ..api._budget import default_budget
 from ..tokens import TokenManager
 from ..vault import Vault
+from ..vault._mirror_store import MirrorLease, MirrorStore, SyncState
+from ._budget import SyncShareBudget
+from ._errors import MirrorError
 from ._types import (
+    RESOURCES,
     Change,
+    ChangeKind,
     MirroredRecord,
     MirrorSettings,
     ProgressCallback,
     ResourceName,
+    ResourceReport,
+    ResourceStatus,
+    SyncPhase,
+    SyncProgress,
     SyncReport,
     SyncStatus,
 )
 
 __all__ = ["ClientFactory", "Mirror"]
+
+logger = logging.getLogger("zoho_invoice.mirror")
+
+#: The order pages are read in: stable under edits, creations at the end (module docstring).
+SORT_COLUMN = "created_time"
+#: How many backlog ids are read from the database at a time.
+_BACKLOG_BATCH = 100
+_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """Where a resource lives in the Invoice API: its path, the list's key, one record's key and
+    the id's key."""
+
+    path: str
+    list_key: str
+    detail_key: str
+    id_key: str
+
+
+ENDPOINTS: dict[ResourceName, _Endpoint] = {
+    "invoices": _Endpoint("/invoices", "invoices", "invoice", "invoice_id"),
+    "contacts": _Endpoint("/contacts", "contacts", "contact", "contact_id"),
+    "items": _Endpoint("/items", "items", "item", "item_id"),
+    "estimates": _Endpoint("/estimates", "estimates", "estimate", "estimate_id"),
+    "customer_payments": _Endpoint(
+        "/customerpayments", "customerpayments", "payment", "payment_id"
+    ),
+    "credit_notes": _Endpoint("/creditnotes", "creditnotes", "creditnote", "creditnote_id"),
+    "recurring_invoices": _Endpoint(
+        "/recurringinvoices", "recurring_invoices", "recurring_invoice", "recurring_invoice_id"
+    ),
+}
 
 
 class ClientFactory(Protocol):
@@ -94,11 +144,61 @@ class ClientFactory(Protocol):
 
     The default is ``ZohoInvoice.for_connection(manager, connection_id, organization_id,
     budget=SyncShareBudget(...))``. Tests pass one whose ``http_client`` reaches the sandbox (and
-    may fail at a chosen call, to show a crash anywhere converges); the caller closes nothing: the
-    mirror closes the client after the run.
+    may fail at a chosen call, to show a crash anywhere converges). The mirror closes the client
+    after the run.
     """
 
     def __call__(self, connection_id: str, organization_id: str) -> ZohoInvoice: ...
+
+
+class _QuotaStop(Exception):
+    """The sync's share of the daily quota is spent: stop cleanly, resume after the reset."""
+
+    def __init__(self, resets_at: datetime | None) -> None:
+        super().__init__("the sync's share of the daily quota is spent")
+        self.resets_at = resets_at
+
+
+def zoho_timestamp(moment: datetime, tz_offset: str | None) -> str:
+    """``moment`` as Zoho writes times (``2016-06-11T17:38:06-0700``): whole seconds, in the
+    organization's UTC offset (``tz_offset`` as Zoho's own timestamps carry it; UTC if unknown)."""
+    zone: timezone = UTC
+    match = _OFFSET.search(tz_offset or "")
+    if match:
+        sign = -1 if match.group(1) == "-" else 1
+        zone = timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def filter_value(cursor: datetime, tz_offset: str | None) -> str:
+    """The ``last_modified_time=`` value that keeps everything modified *at or after* the
+    cursor's second: Zoho keeps what is strictly after the value, to the second, so the value
+    is one second before the cursor's second."""
+    second = cursor.astimezone(UTC).replace(microsecond=0)
+    return zoho_timestamp(second - timedelta(seconds=1), tz_offset)
+
+
+def _offset_of(rows: Sequence[dict[str, Any]]) -> str | None:
+    for row in rows:
+        stamp = row.get("last_modified_time") or row.get("created_time")
+        if isinstance(stamp, str):
+            match = _OFFSET.search(stamp.strip())
+            if match:
+                return f"{match.group(1)}{match.group(2)}{match.group(3)}"
+    return None
+
+
+@dataclass
+class _Tally:
+    """What one run did to one resource (becomes its ``ResourceReport``)."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    list_calls: int = 0
+    detail_calls: int = 0
+    reconcile_calls: int = 0
+    reconciled: bool = False
 
 
 class Mirror:
@@ -124,11 +224,46 @@ class Mirror:
         settings: MirrorSettings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        raise NotImplementedError
+        if client_factory is None and manager is None:
+            raise MirrorError("give the mirror a token manager or a client_factory")
+        self._vault = vault
+        self._manager = manager
+        self._factory = client_factory
+        self._settings = settings or MirrorSettings()
+        self._clock = clock
+        self._store = MirrorStore(vault.engine, clock=clock)
 
     @property
     def settings(self) -> MirrorSettings:
-        raise NotImplementedError
+        return self._settings
+
+    @property
+    def store(self) -> MirrorStore:
+        """The tables this mirror writes (``vault.mirror`` on the same database)."""
+        return self._store
+
+    def _client(self, connection_id: str, organization_id: str) -> ZohoInvoice:
+        if self._factory is not None:
+            return self._factory(connection_id, organization_id)
+        assert self._manager is not None
+        settings = self._settings
+        budget = SyncShareBudget(
+            default_budget(),
+            share=settings.share,
+            rate=settings.per_minute,
+            window=settings.window,
+        )
+        return ZohoInvoice.for_connection(
+            self._manager, connection_id, organization_id, budget=budget
+        )
+
+    def _organization(self, connection_id: str) -> str:
+        connection = self._vault.connections.get(connection_id)
+        if not connection.organization_id:
+            raise MirrorError(
+                "the connection has no organization bound yet; choose one before syncing"
+            )
+        return connection.organization_id
 
     def sync(
         self,
@@ -142,27 +277,112 @@ class Mirror:
         """Bring the mirror of ``connection_id`` (its bound organization) up to date.
 
         ``resources``: a subset (default all seven). ``full``: forget the cursors and list
-        everything again (details are still read only for records that changed). ``reconcile``:
-        also run the deletes pass now (it also runs when ``settings.reconcile_every`` has passed
-        since the last one, or after a resumed listing). ``progress`` is called after each page and
-        each detail read.
+        everything again (details are still read only for records that changed; a full listing
+        finds deletes as a reconciliation does). ``reconcile``: also run the deletes pass now
+        (it also runs when ``settings.reconcile_every`` has passed since the last one, or after
+        a resumed listing). ``progress`` is called after each page and each detail read.
 
         Returns ``already_running`` at once when another sync holds the connection's lease;
         ``quota_exhausted`` when it stopped at the quota share (resumes from its checkpoint next
         time). Raises ``ConnectionNotFoundError``, ``ReauthorizationRequired``, ``MirrorError``
-        (no organization bound) and the client's ``APIError`` s (the error is stored in the
-        resource's status first; the checkpoint keeps what was done).
+        (no organization bound, an unknown resource) and the client's ``APIError`` s (the error
+        is stored in the resource's status first; the checkpoint keeps what was done).
         """
-        raise NotImplementedError
+        chosen = _resources(resources)
+        organization_id = self._organization(connection_id)
+        started = self._now()
+        lease = self._store.acquire_lease(connection_id, seconds=self._settings.lease_seconds)
+        if lease is None:
+            return SyncReport(
+                connection_id, organization_id, "already_running", started, self._now()
+            )
+        reports: list[ResourceReport] = []
+        outcome: Any = "completed"
+        resumes_at: datetime | None = None
+        try:
+            client = self._client(connection_id, organization_id)
+            try:
+                for resource in chosen:
+                    run = _ResourceRun(
+                        self, client, lease, organization_id, resource, progress=progress
+                    )
+                    try:
+                        run.run(full=full, reconcile=reconcile)
+                    except _QuotaStop as stop:
+                        outcome, resumes_at = "quota_exhausted", stop.resets_at
+                        run.stopped(None)
+                        reports.append(run.report(complete=False))
+                        break
+                    except StaleWriteError:
+                        raise
+                    except Exception as exc:
+                        run.stopped(f"{type(exc).__name__}: {redact(str(exc))}")
+                        raise
+                    reports.append(run.report(complete=True))
+            finally:
+                client.close()
+        finally:
+            self._store.release_lease(lease)
+        return SyncReport(
+            connection_id,
+            organization_id,
+            outcome,
+            started,
+            self._now(),
+            tuple(reports),
+            resumes_at,
+        )
 
     def status(self, connection_id: str) -> SyncStatus:
         """Each resource's stored state for the connection's bound organization, and whether a
         sync holds the lease now."""
-        raise NotImplementedError
+        connection = self._vault.connections.get(connection_id)
+        organization_id = connection.organization_id
+        running = self._store.lease_held(connection_id)
+        if organization_id is None:
+            return SyncStatus(connection_id, None, running)
+        states = {s.resource: s for s in self._store.states(connection_id, organization_id)}
+        resources = tuple(
+            self._resource_status(states.get(r) or SyncState(connection_id, organization_id, r), r)
+            for r in RESOURCES
+        )
+        return SyncStatus(connection_id, organization_id, running, resources)
+
+    def _resource_status(self, state: SyncState, resource: ResourceName) -> ResourceStatus:
+        store = self._store
+        return ResourceStatus(
+            resource=resource,
+            cursor=state.cursor,
+            last_run_at=state.last_run_at,
+            last_success_at=state.last_success_at,
+            last_reconciled_at=state.last_reconciled_at,
+            added=state.added,
+            updated=state.updated,
+            deleted=state.deleted,
+            error=state.error,
+            resume_page=state.run_page,
+            backlog=store.backlog_count(state.connection_id, state.organization_id, resource),
+            rows=store.count(state.connection_id, state.organization_id, resource),
+        )
 
     def changes(self, connection_id: str, *, since: int = 0, limit: int = 1000) -> list[Change]:
         """Changes of the mirror with ``seq > since``, oldest first, at most ``limit``."""
-        raise NotImplementedError
+        return [
+            Change(
+                seq=c.seq,
+                connection_id=c.connection_id,
+                organization_id=c.organization_id,
+                resource=_resource_name(c.resource),
+                id=c.id,
+                kind="added"
+                if c.kind == "added"
+                else "deleted"
+                if c.kind == "deleted"
+                else "updated",
+                at=c.at,
+            )
+            for c in self._store.changes(connection_id, since=since, limit=limit)
+        ]
 
     def records(
         self,
@@ -176,7 +396,30 @@ class Mirror:
     ) -> list[MirroredRecord]:
         """Mirrored rows of one resource, newest ``created_time`` first (the bound organization's
         unless ``organization_id`` is given): what a dashboard shows without calling Zoho."""
-        raise NotImplementedError
+        (name,) = _resources([resource])
+        org = organization_id or self._organization(connection_id)
+        return [
+            MirroredRecord(
+                resource=name,
+                connection_id=r.connection_id,
+                organization_id=r.organization_id,
+                id=r.id,
+                last_modified_time=r.last_modified_time,
+                level="detail" if r.level == "detail" else "list",
+                data=r.data,
+                synced_at=r.synced_at,
+                detail_read_at=r.detail_read_at,
+                deleted_at=r.deleted_at,
+            )
+            for r in self._store.records(
+                connection_id,
+                org,
+                name,
+                include_deleted=include_deleted,
+                limit=limit,
+                offset=offset,
+            )
+        ]
 
     def count(
         self,
@@ -187,13 +430,347 @@ class Mirror:
         include_deleted: bool = False,
     ) -> int:
         """How many rows ``records`` would page through."""
-        raise NotImplementedError
+        (name,) = _resources([resource])
+        org = organization_id or self._organization(connection_id)
+        return self._store.count(connection_id, org, name, include_deleted=include_deleted)
 
     def purge(self, connection_id: str) -> int:
         """Delete every mirrored row, sync state and change of the connection (every
         organization); returns the number of rows removed. ``disconnect --purge``."""
-        raise NotImplementedError
+        return self._store.purge(connection_id)
 
     def organizations(self, connection_id: str) -> Sequence[str]:
         """The organizations the connection has a mirror of (after a rebinding, more than one)."""
-        raise NotImplementedError
+        return self._store.organizations(connection_id)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _change_kind(kind: str) -> ChangeKind:
+    if kind == "added":
+        return "added"
+    return "deleted" if kind == "deleted" else "updated"
+
+
+def _resources(resources: Iterable[str] | None) -> tuple[ResourceName, ...]:
+    if resources is None:
+        return RESOURCES
+    chosen: list[ResourceName] = []
+    for name in resources:
+        resource = _resource_name(name)
+        if resource not in chosen:
+            chosen.append(resource)
+    return tuple(chosen)
+
+
+def _resource_name(name: str) -> ResourceName:
+    for resource in RESOURCES:
+        if resource == name:
+            return resource
+    raise MirrorError(f"unknown resource {name!r}; one of: {', '.join(RESOURCES)}")
+
+
+class _ResourceRun:
+    """One resource of one sync: its window(s), its detail backlog, its reconciliation."""
+
+    def __init__(
+        self,
+        mirror: Mirror,
+        client: ZohoInvoice,
+        lease: MirrorLease,
+        organization_id: str,
+        resource: ResourceName,
+        *,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.mirror = mirror
+        self.settings = mirror.settings
+        self.store = mirror.store
+        self.client = client
+        self.lease = lease
+        self.organization_id = organization_id
+        self.resource = resource
+        self.endpoint = ENDPOINTS[resource]
+        self.progress = progress
+        self.tally = _Tally()
+        self.state = self.store.state(lease.connection_id, organization_id, resource)
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self, *, full: bool, reconcile: bool) -> None:
+        fresh = full or self.state.run_page is None
+        if fresh:
+            self._start_window(None if full else self.state.cursor)
+        else:
+            self.state = self.store.resume_window(self.lease, self.organization_id, self.resource)
+        while True:
+            self._window()
+            if fresh:
+                break
+            # The window was a stopped run's: its start is in the past; read the present too.
+            fresh = True
+            self._start_window(self.state.cursor)
+        if self.tally.reconciled:
+            return
+        if reconcile or self.state.needs_reconcile or self._reconcile_due():
+            self._reconcile()
+            self._drain()
+
+    def _start_window(self, cursor: datetime | None) -> None:
+        self.state = self.store.start_window(
+            self.lease,
+            self.organization_id,
+            self.resource,
+            cursor=cursor,
+            started_at=self.mirror._now(),
+        )
+
+    def _window(self) -> None:
+        """List the window from its checkpoint, read the details it left, move the cursor."""
+        state = self.state
+        page = state.run_page or 0
+        full_pass = state.run_cursor is None and page == 1
+        seen: set[str] | None = set() if full_pass else None
+        while page > 0:
+            rows, more = self._list_page(page, state.run_cursor, phase="list")
+            next_page = page + 1 if more else 0
+            written = self.store.write_list_page(
+                self.lease,
+                self.organization_id,
+                self.resource,
+                rows,
+                next_page=next_page,
+                tz_offset=_offset_of(rows),
+            )
+            self.tally.added += written.added
+            self.tally.updated += written.updated
+            if seen is not None:
+                seen.update(self._ids(rows))
+            page = next_page
+        self._drain()
+        if seen is not None:
+            # A full listing read every record: what the mirror holds beyond it is confirmed
+            # gone or re-read, as a reconciliation does, at no extra list call.
+            self._confirm_missing(seen)
+            self.store.reconciled(
+                self.lease, self.organization_id, self.resource, at=self._window_start()
+            )
+            self.tally.reconciled = True
+        assert state.run_started_at is not None
+        cursor = state.run_started_at - timedelta(seconds=self.settings.overlap)
+        self.state = self.store.complete_window(
+            self.lease,
+            self.organization_id,
+            self.resource,
+            cursor=cursor,
+            added=self.tally.added,
+            updated=self.tally.updated,
+            deleted=self.tally.deleted,
+        )
+
+    def _window_start(self) -> datetime:
+        return self.state.run_started_at or self.mirror._now()
+
+    def _reconcile_due(self) -> bool:
+        every = self.settings.reconcile_every
+        if every is None:
+            return False
+        last = self.state.last_reconciled_at
+        return last is None or self.mirror._now() - last >= timedelta(seconds=every)
+
+    def _reconcile(self) -> None:
+        """Rule 3: every page (ids and ``last_modified_time``); rows whose time differs are
+        upserted (to be re-read), rows Zoho no longer lists are confirmed and marked."""
+        started = self.mirror._now()
+        seen: set[str] = set()
+        page = 1
+        while True:
+            rows, more = self._list_page(page, None, phase="reconcile")
+            written = self.store.write_list_page(
+                self.lease, self.organization_id, self.resource, rows, next_page=None
+            )
+            self.tally.added += written.added
+            self.tally.updated += written.updated
+            seen.update(self._ids(rows))
+            if not more:
+                break
+            page += 1
+        self._confirm_missing(seen)
+        self.store.reconciled(self.lease, self.organization_id, self.resource, at=started)
+        self.tally.reconciled = True
+
+    def _confirm_missing(self, seen: set[str]) -> None:
+        """Rows the mirror holds live that a complete listing did not show: Zoho is asked for
+        each; "does not exist" marks it deleted, an answer stores it (a concurrent delete
+        pushed it across a page boundary: it is not gone)."""
+        live = self.store.live_ids(self.lease.connection_id, self.organization_id, self.resource)
+        gone: list[str] = []
+        for record_id in sorted(live - seen):
+            record = self._detail(record_id, phase="reconcile")
+            if record is None:
+                gone.append(record_id)
+        self.tally.deleted += self.store.mark_deleted(
+            self.lease, self.organization_id, self.resource, gone
+        )
+
+    def _drain(self) -> None:
+        """Rule 2: read the detail of every row held at level ``list``, oldest change first."""
+        tried: set[str] = set()
+        total = self.store.backlog_count(
+            self.lease.connection_id, self.organization_id, self.resource
+        )
+        done = 0
+        while True:
+            batch = [
+                i
+                for i in self.store.backlog(
+                    self.lease.connection_id,
+                    self.organization_id,
+                    self.resource,
+                    limit=_BACKLOG_BATCH + len(tried),
+                )
+                if i not in tried
+            ]
+            if not batch:
+                return
+            for record_id in batch[:_BACKLOG_BATCH]:
+                tried.add(record_id)
+                record = self._detail(record_id, phase="detail")
+                if record is None:
+                    self.tally.deleted += self.store.mark_deleted(
+                        self.lease, self.organization_id, self.resource, [record_id]
+                    )
+                done += 1
+                self._report("detail", done, total)
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _guard(self) -> None:
+        """Rule 4: stop before this call would take the organization's daily quota below the
+        part the sync leaves to others."""
+        status = self.client.rate_limit
+        if status is None or status.limit <= 0:
+            return
+        reserve = (1 - self.settings.share) * status.limit
+        if status.remaining <= reserve:
+            raise _QuotaStop(status.resets_at)
+
+    def _call(self, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        self._guard()
+        try:
+            return self.client.request("GET", path, params=params)
+        except DailyQuotaExceeded as exc:
+            raise _QuotaStop(exc.resets_at) from exc
+
+    def _list_page(
+        self, page: int, cursor: datetime | None, *, phase: SyncPhase
+    ) -> tuple[list[dict[str, Any]], bool]:
+        params: dict[str, Any] = {"page": page, "per_page": self.settings.per_page}
+        if cursor is not None:
+            params["last_modified_time"] = filter_value(cursor, self.state.tz_offset)
+        sort = self.state.sort_column
+        if sort is None or sort:
+            params.update(sort_column=sort or SORT_COLUMN, sort_order="A")
+        try:
+            body = self._count(phase, lambda: self._call(self.endpoint.path, params))
+        except BadRequestError:
+            if sort is not None:
+                raise
+            # This list does not sort by created_time: read it in its own order (the module
+            # docstring says what that costs) and remember.
+            self.store.set_sort_column(self.lease, self.organization_id, self.resource, "")
+            self.state = self.store.state(
+                self.lease.connection_id, self.organization_id, self.resource
+            )
+            return self._list_page(page, cursor, phase=phase)
+        if sort is None:
+            self.store.set_sort_column(self.lease, self.organization_id, self.resource, SORT_COLUMN)
+            self.state = self.store.state(
+                self.lease.connection_id, self.organization_id, self.resource
+            )
+        rows = [r for r in body.get(self.endpoint.list_key) or [] if isinstance(r, dict)]
+        context = body.get("page_context")
+        if isinstance(context, list) and context:
+            context = context[0]
+        more = bool(context.get("has_more_page")) if isinstance(context, dict) else False
+        self._report(phase, page, None)
+        return rows, more
+
+    def _count(self, phase: SyncPhase, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if phase == "list":
+            self.tally.list_calls += 1
+        elif phase == "detail":
+            self.tally.detail_calls += 1
+        else:
+            self.tally.reconcile_calls += 1
+        return call()
+
+    def _detail(self, record_id: str, *, phase: SyncPhase) -> dict[str, Any] | None:
+        """Read and store one record's detail; ``None`` when Zoho says it does not exist."""
+        path = f"{self.endpoint.path}/{record_id}"
+        try:
+            body = self._count(phase, lambda: self._call(path, None))
+        except NotFoundError:
+            return None
+        record = body.get(self.endpoint.detail_key)
+        if not isinstance(record, dict):
+            raise MirrorError(f"Zoho's answer for one {self.resource} record had no record")
+        written = self.store.write_detail(self.lease, self.organization_id, self.resource, record)
+        self.tally.added += written.added
+        self.tally.updated += written.updated
+        return record
+
+    def _ids(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+        key = self.endpoint.id_key
+        return {str(r[key]) for r in rows if r.get(key) is not None}
+
+    def _report(self, phase: SyncPhase, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(
+                SyncProgress(
+                    self.lease.connection_id,
+                    self.organization_id,
+                    self.resource,
+                    phase,
+                    done,
+                    total,
+                )
+            )
+
+    # -- the end --------------------------------------------------------------------------
+
+    def stopped(self, error: str | None) -> None:
+        """The run stopped before it completed: keep its counts and why (the checkpoint is
+        already stored). A lease taken over meanwhile leaves the state to the new holder."""
+        try:
+            self.store.record_run(
+                self.lease,
+                self.organization_id,
+                self.resource,
+                added=self.tally.added,
+                updated=self.tally.updated,
+                deleted=self.tally.deleted,
+                error=error,
+            )
+        except StaleWriteError:
+            logger.warning("sync of %s stopped after its lease was taken over", self.resource)
+
+    def report(self, *, complete: bool) -> ResourceReport:
+        t = self.tally
+        backlog = self.store.backlog_count(
+            self.lease.connection_id, self.organization_id, self.resource
+        )
+        return ResourceReport(
+            resource=self.resource,
+            added=t.added,
+            updated=t.updated,
+            deleted=t.deleted,
+            list_calls=t.list_calls,
+            detail_calls=t.detail_calls,
+            reconcile_calls=t.reconcile_calls,
+            backlog=backlog,
+            cursor=self.state.cursor,
+            complete=complete and backlog == 0,
+            reconciled=t.reconciled,
+        )

@@ -1,0 +1,61 @@
+"""Fixtures of the mirror tests: a vault per backend (SQLite file, PostgreSQL schema), the
+sandbox in process on a fixed clock, a connection of alice bound to her organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from mirror._support import Sandbox, connect, sandbox_on
+from sandbox_support import NOW
+from support import Clock
+from zoho_invoice.vault import KeyRing, Vault
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"mirror_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def vault(db_url: str, clock: Clock) -> Iterator[Vault]:
+    opened = Vault.open(
+        db_url, KeyRing.from_string(KeyRing.generate_entry("k1")), upgrade=True, clock=clock
+    )
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sandbox(clock: Clock) -> Iterator[Sandbox]:
+    with sandbox_on(clock) as running:
+        yield running
+
+
+@pytest.fixture
+def connection_id(vault: Vault, sandbox: Sandbox) -> str:
+    return connect(vault, sandbox)
