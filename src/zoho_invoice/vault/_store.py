@@ -27,6 +27,7 @@ from ._keys import Keys
 from ._local_writes import write_generation
 from ._leases import DatabaseRefreshLocks
 from ._mints import Mints
+from ._mirror_store import MirrorStore
 from ._outbox import WebhookOutbox
 from ._quota_blocks import DatabaseQuotaBlocks
 from ._refresh_schedule import RefreshSchedule
@@ -199,6 +200,12 @@ class Vault:
     def webhook_outbox(self) -> WebhookOutbox:
         """Webhook deliveries waiting in this database (SECURITY 48); see ``vault/_outbox.py``."""
         return WebhookOutbox(self._engine, clock=self._clock, guard=unavailable)
+
+    @property
+    def mirror(self) -> MirrorStore:
+        """The Zoho mirror's rows, sync state, change feed and sync leases (issue 10); see
+        ``vault/_mirror_store.py`` and ``zoho_invoice.mirror``, which drives it."""
+        return MirrorStore(self._engine, clock=self._clock)
 
     def refresh_locks(self) -> DatabaseRefreshLocks:
         """Refresh locks in this database, shared by every process that opens it (SECURITY 27)."""
