@@ -5,8 +5,8 @@ questions are answered by the database, page by page, never by reading every con
 
 - *in use and near expiry*: ``status = 'active' AND last_used_at >= used_since AND
   (access_expires_at IS NULL OR access_expires_at <= before)`` — a range on
-  ``ix_connections_in_use (status, last_used_at, access_expires_at)`` that touches only the
-  connections used recently, however many idle ones the table holds;
+  ``ix_connections_in_use (status, last_used_at, access_expires_at)``, in its order, that
+  touches only the connections used recently, however many idle ones the table holds;
 - *idle and due for a probe*: ``status = 'active' AND last_refresh_at < probed_before AND
   (access_expires_at IS NULL OR access_expires_at <= before)`` — a range on
   ``ix_connections_probe (status, last_refresh_at)``, oldest probe first.
@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, Select, or_, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ._db_session import DbSession, as_datetime
 from ._models import ConnectionRow
@@ -53,22 +54,24 @@ class RefreshSchedule:
 
     def in_use_query(
         self, *, used_since: datetime | float, before: datetime | float
-    ) -> Select[str]:
-        """The in-use due query (first page), for ``in_use_expiring`` and for reading its plan."""
+    ) -> Select[str, datetime | None]:
+        """The in-use due query (first page), in the index's order: for ``in_use_expiring``
+        and for reading its plan."""
         return (
-            select(ConnectionRow.id)
+            select(ConnectionRow.id, ConnectionRow.last_used_at)
             .where(
                 ConnectionRow.status == _ACTIVE,
                 ConnectionRow.last_used_at >= as_datetime(used_since),
                 _ending_before(as_datetime(before)),
             )
-            .order_by(ConnectionRow.id)
+            .order_by(ConnectionRow.last_used_at, ConnectionRow.id)
         )
 
     def probe_query(
         self, *, probed_before: datetime | float, before: datetime | float
     ) -> Select[str, datetime | None]:
-        """The idle-probe due query (first page), for ``probes_due`` and for reading its plan."""
+        """The idle-probe due query (first page), in the index's order: for ``probes_due`` and
+        for reading its plan."""
         return (
             select(ConnectionRow.id, ConnectionRow.last_refresh_at)
             .where(
@@ -87,17 +90,9 @@ class RefreshSchedule:
         batch_size: int = 500,
     ) -> Iterator[str]:
         """Ids of active connections used since ``used_since`` whose access token is missing or
-        ends before ``before``, page by page (``batch_size`` a page)."""
+        ends by ``before``, page by page (``batch_size`` a page)."""
         query = self.in_use_query(used_since=used_since, before=before)
-        after: str | None = None
-        while True:
-            page = query if after is None else query.where(ConnectionRow.id > after)
-            with self._db.read() as session:
-                ids = list(session.scalars(page.limit(batch_size)))
-            yield from ids
-            if len(ids) < batch_size:
-                return
-            after = ids[-1]
+        return self._pages(query, ConnectionRow.last_used_at, batch_size)
 
     def probes_due(
         self,
@@ -107,23 +102,31 @@ class RefreshSchedule:
         batch_size: int = 500,
     ) -> Iterator[str]:
         """Ids of active connections last refreshed before ``probed_before`` whose access token
-        is missing or ends before ``before`` (a fresh token proves nothing new), the longest
+        is missing or ends by ``before`` (a fresh token proves nothing new), the longest
         unprobed first, page by page."""
         query = self.probe_query(probed_before=probed_before, before=before)
+        return self._pages(query, ConnectionRow.last_refresh_at, batch_size)
+
+    def _pages(
+        self,
+        query: Select[str, datetime | None],
+        key: InstrumentedAttribute[datetime | None],
+        batch_size: int,
+    ) -> Iterator[str]:
+        """The ids ``query`` selects (with ``key``, its order), a page per read transaction,
+        each page after the last (key, id) of the one before."""
         after: tuple[datetime, str] | None = None
         while True:
             page = query
             if after is not None:
-                page = query.where(
-                    tuple_(ConnectionRow.last_refresh_at, ConnectionRow.id) > tuple_(*after)
-                )
+                page = query.where(tuple_(key, ConnectionRow.id) > tuple_(*after))
             with self._db.read() as session:
                 rows = [
-                    (row.id, row.last_refresh_at) for row in session.execute(page.limit(batch_size))
+                    (row_id, row_key) for row_id, row_key in session.execute(page.limit(batch_size))
                 ]
             yield from (connection_id for connection_id, _ in rows)
             if len(rows) < batch_size:
                 return
-            last_id, last_refresh = rows[-1]
-            assert last_refresh is not None  # the query's range excludes NULL
-            after = (last_refresh, last_id)
+            last_id, last_key = rows[-1]
+            assert last_key is not None  # the query's range excludes NULL
+            after = (last_key, last_id)
