@@ -80,6 +80,8 @@ PUBLIC: dict[str, set[str]] = {
     },
     "zoho_invoice.api": {
         "AsyncPageIterator",
+        "AsyncQuotaBlocks",
+        "AsyncRequestBudget",
         "AsyncTokenProvider",
         "AsyncZohoInvoice",
         "IPThrottle",
@@ -226,8 +228,10 @@ PUBLIC: dict[str, set[str]] = {
         "PendingRevocation",
         "Status",
         "StoredTokens",
+        "UnitOfWork",
         "Vault",
         "WebhookOutbox",
+        "after_commit",
         "upgrade_database",
     },
     "zoho_invoice.web": {

@@ -13,6 +13,7 @@ from ._auth import (
     TokenProvider,
 )
 from ._budget import (
+    AsyncRequestBudget,
     RedisRequestBudget,
     RequestBudget,
     TokenBucketBudget,
@@ -23,6 +24,7 @@ from ._client import AsyncZohoInvoice, ZohoInvoice
 from ._ip_throttle import IPThrottle
 from ._pagination import AsyncPageIterator, Page, PageIterator
 from ._quota import (
+    AsyncQuotaBlocks,
     InProcessQuotaBlocks,
     QuotaBlocks,
     RateLimitStatus,
@@ -32,6 +34,8 @@ from ._quota import (
 
 __all__ = [
     "AsyncPageIterator",
+    "AsyncQuotaBlocks",
+    "AsyncRequestBudget",
     "AsyncTokenProvider",
     "AsyncZohoInvoice",
     "IPThrottle",

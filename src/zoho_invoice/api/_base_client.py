@@ -33,7 +33,7 @@ from .._http import httpx
 from .._tls import is_loopback_http, require_verified_tls
 from .._zoho_codes import CODE_CONCURRENCY_LIMIT, CODE_DAILY_QUOTA, CODE_MINUTE_LIMIT, CODE_SUCCESS
 from ._auth import MISSING_SCOPE
-from ._budget import RequestBudget
+from ._budget import AsyncRequestBudget, RequestBudget
 from ._constants import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_DELAY,
@@ -45,16 +45,14 @@ from ._ip_throttle import IPThrottle, default_ip_throttle
 from ._pagination import Page, parse_page
 from ._quota import (
     UNKNOWN_RESET_BLOCK,
-    QuotaBlocks,
     RateLimitStatus,
     daily_reset_at,
-    default_quota_blocks,
     parse_rate_limit,
 )
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["BaseClient", "RequestOptions"]
+__all__ = ["BaseClient", "Reaction", "RequestOptions"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 # Errors raised before a single byte of the request left: repeating is always safe.
@@ -86,6 +84,29 @@ class RequestOptions:
         if self.idempotent is not None:
             return self.idempotent
         return self.method.upper() in _SAFE_METHODS
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """What an error answer asks for: this caller's wait, and what every sender must learn.
+
+    The I/O it takes (recording a daily-quota block, pausing the budget) is the sync or async
+    client's to do, each in its own way, so the decision itself stays in one place.
+    """
+
+    #: Seconds this caller sleeps before trying again; ``None``: raise the error.
+    delay: float | None
+    #: Code 45: nothing is sent for the organization before this epoch time (record the block).
+    block_until: float | None = None
+    #: Code 44 or a 429: pause the organization's budget this many seconds for every sharer.
+    pause: float | None = None
+
+    def delay_after(self, paused: bool) -> float | None:
+        """The wait once the pause is recorded: when the budget holds everyone back, the
+        retry's permit waits the pause out, so the caller sleeps no more itself."""
+        if self.delay is not None and paused:
+            return 0.0
+        return self.delay
 
 
 def _json_default(value: object) -> object:
@@ -149,15 +170,15 @@ class BaseClient:
     """The I/O-free half of the clients."""
 
     max_retries: int
-    #: Set by the sync and async clients (their default is the process-wide budget).
-    _budget: RequestBudget
+    #: Set by the sync and async clients (their default is the process-wide budget); here only
+    #: its ``window`` is read.
+    _budget: RequestBudget | AsyncRequestBudget
 
     def __init__(
         self,
         *,
         organization_id: str | None,
         max_retries: int,
-        quota_blocks: QuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
         random: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
@@ -170,11 +191,8 @@ class BaseClient:
         self._random: Callable[[], float] = random
         #: Epoch seconds: Retry-After dates, the daily reset, quota blocks.
         self._clock: Callable[[], float] = clock
-        # Process-wide by default, like the budget: a spent daily quota or a blocked IP holds
-        # back every client of the process, not only the one that met it.
-        self._quota_blocks: QuotaBlocks = (
-            quota_blocks if quota_blocks is not None else default_quota_blocks()
-        )
+        # Process-wide by default, like the budget and the quota blocks (the clients' own): a
+        # blocked IP holds back every client of the process, not only the one that met it.
         self._ip_throttle: IPThrottle = (
             ip_throttle if ip_throttle is not None else default_ip_throttle()
         )
@@ -350,17 +368,15 @@ class BaseClient:
     def _organization_of(key: str) -> str | None:
         return key.rpartition("|")[2] or None
 
-    def _check_quota_block(self, key: str) -> None:
-        """Raise ``DailyQuotaExceeded`` without sending while ``key``'s daily quota is spent."""
-        if self._organization_of(key) is None:
-            return
-        until = self._quota_blocks.blocked_until(key)
+    def _quota_error(self, key: str, until: float | None) -> DailyQuotaExceeded | None:
+        """The ``DailyQuotaExceeded`` to raise without sending while ``key``'s daily quota is
+        spent (``until``: what the quota blocks answered), else ``None``."""
         now = self._clock()
         if until is None or until <= now:
-            return
+            return None
         organization_id = self._organization_of(key)
         resets_at = datetime.fromtimestamp(until, UTC)
-        raise DailyQuotaExceeded(
+        return DailyQuotaExceeded(
             f"Zoho Invoice API: the daily API quota of organization {organization_id} is "
             f"spent; nothing is sent for it before {resets_at:%Y-%m-%d %H:%M:%S} UTC (code 45)",
             retry_after=until - now,
@@ -391,9 +407,8 @@ class BaseClient:
         options: RequestOptions,
         retries_done: int,
         key: str,
-    ) -> float | None:
-        """What an error answer means for this and every other caller; the seconds this caller
-        sleeps before trying again, or ``None``: raise ``error``."""
+    ) -> Reaction:
+        """What an error answer means for this and every other caller (see ``Reaction``)."""
         if isinstance(error, DailyQuotaExceeded):
             _metrics.throttled("daily")
             now = self._clock()
@@ -402,16 +417,15 @@ class BaseClient:
             error.resets_at = datetime.fromtimestamp(until, UTC)
             error.retry_after = max(0.0, until - now)
             error.organization_id = self._organization_of(key)
-            if error.organization_id is not None and until > now:
-                self._quota_blocks.block(key, until)
-            return None
+            blocked = error.organization_id is not None and until > now
+            return Reaction(None, block_until=until if blocked else None)
         if isinstance(error, IPBlockedError):
             # Every organization of the process waits: sending for another one from the same
             # address only prolongs the block. The wait happens before the next send.
             _metrics.throttled("ip")
             error.retry_after = self._ip_throttle.blocked(at_least=error.retry_after or 0.0)
-            return 0.0 if retries_done < self.max_retries else None
-        paused = False
+            return Reaction(0.0 if retries_done < self.max_retries else None)
+        pause: float | None = None
         if error.code == CODE_CONCURRENCY_LIMIT:
             _metrics.throttled("concurrency")
             if error.retry_after is None:
@@ -422,11 +436,9 @@ class BaseClient:
             # Every caller sharing the budget (threads, processes, hosts with Redis) holds back
             # for the minute, whether or not this one tries again: a service that answers its
             # own caller at once must still keep its other workers from adding to Zoho's count.
-            paused = self._budget.pause(key, min(error.retry_after, MAX_SERVER_WAIT))
+            pause = min(error.retry_after, MAX_SERVER_WAIT)
         delay = self._retry_delay_for_response(error, response, options, retries_done)
-        if delay is not None and paused:
-            return 0.0  # the budget's next permit for ``key`` waits the pause out
-        return delay
+        return Reaction(delay, pause=pause)
 
     def _retry_delay_for_exception(
         self, exc: httpx.TransportError, options: RequestOptions, retries_done: int

@@ -10,9 +10,13 @@ fairly and nobody fails for lack of budget. Reservation is a short critical sect
 
 ``RequestBudget`` is the protocol: ``reserve`` a permit, the ``window`` it paces by, and ``pause``
 an organization after Zoho's code 44 (its minute is spent, by us or by another integration).
-``RedisRequestBudget`` is the same bucket kept in Redis (one
-atomic script, Redis's own clock), so every worker on every host draws from one budget per
-organization (``ZOHO_REDIS_URL``).
+``AsyncRequestBudget`` is the same for async code (``areserve``, ``apause``): the async client
+must never wait for I/O on its event loop. Every budget here implements both: the in-process
+ones answer at once either way (a few microseconds under a lock), ``RedisRequestBudget`` talks
+to Redis with ``redis-py`` in sync code and ``redis.asyncio`` in async code, the same scripts on
+the same keys, so a sync and an async client share one organization's budget.
+``RedisRequestBudget`` is the bucket kept in Redis (one atomic script, Redis's own clock), so
+every worker on every host draws from one budget per organization (``ZOHO_REDIS_URL``).
 
 The concurrency cap (Zoho's code 1070: 5 requests in flight on the free plan) is separate:
 ``ConcurrencyCap`` (threads) and ``AsyncConcurrencyCap`` (asyncio). Like the budget, the default
@@ -32,14 +36,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._constants import DEFAULT_BURST, DEFAULT_MAX_CONCURRENCY, DEFAULT_RATE, DEFAULT_WINDOW
+from ._redis_clients import AsyncRedisClients
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
 
     from ..settings import Settings
 
 __all__ = [
     "AsyncConcurrencyCap",
+    "AsyncRequestBudget",
     "ConcurrencyCap",
     "RedisRequestBudget",
     "RequestBudget",
@@ -74,6 +81,25 @@ class RequestBudget(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncRequestBudget(Protocol):
+    """``RequestBudget`` for async code: the same answers, awaited, so a budget that asks a
+    server (Redis) never holds the event loop while it waits for the answer."""
+
+    @property
+    def window(self) -> float:
+        """Seconds the budget paces by (``RequestBudget.window``)."""
+        ...
+
+    async def areserve(self, key: str) -> float:
+        """``RequestBudget.reserve``: take one permit; the seconds to wait before sending."""
+        ...
+
+    async def apause(self, key: str, seconds: float) -> bool:
+        """``RequestBudget.pause``: after a 44, hold every sharer back for ``seconds``."""
+        ...
+
+
 class UnlimitedBudget:
     """No budget at all (for tests, or when something else already limits the rate).
 
@@ -86,6 +112,12 @@ class UnlimitedBudget:
         return 0.0
 
     def pause(self, key: str, seconds: float) -> bool:
+        return False
+
+    async def areserve(self, key: str) -> float:
+        return 0.0
+
+    async def apause(self, key: str, seconds: float) -> bool:
         return False
 
 
@@ -161,6 +193,14 @@ class TokenBucketBudget:
             bucket.tokens = min(bucket.tokens, 1.0 - seconds * self._per_second)
         return True
 
+    async def areserve(self, key: str) -> float:
+        """``reserve`` for async code: no I/O, so it answers at once on the loop."""
+        return self.reserve(key)
+
+    async def apause(self, key: str, seconds: float) -> bool:
+        """``pause`` for async code: no I/O, so it answers at once on the loop."""
+        return self.pause(key, seconds)
+
     def clear(self) -> None:
         """Forget every bucket and pause: each key starts full again (a process starting over,
         or a test of its own)."""
@@ -220,6 +260,12 @@ class RedisRequestBudget:
 
     >>> budget = RedisRequestBudget.from_url("redis://127.0.0.1:6379/0")  # doctest: +SKIP
     >>> zoho = ZohoInvoice.for_connection(manager, connection_id, budget=budget)  # doctest: +SKIP
+    >>> azoho = AsyncZohoInvoice.for_connection(amgr, conn_id, budget=budget)  # doctest: +SKIP
+
+    Sync code (``reserve``, ``pause``) uses ``client``; async code (``areserve``, ``apause``) uses
+    ``redis.asyncio``: ``async_client`` when given, else (``from_url``) one client per event loop
+    made from the URL. Without either, the async path runs the sync call in a worker thread, so
+    the event loop is never held either way. Both paths run the same scripts on the same keys.
 
     When Redis cannot be reached, it falls back to a local bucket with the same limits rather than
     failing every request (each host then keeps to the limit on its own).
@@ -233,6 +279,7 @@ class RedisRequestBudget:
         *,
         burst: int = DEFAULT_BURST,
         prefix: str = "zoho-invoice:budget:",
+        async_client: redis.asyncio.Redis | None = None,
     ) -> None:
         _check_limits(rate, window, burst)
         self.rate = rate
@@ -242,25 +289,39 @@ class RedisRequestBudget:
         self._prefix = prefix
         self._script = client.register_script(_RESERVE_SCRIPT)
         self._pause_script = client.register_script(_PAUSE_SCRIPT)
+        self._async_clients: AsyncRedisClients | None = (
+            AsyncRedisClients(client=async_client) if async_client is not None else None
+        )
         self._fallback = TokenBucketBudget(rate, window, burst=burst)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisRequestBudget:
+        """Sync and async clients of the Redis at ``url`` (the async one per event loop)."""
         import redis as redis_module
 
-        return cls(redis_module.Redis.from_url(url), **options)
+        budget = cls(redis_module.Redis.from_url(url), **options)
+        budget._async_clients = AsyncRedisClients.from_url(url)
+        return budget
+
+    def _reserve_args(self) -> list[Any]:
+        return [repr(self.rate / self.window), self.burst]
+
+    def _pause_args(self, seconds: float) -> list[Any]:
+        return [repr(self.rate / self.window), self.burst, repr(float(seconds))]
+
+    @staticmethod
+    def _wait_of(answer: Any) -> float:
+        text = answer.decode() if isinstance(answer, bytes) else str(answer)
+        return max(0.0, float(text))
 
     def reserve(self, key: str) -> float:
         from redis.exceptions import RedisError
 
         try:
-            answer = self._script(
-                keys=[self._prefix + key], args=[repr(self.rate / self.window), self.burst]
-            )
+            answer = self._script(keys=[self._prefix + key], args=self._reserve_args())
         except RedisError:
             return self._fallback.reserve(key)
-        text = answer.decode() if isinstance(answer, bytes) else str(answer)
-        return max(0.0, float(text))
+        return self._wait_of(answer)
 
     def pause(self, key: str, seconds: float) -> bool:
         """``TokenBucketBudget.pause`` for every host: after a 44, nobody sends for ``key``."""
@@ -270,13 +331,45 @@ class RedisRequestBudget:
             return True
         self._fallback.pause(key, seconds)
         try:
-            self._pause_script(
-                keys=[self._prefix + key],
-                args=[repr(self.rate / self.window), self.burst, repr(float(seconds))],
-            )
+            self._pause_script(keys=[self._prefix + key], args=self._pause_args(seconds))
         except RedisError:
             pass  # the local bucket holds this host back
         return True
+
+    async def areserve(self, key: str) -> float:
+        """``reserve`` through ``redis.asyncio``: the loop runs other tasks meanwhile."""
+        from redis.exceptions import RedisError
+
+        if self._async_clients is None:
+            return await asyncio.to_thread(self.reserve, key)
+        # The script object is a sha and the text (EVALSHA, SCRIPT LOAD once if Redis lacks it).
+        script = self._async_clients.current().register_script(_RESERVE_SCRIPT)
+        try:
+            answer = await script(keys=[self._prefix + key], args=self._reserve_args())
+        except RedisError:
+            return self._fallback.reserve(key)
+        return self._wait_of(answer)
+
+    async def apause(self, key: str, seconds: float) -> bool:
+        """``pause`` through ``redis.asyncio``: every host holds back, the loop does not."""
+        from redis.exceptions import RedisError
+
+        if seconds <= 0:
+            return True
+        if self._async_clients is None:
+            return await asyncio.to_thread(self.pause, key, seconds)
+        self._fallback.pause(key, seconds)
+        script = self._async_clients.current().register_script(_PAUSE_SCRIPT)
+        try:
+            await script(keys=[self._prefix + key], args=self._pause_args(seconds))
+        except RedisError:
+            pass  # the local bucket holds this host back
+        return True
+
+    async def aclose(self) -> None:
+        """Close this event loop's Redis client (one made by ``from_url``), e.g. at shutdown."""
+        if self._async_clients is not None:
+            await self._async_clients.aclose()
 
 
 _default_lock = threading.Lock()
@@ -356,9 +449,10 @@ def default_async_concurrency_cap(limit: int = DEFAULT_MAX_CONCURRENCY) -> Async
         return cap
 
 
-def budget_from_settings(settings: Settings) -> RequestBudget:
+def budget_from_settings(settings: Settings) -> RedisRequestBudget | TokenBucketBudget:
     """The budget every client of this process should share: in Redis when ``ZOHO_REDIS_URL``
-    is set (shared by every host), else the process-wide one."""
+    is set (shared by every host), else the process-wide one. Either serves sync and async
+    clients (``RequestBudget`` and ``AsyncRequestBudget``)."""
     if settings.redis_url:
         return RedisRequestBudget.from_url(settings.redis_url)
     return default_budget()

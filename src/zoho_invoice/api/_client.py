@@ -44,9 +44,10 @@ from ._auth import (
     TokenProvider,
     _AsyncStatic,
 )
-from ._base_client import BaseClient, RequestOptions
+from ._base_client import BaseClient, Reaction, RequestOptions
 from ._budget import (
     AsyncConcurrencyCap,
+    AsyncRequestBudget,
     ConcurrencyCap,
     RequestBudget,
     default_async_concurrency_cap,
@@ -56,7 +57,7 @@ from ._budget import (
 from ._constants import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._ip_throttle import IPThrottle
 from ._pagination import Page
-from ._quota import QuotaBlocks
+from ._quota import AsyncQuotaBlocks, QuotaBlocks, default_quota_blocks
 from ._request import build_options
 from ._resources import (
     AsyncContacts,
@@ -123,7 +124,6 @@ class ZohoInvoice(BaseClient):
         super().__init__(
             organization_id=organization_id,
             max_retries=max_retries,
-            quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
             random=random,
             clock=clock,
@@ -141,6 +141,10 @@ class ZohoInvoice(BaseClient):
         if known_domain := api_domain or (DEFAULT_API_DOMAIN if access_token is not None else None):
             self._check_tls(self._http, known_domain)
         self._budget: RequestBudget = budget if budget is not None else default_budget()
+        # Process-wide by default, like the budget: a spent daily quota holds back every client.
+        self._quota_blocks: QuotaBlocks = (
+            quota_blocks if quota_blocks is not None else default_quota_blocks()
+        )
         # Process-wide, like the budget: every client of this process keeps to one cap per org.
         self._cap: ConcurrencyCap = default_concurrency_cap(max_concurrency)
         self._sleep: Callable[[float], None] = sleep
@@ -216,7 +220,7 @@ class ZohoInvoice(BaseClient):
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
-                delay = self._after_error(error, response, options, retries, key)
+                delay = self._react(self._after_error(error, response, options, retries, key), key)
                 if delay is None:
                     raise error
             retries += 1
@@ -224,8 +228,18 @@ class ZohoInvoice(BaseClient):
             if delay > 0:
                 self._sleep(delay)
 
+    def _react(self, reaction: Reaction, key: str) -> float | None:
+        """Record what every sender must learn of an error answer; this caller's wait."""
+        if reaction.block_until is not None:
+            self._quota_blocks.block(key, reaction.block_until)
+        paused = reaction.pause is not None and self._budget.pause(key, reaction.pause)
+        return reaction.delay_after(paused)
+
     def _take_permit(self, key: str) -> None:
-        self._check_quota_block(key)
+        if self._organization_of(key) is not None:
+            error = self._quota_error(key, self._quota_blocks.blocked_until(key))
+            if error is not None:
+                raise error
         wait = self._budget.reserve(key)
         _metrics.budget_wait(wait)
         wait = max(wait, self._ip_throttle.wait())
@@ -315,9 +329,9 @@ class AsyncZohoInvoice(BaseClient):
         http_client: httpx.AsyncClient | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: Timeout = DEFAULT_TIMEOUT,
-        budget: RequestBudget | None = None,
+        budget: AsyncRequestBudget | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        quota_blocks: QuotaBlocks | None = None,
+        quota_blocks: AsyncQuotaBlocks | None = None,
         ip_throttle: IPThrottle | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
@@ -326,7 +340,6 @@ class AsyncZohoInvoice(BaseClient):
         super().__init__(
             organization_id=organization_id,
             max_retries=max_retries,
-            quota_blocks=quota_blocks,
             ip_throttle=ip_throttle,
             random=random,
             clock=clock,
@@ -343,7 +356,10 @@ class AsyncZohoInvoice(BaseClient):
         self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         if known_domain := api_domain or (DEFAULT_API_DOMAIN if access_token is not None else None):
             self._check_tls(self._http, known_domain)
-        self._budget: RequestBudget = budget if budget is not None else default_budget()
+        self._budget: AsyncRequestBudget = budget if budget is not None else default_budget()
+        self._quota_blocks: AsyncQuotaBlocks = (
+            quota_blocks if quota_blocks is not None else default_quota_blocks()
+        )
         self._cap: AsyncConcurrencyCap = default_async_concurrency_cap(max_concurrency)
         self._sleep: Callable[[float], Awaitable[None]] = sleep
         self._target: tuple[str, str | None] | None = None
@@ -412,7 +428,9 @@ class AsyncZohoInvoice(BaseClient):
                 error = self._error_for(response, check_body=check_body)
                 if error is None:
                     return response
-                delay = self._after_error(error, response, options, retries, key)
+                delay = await self._react(
+                    self._after_error(error, response, options, retries, key), key
+                )
                 if delay is None:
                     raise error
             retries += 1
@@ -420,9 +438,20 @@ class AsyncZohoInvoice(BaseClient):
             if delay > 0:
                 await self._sleep(delay)
 
+    async def _react(self, reaction: Reaction, key: str) -> float | None:
+        """``ZohoInvoice._react``, with the quota blocks and the budget awaited."""
+        if reaction.block_until is not None:
+            await self._quota_blocks.ablock(key, reaction.block_until)
+        paused = reaction.pause is not None and await self._budget.apause(key, reaction.pause)
+        return reaction.delay_after(paused)
+
     async def _take_permit(self, key: str) -> None:
-        self._check_quota_block(key)
-        wait = self._budget.reserve(key)
+        # Every step awaits its I/O (Redis, the database): nothing here holds the event loop.
+        if self._organization_of(key) is not None:
+            error = self._quota_error(key, await self._quota_blocks.ablocked_until(key))
+            if error is not None:
+                raise error
+        wait = await self._budget.areserve(key)
         _metrics.budget_wait(wait)
         wait = max(wait, self._ip_throttle.wait())
         if wait > 0:

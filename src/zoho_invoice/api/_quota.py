@@ -17,12 +17,17 @@ other. ``QuotaBlocks`` records "organization X is blocked until T" where every s
 - ``LayeredQuotaBlocks(shared)``: the process's own record first (no I/O once it knows), then
   the shared one. ``quota_blocks_from_settings`` picks Redis, else the vault's database.
 
+The async client reads and records blocks with ``AsyncQuotaBlocks`` (``ablocked_until``,
+``ablock``), so it never waits for Redis or the database on its event loop; every class here
+implements both protocols (``SharedQuotaBlocks``), the vault's ``DatabaseQuotaBlocks`` too.
+
 A shared store that does not answer counts as "not blocked": the request goes out, Zoho says 45
 again, and the block is recorded once more. A block is never lifted early.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -31,19 +36,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ._redis_clients import AsyncRedisClients
+
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
 
     from ..settings import Settings
     from ..vault import Vault
 
 __all__ = [
     "UNKNOWN_RESET_BLOCK",
+    "AsyncQuotaBlocks",
     "InProcessQuotaBlocks",
     "LayeredQuotaBlocks",
     "QuotaBlocks",
     "RateLimitStatus",
     "RedisQuotaBlocks",
+    "SharedQuotaBlocks",
     "daily_reset_at",
     "default_quota_blocks",
     "parse_rate_limit",
@@ -125,8 +135,28 @@ class QuotaBlocks(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncQuotaBlocks(Protocol):
+    """``QuotaBlocks`` for async code: the same answers, awaited, so a store that asks a server
+    (Redis, the database) never holds the event loop while it waits."""
+
+    async def ablock(self, key: str, until: float) -> None:
+        """``QuotaBlocks.block``."""
+        ...
+
+    async def ablocked_until(self, key: str) -> float | None:
+        """``QuotaBlocks.blocked_until``."""
+        ...
+
+
+@runtime_checkable
+class SharedQuotaBlocks(QuotaBlocks, AsyncQuotaBlocks, Protocol):
+    """A store both clients can use (``LayeredQuotaBlocks`` puts one behind the process's
+    record): ``RedisQuotaBlocks``, the vault's ``DatabaseQuotaBlocks``, ``InProcessQuotaBlocks``."""
+
+
 class InProcessQuotaBlocks:
-    """Blocks kept in this process's memory."""
+    """Blocks kept in this process's memory (no I/O: the async methods answer at once)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -147,6 +177,12 @@ class InProcessQuotaBlocks:
                 return None
             return until
 
+    async def ablock(self, key: str, until: float) -> None:
+        self.block(key, until)
+
+    async def ablocked_until(self, key: str) -> float | None:
+        return self.blocked_until(key)
+
     def clear(self) -> None:
         """Forget every block (a process starting over, or a test of its own)."""
         with self._lock:
@@ -157,17 +193,30 @@ class RedisQuotaBlocks:
     """Blocks in Redis: a key per blocked organization, expiring when its block ends.
 
     The time left travels as a TTL, so hosts whose clocks differ agree on how long it lasts.
+    Async code talks to Redis through ``redis.asyncio`` (``async_client``, else one client per
+    event loop made from the URL by ``from_url``, else the sync call in a worker thread).
     """
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "zoho-invoice:quota-block:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "zoho-invoice:quota-block:",
+        async_client: redis.asyncio.Redis | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        self._async_clients: AsyncRedisClients | None = (
+            AsyncRedisClients(client=async_client) if async_client is not None else None
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisQuotaBlocks:
         import redis as redis_module
 
-        return cls(redis_module.Redis.from_url(url), **options)
+        blocks = cls(redis_module.Redis.from_url(url), **options)
+        blocks._async_clients = AsyncRedisClients.from_url(url)
+        return blocks
 
     def block(self, key: str, until: float) -> None:
         from redis.exceptions import RedisError
@@ -176,7 +225,7 @@ class RedisQuotaBlocks:
         if ttl_ms <= 0:
             return
         try:
-            # GT: only ever lengthen a block another host recorded (never shorten it).
+            # Only ever lengthen a block another host recorded (never shorten it).
             current = self._client.pttl(self._prefix + key)
             if isinstance(current, int) and current >= ttl_ms:
                 return
@@ -191,15 +240,55 @@ class RedisQuotaBlocks:
             ttl_ms = self._client.pttl(self._prefix + key)
         except RedisError:
             return None
+        return self._until_of(ttl_ms)
+
+    @staticmethod
+    def _until_of(ttl_ms: object) -> float | None:
         if not isinstance(ttl_ms, int) or ttl_ms <= 0:
             return None  # -2: no key; -1: no expiry (never written so)
         return time.time() + ttl_ms / 1000.0
+
+    async def ablock(self, key: str, until: float) -> None:
+        from redis.exceptions import RedisError
+
+        if self._async_clients is None:
+            await asyncio.to_thread(self.block, key, until)
+            return
+        ttl_ms = int((until - time.time()) * 1000)
+        if ttl_ms <= 0:
+            return
+        client = self._async_clients.current()
+        try:
+            current = await client.pttl(self._prefix + key)
+            if isinstance(current, int) and current >= ttl_ms:
+                return
+            await client.set(self._prefix + key, "45", px=ttl_ms)
+        except RedisError:
+            pass  # this process still keeps it (LayeredQuotaBlocks)
+
+    async def ablocked_until(self, key: str) -> float | None:
+        from redis.exceptions import RedisError
+
+        if self._async_clients is None:
+            return await asyncio.to_thread(self.blocked_until, key)
+        try:
+            ttl_ms = await self._async_clients.current().pttl(self._prefix + key)
+        except RedisError:
+            return None
+        return self._until_of(ttl_ms)
+
+    async def aclose(self) -> None:
+        """Close this event loop's Redis client (one made by ``from_url``), e.g. at shutdown."""
+        if self._async_clients is not None:
+            await self._async_clients.aclose()
 
 
 class LayeredQuotaBlocks:
     """This process's record in front of a shared one: a block seen once costs no more I/O."""
 
-    def __init__(self, shared: QuotaBlocks, local: QuotaBlocks | None = None) -> None:
+    def __init__(
+        self, shared: SharedQuotaBlocks, local: InProcessQuotaBlocks | None = None
+    ) -> None:
         self.shared = shared
         self.local = local if local is not None else InProcessQuotaBlocks()
 
@@ -212,6 +301,19 @@ class LayeredQuotaBlocks:
         if until is not None:
             return until
         until = self.shared.blocked_until(key)
+        if until is not None:
+            self.local.block(key, until)
+        return until
+
+    async def ablock(self, key: str, until: float) -> None:
+        self.local.block(key, until)
+        await self.shared.ablock(key, until)
+
+    async def ablocked_until(self, key: str) -> float | None:
+        until = self.local.blocked_until(key)
+        if until is not None:
+            return until
+        until = await self.shared.ablocked_until(key)
         if until is not None:
             self.local.block(key, until)
         return until
@@ -230,10 +332,11 @@ def default_quota_blocks() -> InProcessQuotaBlocks:
         return _default
 
 
-def quota_blocks_from_settings(settings: Settings, vault: Vault | None = None) -> QuotaBlocks:
+def quota_blocks_from_settings(settings: Settings, vault: Vault | None = None) -> SharedQuotaBlocks:
     """Blocks every sender sharing this configuration sees: in Redis when ``ZOHO_REDIS_URL`` is
     set (every host), else in the vault's database (every process opening it), else this
-    process's own. The process's record always sits in front."""
+    process's own. The process's record always sits in front. The answer serves sync and async
+    clients alike."""
     if settings.redis_url:
         return LayeredQuotaBlocks(
             RedisQuotaBlocks.from_url(settings.redis_url), default_quota_blocks()
