@@ -96,6 +96,14 @@ def serve(
     keep_alive: Annotated[
         int, typer.Option(min=1, help="Seconds an idle kept-alive connection stays open.")
     ] = KEEP_ALIVE_TIMEOUT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the port, e.g. one per core. Each holds the connection "
+            "limits above on its own (N workers: up to N times --max-connections in all).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the service (browser routes and JSON API); upgrades an empty database first."""
     setup_logging()
@@ -117,6 +125,7 @@ def serve(
         max_connections_per_ip=max_connections_per_ip or max_connections,
         header_timeout=header_timeout,
         keep_alive=keep_alive,
+        workers=workers,
     )
 
 

@@ -14,6 +14,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from starlette.types import ASGIApp
 
 from .._exceptions import ConfigurationError, KeyRingError, ZohoError
 from .._files import ensure_private_dir
@@ -23,6 +24,8 @@ from .._serving import (
     KEEP_ALIVE_TIMEOUT,
     MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_IP,
+    BoundedConfig,
+    serve_workers,
     server_config,
 )
 from ..oauth import OAuthClient
@@ -40,6 +43,7 @@ __all__ = [
     "out",
     "require_webhook",
     "run_service",
+    "service_worker_app",
     "setup_logging",
 ]
 
@@ -129,10 +133,14 @@ def run_service(
     max_connections_per_ip: int = MAX_CONNECTIONS_PER_IP,
     header_timeout: float = HEADER_TIMEOUT,
     keep_alive: int = KEEP_ALIVE_TIMEOUT,
+    workers: int = 1,
 ) -> None:
     """Build the app from ``settings`` and serve it with uvicorn until interrupted.
 
-    The bounds go to ``_serving.server_config``: what one client may hold (SECURITY 51).
+    The bounds go to ``_serving.server_config``: what one client may hold (SECURITY 51). With
+    ``workers`` over 1, that many processes share the port (``_serving.serve_workers``), each
+    building its app from the environment as this one did (``service_worker_app``) and holding
+    the bounds on its own.
     """
     # Imported here: FastAPI (the web extra) loads only for the commands that serve.
     from ..web import create_app
@@ -140,22 +148,33 @@ def run_service(
     require_webhook(settings)
     vault = open_vault(settings, upgrade=True)
     oauth = make_oauth(settings)
+
+    def bounded(app: ASGIApp | str, **options: bool) -> BoundedConfig:
+        return server_config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=True,
+            server_header=False,
+            max_connections=max_connections,
+            max_connections_per_ip=max_connections_per_ip,
+            header_timeout=header_timeout,
+            keep_alive=keep_alive,
+            **options,
+        )
+
     try:
         application = create_app(settings, vault=vault, oauth=oauth, demo=demo)
     except ConfigurationError as exc:
         fail(f"refusing to start: {exc}")
-    config = server_config(
-        application,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=True,
-        server_header=False,
-        max_connections=max_connections,
-        max_connections_per_ip=max_connections_per_ip,
-        header_timeout=header_timeout,
-        keep_alive=keep_alive,
-    )
+    if workers > 1:
+        # Built here once to refuse a wrong configuration clearly, then again in each worker
+        # process, which shares nothing with this one but the listening socket.
+        vault.close()
+        serve_workers(bounded(f"{__name__}:service_worker_app", factory=True), workers)
+        return
+    config = bounded(application)
     server = uvicorn.Server(config)
     # Deliveries queued before a restart go out now; new events as soon as they are queued.
     webhooks = application.state.context.webhooks
@@ -167,3 +186,22 @@ def run_service(
         if webhooks is not None:
             webhooks.close()
         vault.close()
+
+
+def service_worker_app() -> ASGIApp:
+    """The app of one ``serve --workers N`` process: uvicorn's supervisor spawns the process,
+    which imports and calls this. Settings come from the environment (and ``.env``), as they
+    did for the parent; queued webhooks go out from every worker (each delivery is claimed by
+    one sender: the outbox's lease)."""
+    # Imported here: FastAPI (the web extra) loads only for the commands that serve.
+    from ..web import create_app
+
+    setup_logging()
+    settings = load_settings()
+    application = create_app(
+        settings, vault=open_vault(settings, upgrade=False), oauth=make_oauth(settings)
+    )
+    webhooks = application.state.context.webhooks
+    if webhooks is not None:
+        webhooks.start()  # a daemon thread: it ends with the process
+    return application
