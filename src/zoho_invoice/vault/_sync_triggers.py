@@ -69,6 +69,10 @@ class SyncTriggers:
         self._db = DbSession(engine, clock=clock)
         self.debounce = timedelta(seconds=debounce)
 
+    def now(self) -> datetime:
+        """The store's time (its clock): what ``due_at`` is compared with."""
+        return self._db.now()
+
     def issue(self, connection_id: str) -> str:
         """A new trigger token for the connection (the old URL stops working). Shown once."""
         token = secrets.token_urlsafe(32)

@@ -20,6 +20,7 @@ from ._connect import connect_router as _connect_router
 from ._context import OrganizationsReader, UserReader, WebContext, build_context
 from ._demo import demo_router
 from ._errors import UNAVAILABLE_MESSAGE, error_response, install_error_handlers
+from ._sync_api import sync_routers
 
 if TYPE_CHECKING:
     from .._http import httpx
@@ -160,6 +161,9 @@ def create_app(
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=demo_hosts(ctx.settings), www_redirect=False
         )
+    # The mirror's routes before the API's catch-all for /api (issue 10).
+    for router in sync_routers(ctx):
+        app.include_router(router)
     app.include_router(_api_router(ctx))
     app.include_router(_connect_router(ctx))
     if demo:

@@ -1,0 +1,319 @@
+"""The mirror over HTTP (issue 10): start and read a connection's sync in the JSON API, make its
+workflow-webhook URL, and the URL itself that a Zoho workflow rule calls.
+
+JSON API (the API's route class: ``Authorization: Bearer <ZOHO_API_KEY>`` first, ``no-store``,
+errors from ``web/_errors.py``):
+
+- ``POST /api/connections/{id}/sync`` (body optional: ``{"resources": [...], "full": false,
+  "reconcile": false}``) answers 202 and runs the sync in a background task; while one runs (in
+  this process, or any process: the mirror's lease) it answers 409 ``sync_already_running``.
+  Each finished sync queues a ``sync.completed`` event with its counts.
+- ``GET /api/connections/{id}/sync``: per resource the last run, cursor, counts, error, backlog;
+  ``running``; ``last_success_at``; whether a trigger URL is set.
+- ``POST /api/connections/{id}/sync/webhook-url`` (201): a new secret trigger URL, shown this
+  once (the previous one stops working); ``DELETE`` forgets it.
+
+``POST /zoho/webhooks/{token}`` (no API key: the token is the secret): a workflow rule's call.
+The body is read to 64 KB at most and ignored - never data - and the answer is 202 whatever it
+held; an unknown token is 404, its lookup a hash and then an indexed search of the hash, so the
+time says nothing of a guess. A known one asks for a sync of its connection, debounced to one a
+minute (``vault/_sync_triggers.py``); it starts in this process when due, or in any worker with
+``--sync-every``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from .._exceptions import ConnectionNotFoundError, ZohoError
+from .._serving import MAX_BODY_BYTES
+from ..api import ZohoInvoice, budget_from_settings
+from ..mirror import RESOURCES, Mirror, ResourceName, SyncShareBudget
+from ..mirror._sync_rounds import SyncRounds
+from ..vault import Connection
+from ..vault._sync_triggers import SyncTriggers
+from ._api import MAX_CONNECTION_ID, _auth_route_class, _bearer_scheme, _err
+from ._context import WebContext
+from ._errors import APIProblem, error_response
+
+__all__ = ["SyncRunner", "forget_mirror", "mirror_for", "sync_routers"]
+
+logger = logging.getLogger("zoho_invoice.web")
+
+#: What a workflow call's body may be before it is cut off unread (it is ignored anyway).
+MAX_TRIGGER_BODY = 64 * 1024
+
+
+def mirror_for(ctx: WebContext) -> Mirror:
+    """The mirror of the service: its clients use the service's transport, its quota blocks and
+    the sync's share of its request budget (rule 4)."""
+    budget = SyncShareBudget(ctx.api_budget or budget_from_settings(ctx.settings))
+
+    def client(connection_id: str, organization_id: str) -> ZohoInvoice:
+        return ZohoInvoice.for_connection(
+            ctx.manager,
+            connection_id,
+            organization_id,
+            http_client=ctx.api_http_client,
+            budget=budget,
+            quota_blocks=ctx.api_quota_blocks,
+        )
+
+    return Mirror(ctx.vault, ctx.manager, client_factory=client)
+
+
+def forget_mirror(ctx: WebContext, connection_id: str, *, purge: bool) -> int | None:
+    """On disconnect: the trigger URL goes; the mirrored rows too with ``purge`` (their count),
+    else they stay, their connection marked revoked."""
+    ctx.vault.sync_triggers.revoke(connection_id)
+    return mirror_for(ctx).purge(connection_id) if purge else None
+
+
+class SyncRunner:
+    """Runs syncs of this process in worker threads, one per connection at a time, and the
+    triggered ones when they fall due. Across processes the mirror's lease decides."""
+
+    def __init__(self, ctx: WebContext, *, mirror: Mirror | None = None) -> None:
+        self.ctx = ctx
+        self.triggers = ctx.vault.sync_triggers
+        self._mirror = mirror
+        self._rounds: SyncRounds | None = None
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def mirror(self) -> Mirror:
+        """Built on first use: an app that never syncs never builds one."""
+        if self._mirror is None:
+            self._mirror = mirror_for(self.ctx)
+        return self._mirror
+
+    @property
+    def rounds(self) -> SyncRounds:
+        if self._rounds is None:
+            self._rounds = SyncRounds(self.mirror, self.ctx.vault, every=None, events=self.ctx.emit)
+        return self._rounds
+
+    def claim(self, connection_id: str) -> bool:
+        """Mark the connection's sync as started in this process; ``False`` if one runs (here,
+        or elsewhere holding the lease)."""
+        with self._lock:
+            if connection_id in self._running:
+                return False
+            self._running.add(connection_id)
+        if self.mirror.status(connection_id).running:
+            self.release(connection_id)
+            return False
+        return True
+
+    def release(self, connection_id: str) -> None:
+        with self._lock:
+            self._running.discard(connection_id)
+
+    def is_running(self, connection_id: str) -> bool:
+        with self._lock:
+            return connection_id in self._running
+
+    async def run(
+        self,
+        connection_id: str,
+        *,
+        resources: list[ResourceName] | None = None,
+        full: bool = False,
+        reconcile: bool = False,
+    ) -> None:
+        """One claimed sync in a worker thread; its failure is logged (the mirror stored it in
+        the resource's status, which ``GET .../sync`` shows)."""
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: self.rounds.run(
+                    connection_id, resources=resources, full=full, reconcile=reconcile
+                )
+            )
+        except ZohoError as exc:
+            logger.warning("sync of connection %s failed (%s)", connection_id, type(exc).__name__)
+        finally:
+            self.release(connection_id)
+
+    async def run_due(self) -> None:
+        """Start every triggered sync that is due; schedule a wake-up for the next one."""
+        taken = await anyio.to_thread.run_sync(self.triggers.take_due)
+        for connection_id in taken:
+            if self.claim(connection_id):
+                await self.run(connection_id)
+        upcoming = await anyio.to_thread.run_sync(self.triggers.next_due)
+        if upcoming is not None:
+            self.wake_at(upcoming)
+
+    def wake_at(self, moment: datetime) -> None:
+        """Run ``run_due`` at ``moment`` on this event loop (lost if the process ends: a worker
+        with ``--sync-every`` picks the request up from the database then)."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (moment - self.triggers.now()).total_seconds())
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            task = loop.create_task(self.run_due())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+
+class SyncIn(BaseModel):
+    resources: list[ResourceName] | None = Field(
+        default=None, description=f"A subset of: {', '.join(RESOURCES)} (default: all)"
+    )
+    full: bool = Field(default=False, description="Read every list again, not only changes")
+    reconcile: bool = Field(default=False, description="Also find records deleted in Zoho")
+
+
+class SyncStarted(BaseModel):
+    connection_id: str
+    status: str = "started"
+
+
+class WebhookUrlOut(BaseModel):
+    url: str = Field(description="Shown once: paste it into a Zoho workflow rule's webhook")
+
+
+def _connection(ctx: WebContext, connection_id: str) -> Connection:
+    if len(connection_id) > MAX_CONNECTION_ID:
+        raise ConnectionNotFoundError("no connection with that id")
+    return ctx.vault.get_connection(connection_id)
+
+
+def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIRouter]:
+    """The mirror's JSON API routes and the workflow-webhook route; include them *before*
+    ``api_router`` (whose catch-all answers any other ``/api`` path)."""
+    runner = runner or SyncRunner(ctx)
+    api = APIRouter(
+        prefix="/api",
+        max_body_size=MAX_BODY_BYTES,
+        route_class=_auth_route_class(ctx),
+        dependencies=[Depends(_bearer_scheme)],
+        tags=["mirror"],
+        responses={
+            401: _err("Missing or wrong API key"),
+            404: _err("No such connection"),
+            503: _err("The database is not answering"),
+        },
+    )
+
+    @api.post(
+        "/connections/{connection_id}/sync",
+        status_code=202,
+        response_model=SyncStarted,
+        responses={409: _err("A sync of the connection runs, or no organization is bound")},
+    )
+    def start_sync(
+        connection_id: str, background: BackgroundTasks, body: SyncIn | None = None
+    ) -> SyncStarted:
+        """Start a sync of the connection's mirror in the background (202)."""
+        conn = _connection(ctx, connection_id)
+        if conn.organization_id is None:
+            raise APIProblem(
+                409,
+                "no_organization",
+                "bind an organization first (PATCH /api/connections/{id})",
+            )
+        if conn.status != "active":
+            raise APIProblem(409, "needs_reauth", "the connection needs reconnecting")
+        if not runner.claim(conn.id):
+            raise APIProblem(
+                409, "sync_already_running", "a sync of this connection is already running"
+            )
+        options = body or SyncIn()
+        background.add_task(
+            runner.run,
+            conn.id,
+            resources=options.resources,
+            full=options.full,
+            reconcile=options.reconcile,
+        )
+        return SyncStarted(connection_id=conn.id)
+
+    @api.get("/connections/{connection_id}/sync")
+    def sync_status(connection_id: str) -> dict[str, Any]:
+        """Per resource: the last run, cursor, counts, error and backlog; ``running``."""
+        conn = _connection(ctx, connection_id)
+        status: dict[str, Any] = runner.mirror.status(conn.id).to_json()
+        status["running"] = bool(status["running"]) or runner.is_running(conn.id)
+        status["webhook_url_set"] = runner.triggers.has_url(conn.id)
+        return status
+
+    @api.post(
+        "/connections/{connection_id}/sync/webhook-url",
+        status_code=201,
+        response_model=WebhookUrlOut,
+    )
+    def make_webhook_url(connection_id: str) -> WebhookUrlOut:
+        """A new secret URL for a Zoho workflow rule (shown once; the old one stops working)."""
+        conn = _connection(ctx, connection_id)
+        token = runner.triggers.issue(conn.id)
+        return WebhookUrlOut(url=f"{ctx.settings.public_url}/zoho/webhooks/{token}")
+
+    @api.delete(
+        "/connections/{connection_id}/sync/webhook-url",
+        status_code=204,
+        response_class=Response,
+    )
+    def forget_webhook_url(connection_id: str) -> Response:
+        """Forget the trigger URL: Zoho's calls to it get 404."""
+        conn = _connection(ctx, connection_id)
+        runner.triggers.revoke(conn.id)
+        return Response(status_code=204)
+
+    hooks = APIRouter(tags=["mirror"])
+
+    @hooks.post("/zoho/webhooks/{token}", status_code=202, include_in_schema=False)
+    async def workflow_webhook(
+        token: str, request: Request, background: BackgroundTasks
+    ) -> Response:
+        """A Zoho workflow rule's call: a sync of the token's connection soon. Body ignored."""
+        await _drain(request, MAX_TRIGGER_BODY)
+        connection_id = await anyio.to_thread.run_sync(runner.triggers.connection_for, token)
+        headers = {"Cache-Control": "no-store"}
+        if connection_id is None:
+            return error_response(404, "not_found", "no such webhook", headers=headers)
+        due = await anyio.to_thread.run_sync(_request_or_none(runner.triggers), connection_id)
+        if due is not None and due <= runner.triggers.now():
+            background.add_task(runner.run_due)  # after the answer: Zoho does not wait
+        elif due is not None:
+            runner.wake_at(due)  # debounced: a minute after the last start
+        return JSONResponse({"status": "accepted"}, status_code=202, headers=headers)
+
+    return [api, hooks]
+
+
+def _request_or_none(triggers: SyncTriggers) -> Callable[[str], datetime | None]:
+    def request(connection_id: str) -> datetime | None:
+        try:
+            return triggers.request(connection_id)
+        except LookupError:  # revoked between the lookup and now
+            return None
+
+    return request
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read at most ``limit`` bytes of the body and drop them: the body is never data, and a
+    caller cannot make us hold more than that."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen >= limit:
+            break
