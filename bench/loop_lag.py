@@ -1,0 +1,281 @@
+"""Benchmark: how late the async client lets its event loop run other work while it pulls.
+
+Starts the sandbox as a real server (uvicorn in a subprocess) on a free port, seeds two
+organizations, and runs ``--pulls`` concurrent pulls (``AsyncZohoInvoice.invoices.iter_all()``,
+every page) on one event loop, each client with a ``RedisRequestBudget`` and Redis quota blocks
+on a real Redis (``--redis-url``, else ``ZOHO_TEST_REDIS_URL``, ``ZOHO_REDIS_URL``, local). A
+ticker task on the same loop asks to wake every 10 ms and records how late each wake-up is: the
+loop's lag, what every other task of the loop (a web request, a heartbeat) would wait.
+
+Three setups run side by side in the same run, in interleaved rounds, so the machine's noise
+falls on all of them alike:
+
+- ``async``: the client as it is: the budget and the blocks through ``redis.asyncio``.
+- ``sync_redis``: the same Redis budget and blocks called synchronously on the loop (what the
+  async client did before: ``reserve``, ``blocked_until`` and ``pause`` on the loop's thread).
+- ``no_budget``: no budget and in-process blocks: the floor (parsing pages, httpx).
+
+The last line is::
+
+    loop_lag_p99_ms=<async> loop_lag_max_ms=<async> pulls=<n> calls=<async requests>
+    sync_redis_lag_p99_ms=... sync_redis_lag_max_ms=... no_budget_lag_p99_ms=...
+    no_budget_lag_max_ms=... ticks=<async ticks>
+
+Run: ``.venv/bin/python bench/loop_lag.py`` (``--pulls 50 --invoices 1000 --rounds 3``); pages are
+200 invoices, as ``iter_all`` asks..
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bulk_pull import mint_token, sandbox_server
+
+from zoho_invoice._http import httpx
+from zoho_invoice.api import (
+    AsyncQuotaBlocks,
+    AsyncRequestBudget,
+    AsyncZohoInvoice,
+    InProcessQuotaBlocks,
+    IPThrottle,
+    QuotaBlocks,
+    RedisQuotaBlocks,
+    RedisRequestBudget,
+    RequestBudget,
+    UnlimitedBudget,
+)
+from zoho_invoice.api._quota import LayeredQuotaBlocks
+
+TICK = 0.010
+MODES = ("async", "sync_redis", "no_budget")
+
+
+class SyncOnLoopBudget:
+    """The budget as the async client used it before: the sync calls, on the loop's thread."""
+
+    def __init__(self, budget: RequestBudget) -> None:
+        self._budget = budget
+        self.window = budget.window
+
+    async def areserve(self, key: str) -> float:
+        return self._budget.reserve(key)
+
+    async def apause(self, key: str, seconds: float) -> bool:
+        return self._budget.pause(key, seconds)
+
+
+class SyncOnLoopBlocks:
+    """The quota blocks as the async client used them before: sync, on the loop's thread."""
+
+    def __init__(self, blocks: QuotaBlocks) -> None:
+        self._blocks = blocks
+
+    async def ablock(self, key: str, until: float) -> None:
+        self._blocks.block(key, until)
+
+    async def ablocked_until(self, key: str) -> float | None:
+        return self._blocks.blocked_until(key)
+
+
+@dataclass
+class Lags:
+    """Every tick's lateness (seconds) and the requests sent, per setup."""
+
+    lags: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
+    pulled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
+
+
+@dataclass
+class Result:
+    pulls: int
+    calls: int
+    invoices: int
+    p99_ms: dict[str, float]
+    max_ms: dict[str, float]
+    ticks: int
+
+    def line(self) -> str:
+        return (
+            f"loop_lag_p99_ms={self.p99_ms['async']:.2f} "
+            f"loop_lag_max_ms={self.max_ms['async']:.2f} pulls={self.pulls} calls={self.calls} "
+            f"sync_redis_lag_p99_ms={self.p99_ms['sync_redis']:.2f} "
+            f"sync_redis_lag_max_ms={self.max_ms['sync_redis']:.2f} "
+            f"no_budget_lag_p99_ms={self.p99_ms['no_budget']:.2f} "
+            f"no_budget_lag_max_ms={self.max_ms['no_budget']:.2f} ticks={self.ticks}"
+        )
+
+
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
+    """Asks to wake every 10 ms; records how much later than asked each wake-up came."""
+    while not stop.is_set():
+        asked = time.perf_counter()
+        await asyncio.sleep(TICK)
+        lags.append(max(0.0, time.perf_counter() - asked - TICK))
+
+
+async def _round(
+    mode: str,
+    *,
+    pulls: int,
+    token: str,
+    api_domain: str,
+    organizations: tuple[str, str],
+    redis_url: str,
+    prefix: str,
+    into: Lags,
+) -> None:
+    budget: AsyncRequestBudget
+    blocks: AsyncQuotaBlocks
+    shared_budget = RedisRequestBudget.from_url(
+        redis_url, rate=10**6, window=60.0, burst=10**6, prefix=prefix + "budget:"
+    )
+    shared_blocks = RedisQuotaBlocks.from_url(redis_url, prefix=prefix + "block:")
+    if mode == "async":
+        budget = shared_budget
+        blocks = LayeredQuotaBlocks(shared_blocks, InProcessQuotaBlocks())
+    elif mode == "sync_redis":
+        budget = SyncOnLoopBudget(shared_budget)
+        blocks = SyncOnLoopBlocks(LayeredQuotaBlocks(shared_blocks, InProcessQuotaBlocks()))
+    else:
+        budget = UnlimitedBudget()
+        blocks = InProcessQuotaBlocks()
+
+    async def count(_response: httpx.Response) -> None:
+        into.calls[mode] += 1
+
+    http = httpx.AsyncClient(timeout=120, event_hooks={"response": [count]})
+    clients = [
+        AsyncZohoInvoice(
+            access_token=token,
+            api_domain=api_domain,
+            organization_id=organizations[n % 2],
+            http_client=http,
+            budget=budget,
+            quota_blocks=blocks,
+            ip_throttle=IPThrottle(),
+        )
+        for n in range(pulls)
+    ]
+
+    async def pull(client: AsyncZohoInvoice) -> None:
+        async for page in client.invoices.iter_all().pages():  # 200 a page, Zoho's most
+            into.pulled[mode] += len(page)
+
+    stop = asyncio.Event()
+    ticker = asyncio.create_task(_ticker(into.lags[mode], stop))
+    try:
+        await asyncio.gather(*(pull(client) for client in clients))
+    finally:
+        stop.set()
+        await ticker
+        await http.aclose()
+        await shared_budget.aclose()
+        await shared_blocks.aclose()
+
+
+def _redis_url(given: str | None) -> str:
+    return (
+        given
+        or os.environ.get("ZOHO_TEST_REDIS_URL")
+        or os.environ.get("ZOHO_REDIS_URL")
+        or "redis://127.0.0.1:6379/0"
+    )
+
+
+def run(
+    pulls: int,
+    invoices: int,
+    rounds: int,
+    *,
+    redis_url: str | None = None,
+    verbose: bool = True,
+) -> Result:
+    def say(text: str) -> None:
+        if verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    url = _redis_url(redis_url)
+    prefix = f"zoho-invoice-bench:{uuid.uuid4().hex}:"
+    lags = Lags()
+    with sandbox_server() as base, httpx.Client(base_url=base, timeout=120) as control:
+        token, api_domain, org, twin = mint_token(control)
+        lifted = {"per_minute": 10**7, "daily": 10**8, "concurrent": 100}
+        control.put("/api/_sandbox/limits", json=lifted).raise_for_status()
+        for organization in (org, twin):
+            answer = control.post(
+                "/api/_sandbox/seed",
+                json={"organization_id": organization, "contacts": 20, "invoices": invoices},
+            )
+            if answer.status_code != 201:
+                raise RuntimeError(f"seeding failed: HTTP {answer.status_code}")
+        say(f"seeded {invoices} invoices in each of 2 organizations")
+        try:
+            for number in range(rounds):
+                # Rotate the order so no setup always runs first (a warmer cache, a cooler CPU).
+                order = MODES[number % 3 :] + MODES[: number % 3]
+                for mode in order:
+                    began = time.perf_counter()
+                    asyncio.run(
+                        _round(
+                            mode,
+                            pulls=pulls,
+                            token=token,
+                            api_domain=api_domain,
+                            organizations=(org, twin),
+                            redis_url=url,
+                            prefix=prefix,
+                            into=lags,
+                        )
+                    )
+                    say(f"round {number + 1} {mode}: {time.perf_counter() - began:.1f}s")
+        finally:
+            cleanup = redis.Redis.from_url(url)
+            for key in cleanup.scan_iter(f"{prefix}*"):
+                cleanup.delete(key)
+            cleanup.close()
+    expected = invoices * pulls * rounds  # each pull reads every invoice of one organization
+    if any(lags.pulled[mode] != expected for mode in MODES):
+        raise RuntimeError(f"pulled {lags.pulled}, expected {expected} in each setup")
+    return Result(
+        pulls=pulls,
+        calls=lags.calls["async"] // rounds,
+        invoices=lags.pulled["async"] // rounds,
+        p99_ms={mode: _p99(lags.lags[mode]) * 1000 for mode in MODES},
+        max_ms={mode: max(lags.lags[mode], default=0.0) * 1000 for mode in MODES},
+        ticks=len(lags.lags["async"]),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--pulls", type=int, default=50)
+    parser.add_argument("--invoices", type=int, default=1000, help="per organization")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three setups")
+    parser.add_argument("--redis-url", default=None)
+    args = parser.parse_args(argv)
+    result = run(args.pulls, args.invoices, args.rounds, redis_url=args.redis_url)
+    print(result.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
