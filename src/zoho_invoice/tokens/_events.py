@@ -3,6 +3,13 @@
 An ``EventSink`` is any callable taking a ``ConnectionEvent``. It must be quick and must not
 raise into the refresh path; the manager guards it anyway.
 
+A sink is called inside the vault's unit of work of the state change the event reports
+(``vault.unit_of_work()``: the change is written, not yet committed). Its writes to the vault
+join that transaction, so the outbox holds the event exactly when the change is committed;
+anything else it does (a log line, waking the sender, a call out) it defers with
+``zoho_invoice.vault.after_commit``, so it happens only once the change
+is committed and never holds the transaction open. The sinks here do both.
+
 - No ``ZOHO_WEBHOOK_URL``: ``LoggingEventSink`` logs each event, and that is all.
 - With a webhook URL: ``OutboxEventSink`` logs the event and writes it to the vault's webhook
   outbox, a table, so it survives a crash or a restart; a ``WebhookDeliverer``
@@ -18,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from .._redact import redact
+from ..vault import after_commit
 from ._types import ConnectionEvent
 
 if TYPE_CHECKING:
@@ -36,7 +44,9 @@ logger = logging.getLogger("zoho_invoice.events")
 
 
 class EventSink(Protocol):
-    def __call__(self, event: ConnectionEvent) -> None: ...
+    """Where connection events go; called in the state change's unit of work (see above)."""
+
+    def __call__(self, event: ConnectionEvent, /) -> None: ...
 
 
 def webhook_payload(event: ConnectionEvent) -> str:
@@ -64,6 +74,12 @@ class LoggingEventSink:
         self._log = log or logger
 
     def __call__(self, event: ConnectionEvent) -> None:
+        """Log ``event`` once the change it reports is committed (at once outside a unit of
+        work): a change that rolls back leaves no line claiming it happened."""
+        after_commit(lambda: self.write(event))
+
+    def write(self, event: ConnectionEvent) -> None:
+        """The log line itself, now."""
         level = (
             logging.INFO
             if event.type in ("connection.created", "connection.reconnected", "sync.completed")
@@ -80,12 +96,14 @@ class LoggingEventSink:
 
 
 class OutboxEventSink:
-    """Logs each event and queues its webhook in the outbox (one short database write).
+    """Queues each event's webhook in the outbox and logs it.
 
-    ``wake`` is called after the write (the service passes its dispatcher's ``kick``, so the
-    delivery starts at once instead of at the next round). The write is what makes the event
-    durable: if it fails, the error reaches the caller, which logs it (the connect flow and
-    the manager never let a sink break them).
+    The enqueue joins the unit of work of the change the event reports, so the event is
+    durable exactly when the change is: if the write fails, the unit rolls back (and the error
+    reaches the caller) even though the connect flow and the manager never let a sink break
+    them. Once committed, the event is logged and ``wake`` is called (the service passes its
+    dispatcher's ``kick``, so the delivery starts at once instead of at the next round; before
+    the commit the sender would find nothing).
     """
 
     def __init__(
@@ -100,8 +118,11 @@ class OutboxEventSink:
         self._log = log or LoggingEventSink()
 
     def __call__(self, event: ConnectionEvent) -> None:
-        self._log(event)
         self._outbox.enqueue(event.type, webhook_payload(event))
+        after_commit(lambda: self._announce(event))
+
+    def _announce(self, event: ConnectionEvent) -> None:
+        self._log.write(event)
         if self._wake is not None:
             self._wake()
 

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -99,6 +100,10 @@ class TokenVault(Protocol):
     def mints_since(self, connection_id: str, since: datetime, /) -> int: ...
     def refresh_locks(self) -> RefreshLocks:
         """Refresh locks every process opening this vault shares (SECURITY 27)."""
+        ...
+
+    def unit_of_work(self) -> AbstractContextManager[object]:
+        """One transaction for a state change and its event (``vault/_unit_of_work.py``)."""
         ...
 
 
@@ -641,24 +646,27 @@ class TokenManager:
         ``version`` is the row version the verdict is about: ``StaleWriteError`` (nothing
         marked) when the row moved on since (SECURITY 28).
         """
-        self._vault.set_status(
-            connection_id, "needs_reauth", reason=reason, expected_version=version
-        )
-        logger.warning("connection %s needs reauthorization: %s", connection_id, reason)
-        if self._events is not None:
-            try:
-                owner = self._vault.get_connection(connection_id).owner
-                self._events(
-                    ConnectionEvent(
-                        type="connection.needs_reauth",
-                        connection_id=connection_id,
-                        owner=owner,
-                        at=_utc(self._clock()),
-                        reason=reason,
+        # The mark and its event commit together or not at all: an outbox enqueue that fails
+        # rolls the mark back and raises (the verdict is reached again next time).
+        with self._vault.unit_of_work():
+            self._vault.set_status(
+                connection_id, "needs_reauth", reason=reason, expected_version=version
+            )
+            if self._events is not None:
+                try:
+                    owner = self._vault.get_connection(connection_id).owner
+                    self._events(
+                        ConnectionEvent(
+                            type="connection.needs_reauth",
+                            connection_id=connection_id,
+                            owner=owner,
+                            at=_utc(self._clock()),
+                            reason=reason,
+                        )
                     )
-                )
-            except Exception:  # an event sink must never break the refresh path
-                logger.exception("could not emit connection.needs_reauth for %s", connection_id)
+                except Exception:  # an event sink must never break the refresh path
+                    logger.exception("could not emit connection.needs_reauth for %s", connection_id)
+        logger.warning("connection %s needs reauthorization: %s", connection_id, reason)
         raise ReauthorizationRequired(
             f"connection {connection_id} needs its user to connect again ({reason})",
             connection_id=connection_id,

@@ -9,6 +9,7 @@ from ._keyring import KeyRing
 from ._outbox import OutboxEntry, WebhookOutbox
 from ._store import Vault
 from ._types import Connection, ConnectSession, PendingRevocation, Status, StoredTokens
+from ._unit_of_work import UnitOfWork, after_commit
 
 __all__ = [
     "ConnectSession",
@@ -18,7 +19,9 @@ __all__ = [
     "PendingRevocation",
     "Status",
     "StoredTokens",
+    "UnitOfWork",
     "Vault",
     "WebhookOutbox",
+    "after_commit",
     "upgrade_database",
 ]

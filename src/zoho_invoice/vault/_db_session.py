@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from .._exceptions import InvalidVaultInputError, VaultUnavailableError
 from ._db import READ_ONLY
 from ._keyring import KeyRing
+from ._unit_of_work import joined
 
 __all__ = [
     "DbSession",
@@ -83,15 +84,26 @@ class DbSession:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def write(self) -> AbstractContextManager[Session]:
-        """One write transaction (SQLite: ``BEGIN IMMEDIATE``), committed when the block ends."""
-        return self._transaction(self.engine)
+        """One write transaction (SQLite: ``BEGIN IMMEDIATE``), committed when the block ends;
+        inside a unit of work (``vault/_unit_of_work.py``), a SAVEPOINT of its transaction."""
+        return self._transaction(self.engine, write=True)
 
     def read(self) -> AbstractContextManager[Session]:
-        """One read transaction that takes no write lock."""
-        return self._transaction(self._reader)
+        """One read transaction that takes no write lock; inside a unit of work, its own
+        transaction (so the read sees the unit's writes)."""
+        return self._transaction(self._reader, write=False)
 
     @contextmanager
-    def _transaction(self, bind: Engine) -> Iterator[Session]:
+    def _transaction(self, bind: Engine, *, write: bool) -> Iterator[Session]:
+        unit = joined(self.engine)
+        if unit is not None:
+            with unavailable():
+                if write:
+                    with unit.session.begin_nested():
+                        yield unit.session
+                else:
+                    yield unit.session
+            return
         with unavailable(), Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 

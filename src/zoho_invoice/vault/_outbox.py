@@ -9,6 +9,10 @@ the lease runs out and the entry is due again. Only the holder of a claim can fi
 (``delivered``, ``failed``, ``dead``): a sender whose lease ran out cannot undo another's work.
 SQLite serializes these writes (``BEGIN IMMEDIATE``); PostgreSQL re-checks the WHERE clause
 against the committed row, so on both exactly one claim wins.
+
+Inside a unit of work (``vault/_unit_of_work.py``) the outbox joins its transaction: the event
+is enqueued with the state change that causes it, and a failed enqueue fails the whole unit, so
+a change is never committed without its event nor an event without its change.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, s
 from ._db import READ_ONLY
 from ._db_session import as_datetime, one_line
 from ._models import WebhookOutboxRow
+from ._unit_of_work import joined
 
 __all__ = ["OutboxEntry", "WebhookOutbox"]
 
@@ -91,18 +96,31 @@ class WebhookOutbox:
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
+        unit = joined(self._engine)
+        if unit is not None:
+            with self._guard(), unit.session.begin_nested():
+                yield unit.session.connection()
+            return
         with self._guard(), self._engine.begin() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        unit = joined(self._engine)
+        if unit is not None:
+            with self._guard():
+                yield unit.session.connection()
+            return
         with self._guard(), self._reader.begin() as conn:
             yield conn
 
     def enqueue(
         self, event_type: str, payload: str, *, message_id: str | None = None
     ) -> OutboxEntry:
-        """Store a delivery, due now. ``payload`` is the exact body to send: no secret in it."""
+        """Store a delivery, due now. ``payload`` is the exact body to send: no secret in it.
+
+        Inside a unit of work, in its transaction; if the write fails, the unit rolls back
+        (the state change with it) even if the caller goes on."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         entry = OutboxEntry(
             id=message_id or new_message_id(),
@@ -114,18 +132,24 @@ class WebhookOutbox:
             next_attempt_at=now,
             last_error=None,
         )
-        with self._begin() as conn:
-            conn.execute(
-                insert(WebhookOutboxRow).values(
-                    id=entry.id,
-                    event_type=event_type,
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
+        unit = joined(self._engine)
+        try:
+            with self._begin() as conn:
+                conn.execute(
+                    insert(WebhookOutboxRow).values(
+                        id=entry.id,
+                        event_type=event_type,
+                        payload=payload,
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
                 )
-            )
+        except BaseException as exc:
+            if unit is not None:
+                unit.fail(exc)
+            raise
         return entry
 
     def claim_due(

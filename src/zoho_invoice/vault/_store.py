@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlalchemy import Engine, text
@@ -32,6 +33,7 @@ from ._outbox import WebhookOutbox
 from ._quota_blocks import DatabaseQuotaBlocks
 from ._refresh_schedule import RefreshSchedule
 from ._revocations import Revocations
+from ._unit_of_work import UnitOfWork, unit_of_work
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -193,6 +195,17 @@ class Vault:
                 f"the database schema is at revision {revision}, this version needs {head}: "
                 "run `zoho-invoice db upgrade`"
             )
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction for several writes: a state change and the event it causes commit
+        together or not at all, since the stores and the outbox join it
+        (``vault/_unit_of_work.py``).
+
+        >>> with vault.unit_of_work():
+        ...     vault.set_status(connection_id, "needs_reauth", reason="invalid_code")
+        ...     events(ConnectionEvent(type="connection.needs_reauth", ...))
+        """
+        return unit_of_work(self._engine, guard=unavailable)
 
     # -- the stores that need no key ------------------------------------------------------
 

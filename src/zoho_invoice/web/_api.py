@@ -34,7 +34,7 @@ from .._exceptions import (
 )
 from .._serving import MAX_BODY_BYTES
 from ..settings import Settings
-from ..tokens import AsyncTokenManager, ConnectionEvent
+from ..tokens import AsyncTokenManager
 from ..vault import Connection
 from ._context import WebContext
 from ._errors import APIProblem, ErrorBody, error_response, problem_for, problem_response
@@ -515,17 +515,8 @@ def api_router(ctx: WebContext) -> APIRouter:
     def disconnect(connection_id: str, background: BackgroundTasks) -> Response:
         """Forget the connection's tokens now; revoke them at Zoho in the background."""
         conn = _get(connection_id)
-        revoked = ctx.vault.disconnect(conn.id)
+        ctx.disconnect(conn.id)  # and its connection.revoked event, in one transaction
         background.add_task(ctx.process_revocations)
-        ctx.emit(
-            ConnectionEvent(
-                type="connection.revoked",
-                connection_id=revoked.id,
-                owner=revoked.owner,
-                at=revoked.updated_at,
-                reason="disconnected",
-            )
-        )
         return Response(status_code=204)
 
     _add_catch_all(router)

@@ -355,15 +355,19 @@ def _finish(
     organizations, zoho_user_id, asked_in = _identify(ctx, datacenter, tokens)
     claim = _legacy_claim(ctx, connect_session.owner, datacenter, zoho_user_id, asked_in)
     try:
-        conn, created = ctx.vault.save_connection(
-            owner=connect_session.owner,
-            location=datacenter.location,
-            api_domain=datacenter.api_domain,
-            scopes=_scopes(ctx, tokens.scope),
-            tokens=tokens,
-            zoho_user_id=zoho_user_id,
-            claim=claim,
-        )
+        # The connection and its connection.created / .reconnected event commit together: a
+        # failed enqueue fails the save too (and the tokens are given back below).
+        with ctx.vault.unit_of_work():
+            conn, created = ctx.vault.save_connection(
+                owner=connect_session.owner,
+                location=datacenter.location,
+                api_domain=datacenter.api_domain,
+                scopes=_scopes(ctx, tokens.scope),
+                tokens=tokens,
+                zoho_user_id=zoho_user_id,
+                claim=claim,
+            )
+            _emit(ctx, conn, created)
     except VaultUnavailableError:
         _give_back(ctx, datacenter, tokens, queue=False)
         raise _Refused(
@@ -390,7 +394,7 @@ def _finish(
             conn = ctx.vault.get_connection(conn.id)
         except Exception:  # the page may show stale data, the connection is saved
             logger.warning("could not re-read connection after binding its organization")
-    _emit(ctx, conn, created)
+    _metrics.connect_outcome("created" if created else "reconnected")
     if not created:
         # A reconnect queued the old refresh token: revoke it soon (SECURITY 34).
         background.add_task(ctx.process_revocations)
@@ -557,7 +561,7 @@ def _bind_organization(
 
 
 def _emit(ctx: WebContext, conn: Connection, created: bool) -> None:
-    _metrics.connect_outcome("created" if created else "reconnected")
+    """Announce the saved connection, inside the unit of work that saves it."""
     ctx.emit(
         ConnectionEvent(
             type="connection.created" if created else "connection.reconnected",

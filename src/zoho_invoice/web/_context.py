@@ -16,13 +16,14 @@ from .._exceptions import ZohoError
 from .._http import httpx
 from ..datacenters import DataCenterTable
 from ..settings import Settings
+from ..tokens import ConnectionEvent
 
 if TYPE_CHECKING:
     from ..api import QuotaBlocks, RequestBudget, ZohoInvoice
     from ..api.types import Organization
     from ..oauth import OAuthClient
-    from ..tokens import ConnectionEvent, EventSink, TokenManager, WebhookDispatcher
-    from ..vault import Vault
+    from ..tokens import EventSink, TokenManager, WebhookDispatcher
+    from ..vault import Connection, Vault
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -152,6 +153,22 @@ class WebContext:
             self.events(event)
         except Exception:  # a webhook or sink failure must not lose a connection
             logger.warning("the event sink failed for %s", event.type)
+
+    def disconnect(self, connection_id: str) -> Connection:
+        """Forget the connection's tokens (queued for revocation at Zoho) and announce
+        ``connection.revoked``, in one unit of work: both are committed or neither is."""
+        with self.vault.unit_of_work():
+            revoked = self.vault.disconnect(connection_id)
+            self.emit(
+                ConnectionEvent(
+                    type="connection.revoked",
+                    connection_id=revoked.id,
+                    owner=revoked.owner,
+                    at=revoked.updated_at,
+                    reason="disconnected",
+                )
+            )
+        return revoked
 
     def process_revocations(self) -> None:
         """Send queued revocations to Zoho now (one runner at a time in this process)."""

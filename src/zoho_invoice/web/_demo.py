@@ -225,7 +225,7 @@ def demo_router(ctx: WebContext) -> APIRouter:
     ) -> Response:
         if not _csrf_ok(request, csrf_token):
             return forbidden(request)
-        ctx.vault.disconnect(demo_connection(connection_id).id)
+        ctx.disconnect(demo_connection(connection_id).id)  # with its connection.revoked
         background.add_task(ctx.process_revocations)
         return redirect(f"{_base(request)}/?status=disconnected")
 
