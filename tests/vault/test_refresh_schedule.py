@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Select, insert, text
+from alembic import command
+from sqlalchemy import Engine, Select, insert, inspect, text
 
 from support import Clock
 from vault._support import TokenFactory
 from zoho_invoice.tokens import WorkerVault
 from zoho_invoice.vault import Vault
+from zoho_invoice.vault._db import alembic_config, create_engine_for
 from zoho_invoice.vault._models import ConnectionRow
 
 HOUR = 3600.0
@@ -191,3 +193,39 @@ def test_due_queries_use_their_indexes(fleet: Vault, clock: Clock) -> None:
         "ix_connections_probe"
     }, probe_plan
     assert "Seq Scan" not in in_use_plan and "Seq Scan" not in probe_plan
+
+
+def test_migration_0007_backfills_and_goes_back(db_url: str) -> None:
+    """A connection from before 0007 (no last refresh recorded) gets one from its last update
+    and counts as in use for one window; the downgrade drops the column and indexes."""
+    engine = create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0006")
+        updated = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+        stamp = updated.replace(tzinfo=None) if engine.dialect.name == "sqlite" else updated
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO connections (id, owner, location, api_domain, scopes, status,"
+                    " version, created_at, updated_at) VALUES ('c' || :n, 'tenant', 'eu',"
+                    " 'https://www.zohoapis.eu', '', 'active', 1, :at, :at)"
+                ),
+                {"n": "0" * 31, "at": stamp},
+            )
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0007")
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT last_refresh_at, last_used_at FROM connections")).one()
+        assert row[0] is not None and row[0] == row[1]
+        names = {ix["name"] for ix in inspect(engine).get_indexes("connections")}
+        assert {"ix_connections_in_use", "ix_connections_probe"} <= names
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0006")
+        inspector = inspect(engine)
+        assert "last_used_at" not in {c["name"] for c in inspector.get_columns("connections")}
+        assert not {"ix_connections_in_use", "ix_connections_probe"} & {
+            ix["name"] for ix in inspector.get_indexes("connections")
+        }
+    finally:
+        engine.dispose()
