@@ -512,10 +512,18 @@ def api_router(ctx: WebContext) -> APIRouter:
         response_class=Response,
         responses=_NOT_FOUND,
     )
-    def disconnect(connection_id: str, background: BackgroundTasks) -> Response:
-        """Forget the connection's tokens now; revoke them at Zoho in the background."""
+    def disconnect(
+        connection_id: str,
+        background: BackgroundTasks,
+        purge: bool = Query(default=False, description="Also delete the connection's mirror"),
+    ) -> Response:
+        """Forget the connection's tokens now; revoke them at Zoho in the background. Its mirror
+        is kept (the connection shows as revoked) unless ``purge=true``."""
+        from ._sync_api import forget_mirror  # it imports this module
+
         conn = _get(connection_id)
         ctx.disconnect(conn.id)  # and its connection.revoked event, in one transaction
+        forget_mirror(ctx, conn.id, purge=purge)
         background.add_task(ctx.process_revocations)
         return Response(status_code=204)
 

@@ -24,10 +24,11 @@ from ._demo_invoices import (
     InvoiceForm,
     InvoicePanel,
     describe_error,
-    load_panel,
 )
+from ._demo_mirror import PANEL_RESOURCES, load_mirrored_panel
 from ._errors import APIProblem
 from ._pages import page, problem_page, redirect
+from ._sync_api import runner_for
 
 __all__ = ["DEMO_OWNER", "demo_router"]
 
@@ -121,8 +122,9 @@ def demo_router(ctx: WebContext) -> APIRouter:
                 if conn.organization_id:
                     name = next((n for i, n in orgs if i == conn.organization_id), None)
                     mine = paged == str(conn.id) or form_for == str(conn.id)
-                    panel = load_panel(
+                    panel = load_mirrored_panel(
                         ctx,
+                        runner_for(ctx),
                         conn,
                         name or str(conn.organization_id),
                         page=_int_param(request, "page", 1) if mine else 1,
@@ -145,6 +147,10 @@ def demo_router(ctx: WebContext) -> APIRouter:
             notice = "The connection was disconnected and its tokens revoked."
         elif status == "organization":
             notice = "The organization is bound to the connection."
+        elif status == "syncing":
+            notice = "The sync ran: the invoices below are the mirror's."
+        elif status == "sync-running":
+            notice = "A sync of this connection is already running; reload in a moment."
         response = page(
             ctx,
             request,
@@ -203,9 +209,34 @@ def demo_router(ctx: WebContext) -> APIRouter:
             logger.warning("demo: creating an invoice failed: %s", type(exc).__name__)
             form.error = describe_error(exc)
             return render(request, form_for=str(conn.id), form=form, status_code=400)
+        runner = runner_for(ctx)
+        if runner.claim(str(conn.id)):  # the new invoice into the mirror the panel reads
+            try:
+                runner.rounds.run(str(conn.id), resources=["invoices"])
+            except ZohoError as exc:
+                logger.warning("demo: the sync after a create failed: %s", type(exc).__name__)
+            finally:
+                runner.release(str(conn.id))
         return redirect(
             f"{_base(request)}/?connection={conn.id}&created={invoice.invoice_id}#invoices-{conn.id}"
         )
+
+    @router.post("/demo/connections/{connection_id}/sync")
+    def demo_sync(
+        connection_id: str,
+        request: Request,
+        background: BackgroundTasks,
+        csrf_token: str = Form(max_length=100),
+    ) -> Response:
+        """The panel's Sync button: its resources, in the background (after the answer)."""
+        if not _csrf_ok(request, csrf_token):
+            return forbidden(request)
+        conn = demo_connection(connection_id, ready=True)
+        runner = runner_for(ctx)
+        if not runner.claim(str(conn.id)):
+            return redirect(f"{_base(request)}/?status=sync-running#invoices-{conn.id}")
+        background.add_task(runner.run, str(conn.id), resources=list(PANEL_RESOURCES))
+        return redirect(f"{_base(request)}/?status=syncing#invoices-{conn.id}")
 
     @router.post("/demo/connect")
     def demo_connect(request: Request, csrf_token: str = Form(max_length=100)) -> Response:

@@ -1,9 +1,10 @@
 """The demo dashboard's invoice panels: the latest invoices of a bound organization, paged, and
 the form that creates one.
 
-Every call to Zoho goes through the Invoice API client of the connection (a fresh token from the
-token manager). Whatever Zoho or the token manager answers becomes a notice on the panel: the
-dashboard never fails because one organization cannot be read.
+The panel is read from the mirror (``_demo_mirror.py``); creating an invoice goes to Zoho through
+the Invoice API client of the connection (a fresh token from the token manager). Whatever Zoho or
+the token manager answers becomes a notice on the panel: the dashboard never fails because one
+organization cannot be read.
 """
 
 from __future__ import annotations
@@ -23,15 +24,11 @@ from .._exceptions import (
     RateLimitError,
     ReauthorizationRequired,
     TokenUnavailableError,
-    ZohoError,
 )
 from .._redact import redact
 
 if TYPE_CHECKING:
-    from ..api import ZohoInvoice
     from ..api.types import Contact, Invoice, Item, Tax
-    from ..vault import Connection
-    from ._context import WebContext
 
 __all__ = [
     "PER_PAGE_CHOICES",
@@ -39,7 +36,6 @@ __all__ = [
     "InvoicePanel",
     "LineInput",
     "describe_error",
-    "load_panel",
 ]
 
 logger = logging.getLogger("zoho_invoice.web")
@@ -204,6 +200,11 @@ class InvoicePanel:
     error: str | None = None
     form: InvoiceForm | None = None
     created_id: str | None = None
+    #: Read from the mirror (issue 10): when its invoices were last current, whether a sync
+    #: runs now, and the phrase the page shows ("synced 3 minutes ago").
+    synced_at: datetime | None = None
+    syncing: bool = False
+    synced_text: str = ""
 
     @property
     def created_number(self) -> str | None:
@@ -219,50 +220,6 @@ class InvoicePanel:
 
 def today_utc() -> Date:
     return datetime.now(UTC).date()
-
-
-def load_panel(
-    ctx: WebContext,
-    conn: Connection,
-    organization_name: str,
-    *,
-    page: int = 1,
-    per_page: int = PER_PAGE_CHOICES[0],
-    form: InvoiceForm | None = None,
-    created_id: str | None = None,
-) -> InvoicePanel:
-    """Read one page of invoices, plus the contacts and items the form offers."""
-    panel = InvoicePanel(
-        connection_id=str(conn.id),
-        organization_id=str(conn.organization_id),
-        organization_name=organization_name,
-        page=max(1, min(page, MAX_PAGE)),
-        per_page=per_page if per_page in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0],
-        form=form or InvoiceForm.blank(today_utc()),
-        created_id=created_id,
-    )
-    try:
-        with ctx.invoice_client(panel.connection_id) as client:
-            _fill(client, panel)
-    except ZohoError as exc:
-        logger.warning("demo: cannot read invoices: %s", type(exc).__name__)
-        panel.error = describe_error(exc)
-    return panel
-
-
-def _fill(client: ZohoInvoice, panel: InvoicePanel) -> None:
-    listing = client.invoices.list(
-        page=panel.page, per_page=panel.per_page, sort_column="date", sort_order="D"
-    )
-    panel.invoices = list(listing.items)
-    panel.has_more = listing.has_more
-    contacts = client.contacts.list(per_page=200, status="active")
-    panel.contacts = sorted(contacts.items, key=lambda c: (c.contact_name or "").casefold())
-    items = client.items.list(per_page=200, status="active")
-    panel.items = sorted(items.items, key=lambda i: (i.name or "").casefold())
-    panel.taxes = list(client.taxes.list(per_page=200).items)
-    if panel.form is not None and panel.form.tax_id is None:
-        panel.form.tax_id = default_tax(panel.taxes)
 
 
 def default_tax(taxes: list[Tax]) -> str:

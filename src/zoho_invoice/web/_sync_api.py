@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,14 @@ from ._api import MAX_CONNECTION_ID, _auth_route_class, _bearer_scheme, _err
 from ._context import WebContext
 from ._errors import APIProblem, error_response
 
-__all__ = ["SyncRunner", "forget_mirror", "mirror_for", "sync_routers"]
+__all__ = [
+    "SyncRunner",
+    "forget_mirror",
+    "mirror_for",
+    "runner_for",
+    "sync_routers",
+    "use_runner",
+]
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -173,6 +181,29 @@ class SyncRunner:
         self._timers.add(handle)
 
 
+#: One runner per service context, shared by the JSON API and the demo dashboard, so "already
+#: running" holds across both.
+_RUNNERS: dict[int, SyncRunner] = {}
+
+
+def runner_for(ctx: WebContext) -> SyncRunner:
+    """The context's sync runner (made on first use, dropped with the context)."""
+    runner = _RUNNERS.get(id(ctx))
+    if runner is None:
+        runner = use_runner(ctx, SyncRunner(ctx))
+    return runner
+
+
+def use_runner(ctx: WebContext, runner: SyncRunner) -> SyncRunner:
+    """Make ``runner`` the context's: the routes and the demo use it from their next request.
+    The seam for an app (or a test) whose mirror is its own: another client factory, another
+    budget (``SyncRunner(ctx, mirror=Mirror(...))``)."""
+    if id(ctx) not in _RUNNERS:
+        weakref.finalize(ctx, _RUNNERS.pop, id(ctx), None)
+    _RUNNERS[id(ctx)] = runner
+    return runner
+
+
 class SyncIn(BaseModel):
     resources: list[ResourceName] | None = Field(
         default=None, description=f"A subset of: {', '.join(RESOURCES)} (default: all)"
@@ -198,8 +229,13 @@ def _connection(ctx: WebContext, connection_id: str) -> Connection:
 
 def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIRouter]:
     """The mirror's JSON API routes and the workflow-webhook route; include them *before*
-    ``api_router`` (whose catch-all answers any other ``/api`` path)."""
-    runner = runner or SyncRunner(ctx)
+    ``api_router`` (whose catch-all answers any other ``/api`` path). Without ``runner`` they
+    use the context's (``runner_for``), looked up at each request."""
+    fixed = runner
+
+    def current() -> SyncRunner:
+        return fixed or runner_for(ctx)
+
     api = APIRouter(
         prefix="/api",
         max_body_size=MAX_BODY_BYTES,
@@ -232,13 +268,13 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
             )
         if conn.status != "active":
             raise APIProblem(409, "needs_reauth", "the connection needs reconnecting")
-        if not runner.claim(conn.id):
+        if not current().claim(conn.id):
             raise APIProblem(
                 409, "sync_already_running", "a sync of this connection is already running"
             )
         options = body or SyncIn()
         background.add_task(
-            runner.run,
+            current().run,
             conn.id,
             resources=options.resources,
             full=options.full,
@@ -250,9 +286,9 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
     def sync_status(connection_id: str) -> dict[str, Any]:
         """Per resource: the last run, cursor, counts, error and backlog; ``running``."""
         conn = _connection(ctx, connection_id)
-        status: dict[str, Any] = runner.mirror.status(conn.id).to_json()
-        status["running"] = bool(status["running"]) or runner.is_running(conn.id)
-        status["webhook_url_set"] = runner.triggers.has_url(conn.id)
+        status: dict[str, Any] = current().mirror.status(conn.id).to_json()
+        status["running"] = bool(status["running"]) or current().is_running(conn.id)
+        status["webhook_url_set"] = current().triggers.has_url(conn.id)
         return status
 
     @api.post(
@@ -263,7 +299,7 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
     def make_webhook_url(connection_id: str) -> WebhookUrlOut:
         """A new secret URL for a Zoho workflow rule (shown once; the old one stops working)."""
         conn = _connection(ctx, connection_id)
-        token = runner.triggers.issue(conn.id)
+        token = current().triggers.issue(conn.id)
         return WebhookUrlOut(url=f"{ctx.settings.public_url}/zoho/webhooks/{token}")
 
     @api.delete(
@@ -274,7 +310,7 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
     def forget_webhook_url(connection_id: str) -> Response:
         """Forget the trigger URL: Zoho's calls to it get 404."""
         conn = _connection(ctx, connection_id)
-        runner.triggers.revoke(conn.id)
+        current().triggers.revoke(conn.id)
         return Response(status_code=204)
 
     hooks = APIRouter(tags=["mirror"])
@@ -285,6 +321,7 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
     ) -> Response:
         """A Zoho workflow rule's call: a sync of the token's connection soon. Body ignored."""
         await _drain(request, MAX_TRIGGER_BODY)
+        runner = current()
         connection_id = await anyio.to_thread.run_sync(runner.triggers.connection_for, token)
         headers = {"Cache-Control": "no-store"}
         if connection_id is None:
