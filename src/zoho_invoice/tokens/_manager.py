@@ -63,6 +63,8 @@ MINT_LIMIT = 10
 MINT_WINDOW = 600.0
 #: A token with less life than this is not handed out even as a fallback.
 MIN_USEFUL = 5.0
+#: The longest a caller waits for another's refresh (``lock_wait`` is capped to it).
+MAX_LOCK_WAIT = 10.0
 #: A token we minted this recently is valid: a code 57 on it means a missing scope.
 JUST_MINTED = 120.0
 
@@ -168,7 +170,7 @@ class TokenManager:
         clock: Callable[[], float] = time.time,
         retry_attempts: int = 3,
         lock_lease: float = 45.0,
-        lock_wait: float = 30.0,
+        lock_wait: float = 8.0,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle_backoff: float = 60.0,
@@ -182,13 +184,16 @@ class TokenManager:
         if locks is None:
             # One refresh per connection across every process sharing the vault's database
             # (SECURITY 27), with the threads of this process queueing locally first.
-            locks = LayeredRefreshLocks(vault.refresh_locks())
+            # Callers queued behind a finished refresh of this process re-read at once.
+            locks = LayeredRefreshLocks(vault.refresh_locks(), coalesce=True)
         self._locks: RefreshLocks = locks
         self._events = events
         self._clock = clock
         self._retry_attempts = retry_attempts
         self._lock_lease = lock_lease
-        self._lock_wait = lock_wait
+        # No request waits longer than MAX_LOCK_WAIT for another's refresh (issue 9): a longer
+        # wait is capped; the waiter then gets the current token or TokenUnavailableError.
+        self._lock_wait = min(lock_wait, MAX_LOCK_WAIT)
         self._backoff = backoff or Backoff()
         self._sleep = sleep
         self._throttle_backoff = throttle_backoff
@@ -240,7 +245,13 @@ class TokenManager:
         options.setdefault("leeway", settings.refresh_leeway)
         options.setdefault("lock_lease", settings.refresh_lease)  # ZOHO_REFRESH_LEASE
         if settings.redis_url and "locks" not in options:
-            options["locks"] = LayeredRefreshLocks(RedisRefreshLocks.from_url(settings.redis_url))
+            # The vault's database lock decides who refreshes; Redis only queues contenders
+            # (at most a second), so a Redis that is down never stops a refresh.
+            options["locks"] = LayeredRefreshLocks(
+                vault.refresh_locks(),
+                coalesce=True,
+                accelerator=RedisRefreshLocks.from_url(settings.redis_url, poll=0.01),
+            )
         return cls(vault, oauth, events=events, **options)
 
     # -- public ------------------------------------------------------------------------------
