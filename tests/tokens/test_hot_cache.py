@@ -175,6 +175,18 @@ def test_s36_a_disconnect_through_another_vault_of_this_process_wins_at_once(
         manager.get_access_token(cid)
 
 
+def test_s36_a_disconnect_in_a_unit_of_work_wins_once_it_commits(
+    vault: Vault, zoho: FakeZoho, clock: Clock
+) -> None:
+    cid = save(vault, clock, expires_in=3600)
+    manager = manager_for(vault, zoho, clock)
+    manager.get_access_token(cid)
+    with vault.unit_of_work():  # as the web app disconnects: the change and its event, one unit
+        vault.disconnect(cid)
+    with pytest.raises(ReauthorizationRequired):
+        manager.get_access_token(cid)
+
+
 def test_a_reconnect_in_this_process_is_served_at_once(
     vault: Vault, zoho: FakeZoho, clock: Clock
 ) -> None:

@@ -16,6 +16,9 @@ with its row check (``Connections.access_stamp``).
 from __future__ import annotations
 
 import threading
+from functools import partial
+
+from ._unit_of_work import after_commit
 
 __all__ = ["bump_generation", "write_generation"]
 
@@ -30,9 +33,14 @@ def write_generation(connection_id: str) -> int:
 
 
 def bump_generation(connection_id: str) -> None:
-    """Record that this process wrote ``connection_id``'s row: call it once the write is
-    committed (or failed: a spare bump only costs a re-check). A reader that took the old
-    generation before reading the row then sees a change, whichever row version it read."""
-    bucket = hash(connection_id) % _BUCKETS
+    """Record that this process wrote ``connection_id``'s row: call it once the write is done.
+    Inside a unit of work (``vault.unit_of_work()``) the bump waits for the unit's commit (and
+    never happens after a rollback); outside one, the write has committed and it happens now. A
+    reader that took the old generation before reading the row then sees a change, whichever
+    row version it read."""
+    after_commit(partial(_bump, hash(connection_id) % _BUCKETS))
+
+
+def _bump(bucket: int) -> None:
     with _bump_lock:
         _generations[bucket] += 1
