@@ -98,7 +98,7 @@ def sandbox_server() -> Iterator[str]:
             process.kill()
 
 
-def mint_token(http: httpx.Client) -> tuple[str, str, str, str]:
+def mint_token(http: httpx.Client, scopes: str = SCOPES) -> tuple[str, str, str, str]:
     """A real access token from the sandbox's Accounts for a us user with two organizations:
     (token, api_domain, organization_id, twin organization_id)."""
     users = http.get("/_sandbox/users").json()
@@ -110,7 +110,7 @@ def mint_token(http: httpx.Client) -> tuple[str, str, str, str]:
         "client_id": CLIENT_ID,
         "response_type": "code",
         "redirect_uri": REDIRECT,
-        "scope": SCOPES,
+        "scope": scopes,
         "access_type": "offline",
         "prompt": "consent",
         "state": "bench",
