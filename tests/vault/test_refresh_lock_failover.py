@@ -152,3 +152,16 @@ def test_s27_a_waiter_that_times_out_holds_nothing(vault: Vault, holder: Holder)
         "conn-failover", lease_seconds=LONG, wait_seconds=SAFETY_NET
     ) as held:
         assert held
+
+
+def test_s28_a_holder_that_stalls_past_its_lease_loses_the_lock(vault: Vault) -> None:
+    """A live holder that hangs (it neither finishes nor dies) keeps the lock for its lease only:
+    the server ends its session (PostgreSQL), a timer closes its file (SQLite). Its late
+    release is harmless, and the version fence refuses its late write (tested elsewhere)."""
+    locks = vault.refresh_locks()
+    with locks.acquire("conn-stalled", lease_seconds=0.5, wait_seconds=0) as stalled:
+        assert stalled
+        with locks.acquire("conn-stalled", lease_seconds=LONG, wait_seconds=SAFETY_NET) as newcomer:
+            assert newcomer
+    with locks.acquire("conn-stalled", lease_seconds=LONG, wait_seconds=SAFETY_NET) as again:
+        assert again

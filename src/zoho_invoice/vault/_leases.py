@@ -40,6 +40,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from .._files import ensure_private_dir
 from ._db import create_engine_for
@@ -104,8 +105,8 @@ class AdvisoryRefreshLocks:
     def _acquire(self, key: str, lease_seconds: float, wait_seconds: float) -> Iterator[bool]:
         try:
             conn = self._engine.connect()
-        except DBAPIError:
-            yield False  # the database is down: we hold nothing, the caller falls back
+        except (DBAPIError, PoolTimeoutError):
+            yield False  # the database is down or every lock connection busy: hold nothing
             return
         acquired = False
         try:
@@ -154,6 +155,7 @@ class AdvisoryRefreshLocks:
                 # The server ended the session (we overstayed the lease): the lock is already
                 # free, and the version fence refuses a late write.
                 conn.invalidate()
+                conn.close()
 
     def dispose(self) -> None:
         """Close the pool's connections (the vault's ``close``)."""
