@@ -83,9 +83,10 @@ class Settings(BaseSettings):
     allowed_return_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Seconds before expiry at which a token is refreshed.
     refresh_leeway: float = 300.0
-    #: Seconds a refresh holds its connection's lease (one refresh at a time across processes).
-    #: A holder that dies (killed, host lost) blocks the connection's refreshes this long at
-    #: most; keep it above the OAuth timeout (10 s) so a slow answer does not outlive it.
+    #: Seconds a refresh may hold its connection's lock (one refresh at a time across
+    #: processes): a holder that hangs alive loses it after this. A holder that dies frees it at
+    #: once (the lock lives in its database session or an OS file lock), a lost host within
+    #: about 11 s (TCP keep-alive); keep it above the OAuth timeout (10 s).
     refresh_lease: float = Field(default=45.0, ge=2.0, le=3600.0)
     #: Seconds after a caller last had a token that a connection still counts as in use: the
     #: worker keeps in-use connections' tokens warm and leaves idle ones to a refresh on
