@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from zoho_invoice._http import httpx
 
@@ -139,11 +140,13 @@ def route_figures(
     connection_id: str,
     duration: float,
     concurrency: int,
+    tool: Literal["wrk", "httpx"] | None = None,
 ) -> dict[str, float]:
     """Requests per second and p99 of the access-token route and of ``/healthz``, loaded
     alternately (``ROUNDS`` segments each, ``duration`` seconds per target in all) on the
-    server at ``base_url``; ``route_ratio`` = route ÷ healthz."""
-    segment = _wrk_segment if WRK is not None else _httpx_segment
+    server at ``base_url``; ``route_ratio`` = route ÷ healthz. ``tool``: ``load_tool()`` by
+    default (wrk's segments last whole seconds: at least one each)."""
+    segment = _wrk_segment if (tool or load_tool()) == "wrk" else _httpx_segment
     route = (
         f"{base_url}/api/connections/{connection_id}/access-token",
         "POST",
