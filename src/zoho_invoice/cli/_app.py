@@ -50,6 +50,7 @@ from ._invoices import invoices_app
 from ._login import login_command
 from ._sandbox import sandbox_app
 from ._settings import currencies_app, taxes_app
+from ._sync import disconnect_command, sync_app, worker_sync_rounds
 
 app = typer.Typer(
     name="zoho-invoice",
@@ -70,6 +71,8 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(taxes_app, name="taxes")
 app.add_typer(currencies_app, name="currencies")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sync_app, name="sync")
+connections_app.command("disconnect")(disconnect_command)
 app.command()(demo)
 
 
@@ -181,6 +184,13 @@ def worker(
     probes_per_cycle: Annotated[
         int, typer.Option(min=0, help="Idle connections probed at most per round.")
     ] = WorkerPolicy.probes_per_cycle,
+    sync_every: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep every active connection's mirror current: sync each at most this often "
+            "(15m, 1h), and whatever a Zoho workflow webhook asked for. Off by default."
+        ),
+    ] = None,
 ) -> None:
     """Background work: keep the tokens of connections in use fresh, probe idle connections
     once a day to find dead ones early, send queued revocations and webhooks, purge expired
@@ -205,6 +215,9 @@ def worker(
         leeway=settings.refresh_leeway + interval,
     )
     webhooks = webhook_deliverer_from_settings(settings, vault)
+    syncs = worker_sync_rounds(
+        settings, vault, oauth, every=sync_every, events=event_sink_from_settings(settings, vault)
+    )
     log = logging.getLogger("zoho_invoice.worker")
     try:
         while True:
@@ -219,6 +232,8 @@ def worker(
                 delivered = webhooks.deliver_due() if webhooks is not None else "no webhooks"
                 purged = vault.purge_expired()
                 purged += vault.webhook_outbox.purge_dead(time.time() - DEAD_WEBHOOK_RETENTION)
+                if syncs is not None:
+                    log.info("worker round: %d mirror sync(s)", len(syncs.round()))
                 log.info(
                     "worker round: %s; revocations %s; %s; purged %s",
                     refreshed,
