@@ -25,14 +25,15 @@ from ._db import create_engine_for, current_revision, head_revision, upgrade_dat
 from ._db_session import unavailable
 from ._keyring import KeyRing
 from ._keys import Keys
+from ._leases import VaultRefreshLocks, refresh_locks_for
 from ._local_writes import write_generation
-from ._leases import DatabaseRefreshLocks
 from ._mints import Mints
 from ._mirror_store import MirrorStore
 from ._outbox import WebhookOutbox
 from ._quota_blocks import DatabaseQuotaBlocks
 from ._refresh_schedule import RefreshSchedule
 from ._revocations import Revocations
+from ._sync_triggers import SyncTriggers
 from ._unit_of_work import UnitOfWork, unit_of_work
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class Vault:
         self.revocations = Revocations(engine, keyring, clock=clock)
         self.mints = Mints(engine, clock=clock)
         self.refresh_schedule = RefreshSchedule(engine, clock=clock)
+        self._refresh_locks: VaultRefreshLocks | None = None
 
     # The vault's methods from before the split, each its store's method (``_Forward``).
     check_keyring = _Forward("keys", Keys.check)
@@ -220,9 +222,19 @@ class Vault:
         ``vault/_mirror_store.py`` and ``zoho_invoice.mirror``, which drives it."""
         return MirrorStore(self._engine, clock=self._clock)
 
-    def refresh_locks(self) -> DatabaseRefreshLocks:
-        """Refresh locks in this database, shared by every process that opens it (SECURITY 27)."""
-        return DatabaseRefreshLocks(self._engine, clock=self._clock)
+    @property
+    def sync_triggers(self) -> SyncTriggers:
+        """The mirror's workflow-webhook URLs (hashed) and the debounced syncs they request
+        (issue 10); see ``vault/_sync_triggers.py``."""
+        return SyncTriggers(self._engine, clock=self._clock)
+
+    def refresh_locks(self) -> VaultRefreshLocks:
+        """Refresh locks in this database, shared by every process that opens it (SECURITY 27):
+        a PostgreSQL advisory lock, or a file lock beside a SQLite file; each dies with its
+        holder and wakes its waiters at once (see ``vault/_leases.py``). One per vault."""
+        if self._refresh_locks is None:
+            self._refresh_locks = refresh_locks_for(self._engine, clock=self._clock)
+        return self._refresh_locks
 
     def quota_blocks(self) -> DatabaseQuotaBlocks:
         """Daily-quota blocks (Zoho's code 45) in this database, seen by every process opening
@@ -242,5 +254,7 @@ class Vault:
 
     def close(self) -> None:
         """Release the database connections (the engine is disposed if the vault made it)."""
+        if self._refresh_locks is not None:
+            self._refresh_locks.dispose()
         if self._owns_engine:
             self._engine.dispose()
