@@ -10,6 +10,11 @@ line is::
 
     calls=<n> min_calls=<ceil(N/200)> throttled=<429s> rate_ratio=<achieved/allowed>
     rss_growth_mb=<peak RSS growth> overhead_ratio=<client time per request / raw per request>
+    parse_ms=<parse_page of one 200-invoice page> json_ms=<json.loads of the same bytes>
+    parse_over_json=<their ratio>
+
+``parse_ms`` and ``json_ms`` are measured in process on the same bytes (a page the sandbox
+answered), alternately, the collector paused while timing: the models' own cost beside decoding.
 
 Run: ``.venv/bin/python bench/bulk_pull.py`` (``--invoices 20000 --window 6``).
 """
@@ -17,6 +22,8 @@ Run: ``.venv/bin/python bench/bulk_pull.py`` (``--invoices 20000 --window 6``).
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import math
 import socket
 import statistics
@@ -32,6 +39,8 @@ import psutil
 
 from zoho_invoice._http import httpx
 from zoho_invoice.api import TokenBucketBudget, UnlimitedBudget, ZohoInvoice
+from zoho_invoice.api._pagination import parse_page
+from zoho_invoice.api.types import Invoice
 
 CLIENT_ID = "1000.BENCH"
 CLIENT_SECRET = "bench-secret"
@@ -51,13 +60,37 @@ class Result:
     rss_growth_mb: float
     overhead_ratio: float
     seconds: float
+    parse_ms: float
+    json_ms: float
 
     def line(self) -> str:
         return (
             f"calls={self.calls} min_calls={self.min_calls} throttled={self.throttled} "
             f"rate_ratio={self.rate_ratio:.3f} rss_growth_mb={self.rss_growth_mb:.1f} "
-            f"overhead_ratio={self.overhead_ratio:.3f}"
+            f"overhead_ratio={self.overhead_ratio:.3f} parse_ms={self.parse_ms:.3f} "
+            f"json_ms={self.json_ms:.3f} parse_over_json={self.parse_ms / self.json_ms:.2f}"
         )
+
+
+def parse_against_json(content: bytes, rounds: int = 200) -> tuple[float, float]:
+    """Median seconds of ``parse_page`` (typed models) and ``json.loads`` on the same page,
+    alternately; the cyclic collector is paused while timing (its pauses fall on whichever
+    call happens to run, and are the process's, not the parser's)."""
+    parse_times: list[float] = []
+    json_times: list[float] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            began = time.perf_counter()
+            parse_page(content, "invoices", Invoice, page=1, per_page=PER_PAGE)
+            parse_times.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            json.loads(content)
+            json_times.append(time.perf_counter() - began)
+    finally:
+        gc.enable()
+    return statistics.median(parse_times), statistics.median(json_times)
 
 
 def _free_port() -> int:
@@ -233,7 +266,8 @@ def run(invoices: int, window: float, *, verbose: bool = True) -> Result:
             ) as client,
             httpx.Client(timeout=60) as raw,
         ):
-            raw.get(url, params={"page": 1, "per_page": PER_PAGE}, headers=headers)  # warm-up
+            # The warm-up; its answer (a full page, as the sandbox sent it) is parsed in process.
+            first = raw.get(url, params={"page": 1, "per_page": PER_PAGE}, headers=headers).content
             client.invoices.list(page=1, per_page=PER_PAGE)
             for number in range(1, min_calls + 1):
                 time.sleep(idle)
@@ -248,10 +282,12 @@ def run(invoices: int, window: float, *, verbose: bool = True) -> Result:
                 response.raise_for_status()
                 response.json()
                 raw_times.append(time.perf_counter() - began)
+        parse_s, json_s = parse_against_json(first)
         say(
             f"per page (median): client {statistics.median(client_times) * 1000:.1f} ms "
             f"(send, check, parse into models), raw httpx {statistics.median(raw_times) * 1000:.1f}"
-            " ms (send, json)"
+            f" ms (send, json); in process: parse_page {parse_s * 1000:.2f} ms, json.loads "
+            f"{json_s * 1000:.2f} ms"
         )
 
     # Medians: the machine's noise (other processes) shows up as outliers, not as overhead.
@@ -264,6 +300,8 @@ def run(invoices: int, window: float, *, verbose: bool = True) -> Result:
         rss_growth_mb=rss.growth_mb,
         overhead_ratio=statistics.median(client_times) / statistics.median(raw_times),
         seconds=elapsed,
+        parse_ms=parse_s * 1000,
+        json_ms=json_s * 1000,
     )
 
 

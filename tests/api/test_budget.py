@@ -10,9 +10,18 @@ from collections.abc import Callable
 
 import pytest
 
-from api._fakes import FakeProvider, Recorder, sync_client, zoho
+from api._fakes import FakeProvider, Recorder, async_client, sync_client, zoho
 from support import Clock
-from zoho_invoice.api import InProcessQuotaBlocks, IPThrottle, TokenBucketBudget
+from zoho_invoice import DailyQuotaExceeded
+from zoho_invoice.api import (
+    AsyncQuotaBlocks,
+    AsyncRequestBudget,
+    InProcessQuotaBlocks,
+    IPThrottle,
+    QuotaBlocks,
+    RequestBudget,
+    TokenBucketBudget,
+)
 from zoho_invoice.api._budget import AsyncConcurrencyCap, ConcurrencyCap
 
 
@@ -258,3 +267,63 @@ def test_in_process_limits_forget_everything_on_clear() -> None:
         limit.clear()
     assert (budget.reserve("org"), blocks.blocked_until("org"), throttle.wait()) == (0.0, None, 0.0)
     assert budget.reserve("org") > 0  # the bucket is back at its burst of 1, and paces again
+
+
+class AsyncOnlyBudget:
+    """A budget with only the async protocol: the async client must need nothing else."""
+
+    window = 60.0
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.paused: list[tuple[str, float]] = []
+
+    async def areserve(self, key: str) -> float:
+        self.keys.append(key)
+        return 0.0
+
+    async def apause(self, key: str, seconds: float) -> bool:
+        self.paused.append((key, seconds))
+        return True
+
+
+class AsyncOnlyBlocks:
+    """Quota blocks with only the async protocol."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.blocks: dict[str, float] = {}
+
+    async def ablock(self, key: str, until: float) -> None:
+        self.blocks[key] = until
+
+    async def ablocked_until(self, key: str) -> float | None:
+        self.asked.append(key)
+        return self.blocks.get(key)
+
+
+@pytest.mark.anyio
+async def test_the_async_client_uses_only_the_async_protocols() -> None:
+    """Every permit, pause and block of the async client goes through ``AsyncRequestBudget`` and
+    ``AsyncQuotaBlocks`` (awaited): none of the sync calls that would hold its event loop."""
+    budget = AsyncOnlyBudget()
+    blocks = AsyncOnlyBlocks()
+    assert isinstance(budget, AsyncRequestBudget) and not isinstance(budget, RequestBudget)
+    assert isinstance(blocks, AsyncQuotaBlocks) and not isinstance(blocks, QuotaBlocks)
+    recorder = Recorder(
+        zoho(429, 44, "too many"),
+        zoho(contacts=[]),
+        zoho(429, 45, "daily quota"),
+    )
+    async with async_client(
+        recorder, budget=budget, quota_blocks=blocks, ip_throttle=IPThrottle(), max_retries=1
+    ) as client:
+        await client.contacts.list()  # a 44, the pause, then the retry
+        assert budget.paused == [(budget.keys[0], 60.0)]
+        with pytest.raises(DailyQuotaExceeded):
+            await client.contacts.list()
+        with pytest.raises(DailyQuotaExceeded):
+            await client.contacts.list()  # blocked: nothing sent
+    assert len(recorder.requests) == 3
+    assert len(budget.keys) == 3
+    assert list(blocks.blocks) == [budget.keys[0]] and len(blocks.asked) == 4
