@@ -85,3 +85,39 @@ def test_a_reconciliation_marks_deletes_and_the_feed_tells(
     after = mirror.changes(connection_id, since=seen[-1].seq)
     assert [(c.id, c.kind) for c in after] == [(made[0], "deleted")]
     assert_mirror_equals_sandbox(vault.engine, connection_id, sandbox, ("invoices",))
+
+
+def test_a_sync_with_nothing_changed_reads_no_detail(
+    vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
+) -> None:
+    seed_organization(sandbox.world, sandbox.org, contacts=3, items=2, invoices=6, estimates=2)
+    clock.advance(5)
+    mirror = make_mirror(vault, sandbox, clock)
+    mirror.sync(connection_id)
+    clock.advance(60)  # within the overlap: every record is listed again
+
+    report = mirror.sync(connection_id)
+
+    assert report.outcome == "completed"
+    assert sum(r.detail_calls for r in report.resources) == 0
+    assert (report.added, report.updated, report.deleted) == (0, 0, 0)
+    assert sum(r.list_calls for r in report.resources) == 7
+
+
+def test_a_second_change_in_the_same_second_after_the_read_is_caught(
+    vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
+) -> None:
+    customer = sandbox.ok("POST", "/contacts", json={"contact_name": "C"})["contact"]
+    invoice = sandbox.ok(
+        "POST", "/invoices", json={"customer_id": customer["contact_id"], "line_items": LINES}
+    )["invoice"]
+    mirror = make_mirror(vault, sandbox, clock)
+    mirror.sync(connection_id, resources=["invoices"])
+    # Same second as the stamp the mirror holds: only the line items change, no list field.
+    lines = [{"name": "Work", "description": "changed", "rate": 100, "quantity": 1}]
+    sandbox.ok("PUT", f"/invoices/{invoice['invoice_id']}", json={"line_items": lines})
+    clock.advance(1)
+
+    mirror.sync(connection_id, resources=["invoices"])
+
+    assert_mirror_equals_sandbox(vault.engine, connection_id, sandbox, ("invoices",))

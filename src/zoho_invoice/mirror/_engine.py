@@ -108,6 +108,19 @@ logger = logging.getLogger("zoho_invoice.mirror")
 
 #: The order pages are read in: stable under edits, creations at the end (module docstring).
 SORT_COLUMN = "created_time"
+#: The order a sync runs resources in: what moves a customer's balances (invoices, payments,
+#: credit notes) before the contacts, so a contact marked stale by them is read again in the
+#: same sync (Zoho does not stamp a contact when its balances move).
+SYNC_ORDER: tuple[ResourceName, ...] = (
+    "invoices",
+    "customer_payments",
+    "credit_notes",
+    "estimates",
+    "recurring_invoices",
+    "items",
+    "contacts",
+)
+assert set(SYNC_ORDER) == set(RESOURCES)
 #: How many backlog ids are read from the database at a time.
 _BACKLOG_BATCH = 100
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
@@ -454,14 +467,11 @@ def _change_kind(kind: str) -> ChangeKind:
 
 
 def _resources(resources: Iterable[str] | None) -> tuple[ResourceName, ...]:
+    """The resources to sync, in ``SYNC_ORDER``."""
     if resources is None:
-        return RESOURCES
-    chosen: list[ResourceName] = []
-    for name in resources:
-        resource = _resource_name(name)
-        if resource not in chosen:
-            chosen.append(resource)
-    return tuple(chosen)
+        return SYNC_ORDER
+    chosen = {_resource_name(name) for name in resources}
+    return tuple(r for r in SYNC_ORDER if r in chosen)
 
 
 def _resource_name(name: str) -> ResourceName:
@@ -542,6 +552,7 @@ class _ResourceRun:
                 rows,
                 next_page=next_page,
                 tz_offset=_offset_of(rows),
+                reread_within=self.settings.clock_skew,
             )
             self.tally.added += written.added
             self.tally.updated += written.updated
@@ -588,7 +599,12 @@ class _ResourceRun:
         while True:
             rows, more = self._list_page(page, None, phase="reconcile")
             written = self.store.write_list_page(
-                self.lease, self.organization_id, self.resource, rows, next_page=None
+                self.lease,
+                self.organization_id,
+                self.resource,
+                rows,
+                next_page=None,
+                reread_within=self.settings.clock_skew,
             )
             self.tally.added += written.added
             self.tally.updated += written.updated
@@ -617,8 +633,12 @@ class _ResourceRun:
     def _drain(self) -> None:
         """Rule 2: read the detail of every row held at level ``list``, oldest change first."""
         tried: set[str] = set()
-        total = self.store.backlog_count(
-            self.lease.connection_id, self.organization_id, self.resource
+        total = (
+            None
+            if self.progress is None
+            else self.store.backlog_count(
+                self.lease.connection_id, self.organization_id, self.resource
+            )
         )
         done = 0
         while True:

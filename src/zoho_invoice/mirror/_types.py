@@ -69,6 +69,9 @@ class MirrorSettings:
       ``None``: only when asked (``reconcile=True``).
     - ``overlap``: seconds the next incremental run re-reads before the start of the last one
       (clock skew between Zoho and us; costs list rows, never detail calls).
+    - ``clock_skew``: how far Zoho's clock may be from ours. A detail read less than
+      ``1 s + clock_skew`` after the record's stamp may predate a second change stamped in the
+      same second: when the record is listed again, its detail is read once more.
     - ``lease_seconds``: how long a sync lease lives without renewal (it is renewed at every
       checkpoint; a dead holder's lease frees itself after this).
     - ``per_page``: list page size (Zoho's maximum, 200).
@@ -79,6 +82,7 @@ class MirrorSettings:
     window: float = 60.0
     reconcile_every: float | None = 86_400.0
     overlap: float = 300.0
+    clock_skew: float = 2.0
     lease_seconds: float = 120.0
     per_page: int = 200
 
@@ -89,8 +93,8 @@ class MirrorSettings:
             raise ValueError("per_minute and window must be positive")
         if not 1 <= self.per_page <= 200:
             raise ValueError("per_page must be 1..200")
-        if self.overlap < 1 or self.lease_seconds <= 0:
-            raise ValueError("overlap must be >= 1 s and lease_seconds positive")
+        if self.overlap < 1 or self.lease_seconds <= 0 or self.clock_skew < 0:
+            raise ValueError("overlap must be >= 1 s, lease_seconds positive, clock_skew >= 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -102,6 +103,13 @@ class MirrorRow(Base):
     #: the resource name (``invoices``) and Zoho's id key in a record (``invoice_id``)
     resource: str = ""
     id_key: str = ""
+    #: Derived fields: a change of ``derived_fields`` (or an add, a delete) of a row of this
+    #: table moves fields of the ``derived_into`` row named by ``derived_key`` without Zoho
+    #: stamping it (a customer's ``outstanding_receivable_amount`` after an invoice is sent):
+    #: that row is marked ``stale`` and its detail read again.
+    derived_into: str | None = None
+    derived_key: str = "customer_id"
+    derived_fields: tuple[str, ...] = ()
 
     connection_id: Mapped[str] = mapped_column(String(32))
     organization_id: Mapped[str] = mapped_column(String(64))
@@ -113,6 +121,8 @@ class MirrorRow(Base):
     level: Mapped[str] = mapped_column(String(8))
     detail_modified_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     detail_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the detail is held but known to be out of date (a derived field moved): read it again
+    stale: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
     data: Mapped[dict[str, Any]] = mapped_column(RecordJSON)
 
 
@@ -143,6 +153,8 @@ class ZohoInvoiceRow(MirrorRow):
     )
     resource = "invoices"
     id_key = "invoice_id"
+    derived_into = "contacts"
+    derived_fields = ("customer_id", "status", "total", "balance", "payment_made", "payments")
     typed = (
         TypedColumn("invoice_number", "text"),
         TypedColumn("status", "text"),
@@ -250,6 +262,8 @@ class ZohoCustomerPaymentRow(MirrorRow):
     )
     resource = "customer_payments"
     id_key = "payment_id"
+    derived_into = "contacts"
+    derived_fields = ("customer_id", "amount", "unused_amount", "invoices")
     typed = (
         TypedColumn("payment_number", "text"),
         TypedColumn("customer_id", "text"),
@@ -282,6 +296,8 @@ class ZohoCreditNoteRow(MirrorRow):
     )
     resource = "credit_notes"
     id_key = "creditnote_id"
+    derived_into = "contacts"
+    derived_fields = ("customer_id", "status", "total", "balance", "invoices_credited")
     typed = (
         TypedColumn("creditnote_number", "text"),
         TypedColumn("status", "text"),

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -409,14 +409,29 @@ class MirrorStore:
         *,
         next_page: int | None,
         tz_offset: str | None = None,
+        reread_within: float = 0.0,
     ) -> PageWrite:
         """Upsert a list page's rows and, in the same transaction, checkpoint the window: the
         next page to read (``0``: listing done), the organization's UTC offset when seen.
-        ``next_page=None`` leaves the checkpoint alone (a reconciliation's pages)."""
+        ``next_page=None`` leaves the checkpoint alone (a reconciliation's pages).
+
+        A row listed again at the ``last_modified_time`` it is held at is a newer version when
+        a list field differs (two changes in one second share a stamp); when none differs but
+        its detail was read less than ``1 s + reread_within`` (the clock skew allowed) after
+        that stamp, the detail may predate a change in the same second: it is marked stale and
+        read again."""
         table = self.table(resource)
         with self._db.write() as session:
             self._fence(session, lease)
-            result = self._upsert(session, table, lease.connection_id, organization_id, rows, False)
+            result = self._upsert(
+                session,
+                table,
+                lease.connection_id,
+                organization_id,
+                rows,
+                False,
+                reread_within=reread_within,
+            )
             if next_page is not None or tz_offset is not None:
                 state = self._state_row(session, lease.connection_id, organization_id, resource)
                 if next_page is not None:
@@ -448,6 +463,8 @@ class MirrorStore:
         organization_id: str,
         records: Sequence[Mapping[str, Any]],
         detail: bool,
+        *,
+        reread_within: float = 0.0,
     ) -> PageWrite:
         now = self._db.now()
         by_id: dict[str, Mapping[str, Any]] = {}
@@ -469,6 +486,7 @@ class MirrorStore:
         }
         added = updated = 0
         changes: list[dict[str, Any]] = []
+        derived: set[str] = set()
         for record_id, record in by_id.items():
             modified = parse_zoho_time(record.get("last_modified_time"))
             values: dict[str, Any] = {
@@ -480,7 +498,9 @@ class MirrorStore:
                 **_typed_values(table, record),
             }
             if detail:
-                values.update(level="detail", detail_modified_time=modified, detail_read_at=now)
+                values.update(
+                    level="detail", stale=False, detail_modified_time=modified, detail_read_at=now
+                )
             else:
                 values.update(level="list")
             row = existing.get(record_id)
@@ -497,11 +517,15 @@ class MirrorStore:
                 changes.append(
                     _change(connection_id, organization_id, table, record_id, "added", now)
                 )
+                derived.update(_affected(table, None, record))
                 continue
-            kind = _kind(row, modified, detail)
+            kind = _kind(row, modified, detail, record)
             if kind is None:
+                if not detail and _read_in_its_second(row, reread_within):
+                    row.stale = True
                 continue
             restored = row.deleted_at is not None
+            derived.update(_affected(table, row.data if not restored else None, record))
             for name, value in values.items():
                 setattr(row, name, value)
             if restored:
@@ -516,7 +540,32 @@ class MirrorStore:
                 )
         if changes:
             session.execute(insert(MirrorChangeRow), changes)
+        self._mark_derived(session, table, connection_id, organization_id, derived)
         return PageWrite(added=added, updated=updated)
+
+    def _mark_derived(
+        self,
+        session: Session,
+        table: type[MirrorRow],
+        connection_id: str,
+        organization_id: str,
+        ids: set[str],
+    ) -> None:
+        """Rows whose derived fields moved with this write (a customer's balances after an
+        invoice, payment or credit note of theirs changed: Zoho does not stamp the contact) are
+        marked stale, in the same transaction, so their detail is read again."""
+        if not ids or table.derived_into is None:
+            return
+        target = MIRROR_TABLES[table.derived_into]
+        session.execute(
+            update(target)
+            .where(
+                *_live(target, connection_id, organization_id),
+                target.id.in_(sorted(ids)),
+            )
+            .values(stale=True)
+            .execution_options(synchronize_session=False)
+        )
 
     def mark_deleted(
         self, lease: MirrorLease, organization_id: str, resource: str, ids: Iterable[str]
@@ -530,6 +579,15 @@ class MirrorStore:
         now = self._db.now()
         with self._db.write() as session:
             self._fence(session, lease)
+            gone = session.execute(
+                select(table.id, table.data).where(
+                    *_live(table, lease.connection_id, organization_id), table.id.in_(wanted)
+                )
+            ).all()
+            derived: set[str] = set()
+            for _id, data in gone:
+                derived.update(_affected(table, data, None))
+            self._mark_derived(session, table, lease.connection_id, organization_id, derived)
             marked = list(
                 session.scalars(
                     update(table)
@@ -562,7 +620,7 @@ class MirrorStore:
             return list(
                 session.scalars(
                     select(table.id)
-                    .where(*_live(table, connection_id, organization_id), table.level == "list")
+                    .where(*_live(table, connection_id, organization_id), _due(table))
                     .order_by(table.last_modified_time, table.id)
                     .limit(limit)
                 )
@@ -574,7 +632,7 @@ class MirrorStore:
             count = session.scalar(
                 select(func.count())
                 .select_from(table)
-                .where(*_live(table, connection_id, organization_id), table.level == "list")
+                .where(*_live(table, connection_id, organization_id), _due(table))
             )
         return int(count or 0)
 
@@ -705,6 +763,11 @@ def _live(table: type[MirrorRow], connection_id: str, organization_id: str) -> t
     )
 
 
+def _due(table: type[MirrorRow]) -> Any:
+    """A row whose detail is due: held at list level, or a detail known to be stale."""
+    return or_(table.level == "list", table.stale.is_(True))
+
+
 def _scope(
     table: type[MirrorRow], connection_id: str, organization_id: str, include_deleted: bool
 ) -> tuple[Any, ...]:
@@ -713,18 +776,60 @@ def _scope(
     return _live(table, connection_id, organization_id)
 
 
-def _kind(row: MirrorRow, modified: datetime | None, detail: bool) -> str | None:
-    """What writing a record over ``row`` means: ``updated`` (Zoho's time moved on), ``same``
-    (the same version, written to fill in its detail or to restore a row marked deleted), or
-    ``None``: nothing to write (an older version, or one already held at that level)."""
+def _kind(
+    row: MirrorRow, modified: datetime | None, detail: bool, record: Mapping[str, Any]
+) -> str | None:
+    """What writing a record over ``row`` means: ``updated`` (Zoho's time moved on, or a stale
+    detail read again differs: a derived field moved), ``same`` (the same version, written to fill
+    in its detail or to restore a row marked deleted), or ``None``: nothing to write (an older
+    version, or one already held at that level)."""
     held = row.last_modified_time
     if modified is not None and held is not None and modified < held:
         return None
     if modified is not None and (held is None or modified > held):
         return "updated"
-    if row.deleted_at is not None or (detail and row.level != "detail"):
+    if not detail and row.deleted_at is None and _differs(row.data, record):
+        return "updated"  # a newer version stamped in the same second
+    if detail and row.stale and row.level == "detail" and row.deleted_at is None:
+        return "updated" if dict(record) != row.data else "same"
+    if row.deleted_at is not None or (detail and (row.level != "detail" or row.stale)):
         return "same"
     return None
+
+
+def _differs(held: Mapping[str, Any], listed: Mapping[str, Any]) -> bool:
+    """Whether a list row shows a field value other than the held version's."""
+    return any(key in held and held[key] != value for key, value in listed.items())
+
+
+def _read_in_its_second(row: MirrorRow, skew: float) -> bool:
+    """The held detail was read within a second (plus the clock skew) of its stamp: a change
+    later in that second would carry the same stamp, unseen."""
+    if row.level != "detail" or row.stale or row.deleted_at is not None:
+        return False
+    stamp, read = row.last_modified_time, row.detail_read_at
+    if stamp is None or read is None:
+        return False
+    return read < stamp + timedelta(seconds=1 + skew)
+
+
+def _affected(
+    table: type[MirrorRow], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> set[str]:
+    """The ids of ``table.derived_into`` rows a change from ``old`` to ``new`` touches: the
+    customer (old and new) when a field the customer's balances follow moved."""
+    if table.derived_into is None:
+        return set()
+    watched = table.derived_fields
+    # Only fields both versions carry are compared (a list row lacks some detail fields).
+    if (
+        old is not None
+        and new is not None
+        and all(old.get(f) == new.get(f) for f in watched if f in old and f in new)
+    ):
+        return set()
+    key = table.derived_key
+    return {str(d[key]) for d in (old, new) if d is not None and d.get(key)}
 
 
 def _change(

@@ -139,6 +139,7 @@ def _spine() -> list[sa.Column[object]]:
         sa.Column("level", sa.String(8), nullable=False),
         sa.Column("detail_modified_time", UTCDateTime(), nullable=True),
         sa.Column("detail_read_at", UTCDateTime(), nullable=True),
+        sa.Column("stale", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column(
             "data",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
