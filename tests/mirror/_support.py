@@ -132,7 +132,8 @@ class Sandbox:
     def disarm(self) -> None:
         self._crash_in = None
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The sandbox's answer to one request of the mirror's client (the crash seam first)."""
         self.requests += 1
         crash = False
         if self._crash_in is not None:
@@ -164,7 +165,7 @@ class Sandbox:
             access_token=self.token,
             organization_id=organization_id,
             api_domain=API_DOMAIN,
-            http_client=httpx.Client(transport=httpx.MockTransport(self._handle)),
+            http_client=httpx.Client(transport=httpx.MockTransport(self.handle)),
             budget=UnlimitedBudget(),
             max_retries=0,
             sleep=lambda _s: None,

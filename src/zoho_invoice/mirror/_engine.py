@@ -677,7 +677,6 @@ class _ResourceRun:
             raise _QuotaStop(status.resets_at)
 
     def _call(self, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
-        self._guard()
         try:
             return self.client.request("GET", path, params=params)
         except DailyQuotaExceeded as exc:
@@ -718,6 +717,8 @@ class _ResourceRun:
         return rows, more
 
     def _count(self, phase: SyncPhase, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Make one call, guarded by the quota share and counted in its phase."""
+        self._guard()
         if phase == "list":
             self.tally.list_calls += 1
         elif phase == "detail":
