@@ -34,18 +34,36 @@ change but one:
   way offset paging can skip, and only across a page boundary of a multi-page run (steady state is
   one page: no boundary). Such a record is not lost: the reconciliation (rule 3) reads every
   record's id *and* ``last_modified_time`` and fetches whatever the mirror does not hold at that
-  time; a run whose listing was interrupted (a crash, the quota) and resumed later - an unbounded
-  gap between two pages - schedules that reconciliation for its next sync; others get it by
-  schedule (daily).
+  time; a window whose listing was interrupted (a crash, the quota) and resumed later - an
+  unbounded gap between two pages - is reconciled as soon as it completes, in the same run; the
+  rest is caught by the scheduled reconciliation (daily by default), which is the bound.
+
+A list that refuses ``sort_column=created_time`` (400) is read in its own order, remembered per
+resource; an edit that moves a record in that order backwards across the reading position is then
+a second way to skip, bounded the same way. A list that ignores the ``last_modified_time`` filter
+answers everything: the window is a full listing, still correct, only dearer.
 
 A crash at any point: rows and the checkpoint commit together per page, upserts are keyed on
 (connection, organization, id) and compare ``last_modified_time``, so a re-run converges.
+
+Two changes in one second share a stamp. The window's filter keeps the cursor's whole second,
+so a record stamped in it is listed again; a listed row at the stamp the mirror holds is still a
+newer version when one of its list fields differs, and when none does but the held detail was
+read less than ``1 s + clock_skew`` after that stamp (a second change in the same second would
+carry the same stamp), the detail is read once more. Further from its stamp, a detail has every
+change of that second.
 
 Rule 2, detail only for what changed: a list row whose ``last_modified_time`` differs from the one
 the row's detail was read at is stored at level ``list`` (its list fields); the backlog is exactly
 those rows, drained by ``GET /<resource>/{id}`` within the sync's quota share, oldest change
 first, and resumed by the next run after the reset. Steady state after k edits: 1 list call + k
 detail calls per resource.
+
+Derived fields: Zoho does not stamp a contact when its balances move (an invoice sent, paid,
+voided or deleted changes ``outstanding_receivable_amount`` and ``unused_credits_receivable_amount``
+without touching the contact's ``last_modified_time``). Writing an invoice, payment or credit note
+whose money fields moved marks its customer's row stale in the same transaction, and a sync runs
+the contacts last (``SYNC_ORDER``), so the contact is read again in the same sync.
 
 Rule 3, deletes: a reconciliation lists every page (ids and ``last_modified_time``), marks
 ``deleted_at`` on rows Zoho no longer lists - each confirmed by a ``GET`` answering "does not
