@@ -99,6 +99,10 @@ def run(invoices: int, edits: int, window: float, *, verbose: bool = True) -> Re
         if seeded.status_code != 201:
             raise RuntimeError(f"seeding failed: HTTP {seeded.status_code} {seeded.text[:300]}")
         say(f"seeded {invoices} invoices in {time.perf_counter() - began:.1f}s")
+        # A real organization's records were not all changed in the last seconds: the mirror reads
+        # a detail read within 1 s + clock_skew of its stamp once more (a second change in the
+        # same second would share the stamp), so let the seed's newest stamps age past that.
+        time.sleep(1 + MirrorSettings().clock_skew + 0.5)
 
         vault = Vault.open(
             f"sqlite:///{Path(tmp) / 'zoho.db'}",
