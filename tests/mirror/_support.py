@@ -73,14 +73,20 @@ class Sandbox:
         assert alice is not None
         self.user_id = alice.user_id
         self.org = alice.organization_ids[0]
+        self.token = ""
+        self.headers: dict[str, str] = {}
+        self.remint()
+        self.requests = 0
+        self._crash_in: int | None = None
+        self._crash_after = False
+
+    def remint(self) -> None:
+        """A fresh access token of alice (after the clock moved past the last one's hour)."""
         self.token = mint(self.world, ALICE, FULL_ACCESS)
         self.headers = {
             "Authorization": f"Zoho-oauthtoken {self.token}",
             "X-com-zoho-invoice-organizationid": self.org,
         }
-        self.requests = 0
-        self._crash_in: int | None = None
-        self._crash_after = False
 
     def close(self) -> None:
         self.http.close()
