@@ -462,3 +462,40 @@ def test_the_readme_queries_run_on_the_typed_columns(
     ]
     if datetime.fromtimestamp(clock.now, UTC).date() == today:  # not across midnight
         assert sorted(r.id for r in changed) == sorted(ids)
+
+
+def test_a_list_that_refuses_the_created_time_order_is_read_in_its_own(
+    vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
+) -> None:
+    for n in range(5):
+        sandbox.ok("POST", "/items", json={"name": f"Item {n}", "rate": 10})
+    clock.advance(5)
+    sorts: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/items") and request.method == "GET":
+            sorts.append(request.url.params.get("sort_column"))
+            if request.url.params.get("sort_column") == "created_time":
+                body = {"code": 2, "message": "Invalid value passed for sort_column"}
+                return httpx.Response(400, json=body)
+        return sandbox.handle(request)
+
+    def client(connection_id: str, organization_id: str) -> ZohoInvoice:
+        return ZohoInvoice(
+            access_token=sandbox.token,
+            organization_id=organization_id,
+            api_domain=API_DOMAIN,
+            http_client=httpx.Client(transport=httpx.MockTransport(handle)),
+            budget=UnlimitedBudget(),
+            max_retries=0,
+            clock=clock,
+        )
+
+    mirror = Mirror(vault, client_factory=client, settings=MirrorSettings(per_page=2), clock=clock)
+    mirror.sync(connection_id, resources=["items"])
+    clock.advance(5)
+    mirror.sync(connection_id, resources=["items"])
+
+    assert sorts[0] == "created_time"
+    assert set(sorts[1:]) == {None}  # remembered: never asked again
+    assert_mirror_equals_sandbox(vault.engine, connection_id, sandbox, ("items",))

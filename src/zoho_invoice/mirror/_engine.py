@@ -711,8 +711,8 @@ class _ResourceRun:
             params.update(sort_column=sort or SORT_COLUMN, sort_order="A")
         try:
             body = self._count(phase, lambda: self._call(self.endpoint.path, params))
-        except BadRequestError:
-            if sort is not None:
+        except BadRequestError as exc:
+            if sort is not None or "sort_column" not in str(exc):
                 raise
             # This list does not sort by created_time: read it in its own order (the module
             # docstring says what that costs) and remember.
