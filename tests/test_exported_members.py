@@ -100,6 +100,7 @@ PUBLIC: dict[str, set[str]] = {
         "UnlimitedBudget",
         "ZohoInvoice",
         "budget_from_settings",
+        "default_budget",
         "quota_blocks_from_settings",
     },
     "zoho_invoice.api.types": {
@@ -251,7 +252,7 @@ PUBLIC: dict[str, set[str]] = {
 INTERNAL = {
     "zoho_invoice.api._auth": ["TokenAuth", "AsyncTokenAuth", "ConnectionTokenProvider"],
     "zoho_invoice.api._errors": ["make_api_error"],
-    "zoho_invoice.api._budget": ["ConcurrencyCap", "default_budget"],
+    "zoho_invoice.api._budget": ["ConcurrencyCap"],
     "zoho_invoice.api._quota": ["LayeredQuotaBlocks", "default_quota_blocks"],
     "zoho_invoice.api._ip_throttle": ["default_ip_throttle"],
     "zoho_invoice.oauth._client": ["BaseOAuthClient"],

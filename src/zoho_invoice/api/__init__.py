@@ -19,6 +19,7 @@ from ._budget import (
     TokenBucketBudget,
     UnlimitedBudget,
     budget_from_settings,
+    default_budget,
 )
 from ._client import AsyncZohoInvoice, ZohoInvoice
 from ._ip_throttle import IPThrottle
@@ -54,5 +55,6 @@ __all__ = [
     "UnlimitedBudget",
     "ZohoInvoice",
     "budget_from_settings",
+    "default_budget",
     "quota_blocks_from_settings",
 ]

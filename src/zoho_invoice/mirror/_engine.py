@@ -97,8 +97,7 @@ from typing import Any, Protocol
 
 from .._exceptions import BadRequestError, DailyQuotaExceeded, NotFoundError, StaleWriteError
 from .._redact import redact
-from ..api import ZohoInvoice
-from ..api._budget import default_budget
+from ..api import ZohoInvoice, default_budget
 from ..tokens import TokenManager
 from ..vault import Vault
 from ..vault._mirror_store import MirrorLease, MirrorStore, SyncState
