@@ -122,6 +122,7 @@ PUBLIC: dict[str, set[str]] = {
         "CustomFieldParams",
         "CustomerPayment",
         "CustomerPaymentParams",
+        "Discount",
         "EmailContact",
         "EmailContent",
         "EmailSender",

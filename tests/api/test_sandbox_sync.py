@@ -159,6 +159,27 @@ def test_items_invoices_payments_estimates(client: ZohoInvoice) -> None:
     assert any(e.estimate_id == estimate.estimate_id for e in client.estimates.iter_all())
 
 
+def test_line_discount_as_percentage_and_as_amount(client: ZohoInvoice) -> None:
+    # Zoho: a line item's discount is "either in % or in amount. e.g. 12.5% or 190"
+    # (docs/zoho/README.md). Both go out, the sandbox applies and echoes both, both read back.
+    customer = client.contacts.list(per_page=1).items[0]
+    invoice = client.invoices.create(
+        InvoiceParams(
+            customer_id=customer.contact_id,
+            line_items=[
+                LineItemParams(name="Percent", rate=Decimal("80"), discount="12.5%"),
+                LineItemParams(name="Amount", rate=Decimal("20.10"), discount=Decimal("0.15")),
+            ],
+        )
+    )
+    for read in (invoice, client.invoices.get(invoice.invoice_id)):
+        percent, amount = read.line_items
+        assert percent.discount == "12.5%" and percent.item_total == Decimal("70")
+        assert amount.discount == Decimal("0.15") and amount.item_total == Decimal("19.95")
+        assert read.sub_total == Decimal("89.95")
+    client.invoices.delete(invoice.invoice_id)
+
+
 def test_bad_request_is_mapped(client: ZohoInvoice) -> None:
     with pytest.raises(BadRequestError) as info:
         client.invoices.create(customer_id="not-a-customer")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from zoho_invoice.api.types import Contact, CustomerPayment, Invoice, InvoiceParams
+import pytest
+from pydantic import ValidationError
+
+from zoho_invoice.api.types import (
+    Contact,
+    CustomerPayment,
+    Invoice,
+    InvoiceParams,
+    LineItem,
+    LineItemParams,
+)
 
 
 def test_invoice_parsing() -> None:
@@ -79,3 +89,27 @@ def test_every_amount_is_decimal_declared_or_not() -> None:
     assert extra["payment_reminder_enabled"] is True and extra["page_count"] == 2
     payment = CustomerPayment.model_validate({"payment_id": "9", "unused_amount": 0.7})
     assert payment.unused_amount == Decimal("0.7")
+
+
+def test_line_discount_is_an_exact_amount_or_a_percentage() -> None:
+    # Zoho: "Discount applied to the line item. It can be either in % or in amount. e.g. 12.5%
+    # or 190." (docs/zoho/README.md)
+    invoice = Invoice.model_validate_json(
+        b'{"invoice_id": "1", "line_items": [{"discount": "12.5%"}, {"discount": 190},'
+        b' {"discount": 0.1}, {"discount": " 5 %"}, {"discount": "7.25"}, {"discount": ""},'
+        b' {"discount": null}, {}]}'
+    )
+    assert [line.discount for line in invoice.line_items] == [
+        "12.5%",
+        Decimal("190"),
+        Decimal("0.1"),
+        "5%",
+        Decimal("7.25"),
+        None,
+        None,
+        None,
+    ]
+    for bad in ("abc%", "%", "12.5%%", "ten"):
+        with pytest.raises(ValidationError):
+            LineItem.model_validate({"discount": bad})
+    assert LineItemParams(name="x", discount="12.5%").to_body()["discount"] == "12.5%"

@@ -1,7 +1,7 @@
 """Typed models of the Zoho Invoice API: responses (ids as ``str``, money as ``Decimal``) and
 request bodies (``…Params``)."""
 
-from ._base import Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel, ZohoParams
+from ._base import Discount, Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel, ZohoParams
 from ._credit_notes import (
     AppliedCredit,
     CreditNote,
@@ -78,6 +78,7 @@ __all__ = [
     "CustomFieldParams",
     "CustomerPayment",
     "CustomerPaymentParams",
+    "Discount",
     "EmailContact",
     "EmailContent",
     "EmailSender",

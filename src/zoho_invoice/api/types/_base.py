@@ -59,6 +59,28 @@ ZohoID = Annotated[str, GetPydanticSchema(lambda _type, _handler: _ID_SCHEMA)]
 #: An amount of money, exact (pydantic-core reads a JSON number into a Decimal, never binary
 #: floating point arithmetic); ``""`` reads as ``None``.
 Money = Annotated[Decimal | None, _or_blank(core_schema.decimal_schema())]
+
+
+def _percent_text(value: str) -> str:
+    return "".join(value.split())
+
+
+# "12.5%", "5 %": a number of percent as Zoho writes it (whitespace dropped, digits kept as sent).
+_PERCENT_TEXT = core_schema.no_info_after_validator_function(
+    _percent_text, core_schema.str_schema(pattern=r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*%\s*$")
+)
+#: A discount, as Zoho documents it for a document and for a line item: "either in % or in
+#: amount. e.g. 12.5% or 190" (docs/zoho/README.md). An amount reads as an exact ``Decimal``, a
+#: percentage as its text (``"12.5%"``: exact, and never mistaken for an amount in a sum);
+#: ``""`` reads as ``None``.
+Discount = Annotated[
+    Decimal | str | None,
+    _or_blank(
+        core_schema.union_schema(
+            [core_schema.decimal_schema(), _PERCENT_TEXT], mode="left_to_right"
+        )
+    ),
+]
 #: A calendar date (``2024-05-01``); ``""`` reads as ``None``.
 ZohoDate = Annotated[date | None, _or_blank(core_schema.date_schema())]
 #: A timestamp such as ``2016-06-11T17:38:06-0700``, read as an aware datetime; ``""`` is ``None``.

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ._base import Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel
+from ._base import Discount, Money, ZohoDate, ZohoDateTime, ZohoID, ZohoModel
 from ._custom_fields import HasCustomFields
 
 
@@ -114,7 +114,8 @@ class LineItem(ZohoModel):
     description: str | None = None
     quantity: Money = None
     rate: Money = None
-    discount: Money = None
+    #: An amount (``Decimal("190")``) or a percentage of rate x quantity (``"12.5%"``).
+    discount: Discount = None
     tax_id: ZohoID | None = None
     tax_name: str | None = None
     tax_type: str | None = None

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from ._base import ZohoParams
+from ._base import Discount, ZohoParams
 from ._custom_fields import CustomFieldParams
 
 
@@ -17,6 +17,8 @@ class LineItemParams(ZohoParams):
     description: str | None = None
     quantity: Decimal | None = None
     rate: Decimal | None = None
+    #: An amount (``Decimal("190")``) or a percentage of rate x quantity (``"12.5%"``).
+    discount: Discount = None
     #: A tax or tax group of the organization; VAT and GST organizations want one on each line.
     tax_id: str | None = None
 
