@@ -275,18 +275,25 @@ class TokenManager:
             connection_id, lease_seconds=self._lock_lease, wait_seconds=self._lock_wait
         ) as acquired:
             started = self._clock()
-            # Re-read: whoever held the lock before us may have refreshed (single-flight).
-            row = self._load(connection_id)
-            if self._fresh(connection_id, row, started):
-                return self._access(connection_id, row)
             if not acquired:
+                # We waited behind a refresh (or gave up waiting): the access token alone
+                # tells; the refresh token is not opened. The first waiter's read is cached.
+                seen = self._cache_hit(connection_id) or self._read_access(connection_id)
+                if isinstance(seen, AccessToken):
+                    return seen
+                if self._fresh(connection_id, seen, started):
+                    return self._access(connection_id, seen)
                 return self._fallback(
                     connection_id,
-                    row,
+                    seen,
                     started,
                     2.0,
                     "another worker is refreshing this connection's token",
                 )
+            # Re-read: whoever held the lock before us may have refreshed (single-flight).
+            row = self._load(connection_id)
+            if self._fresh(connection_id, row, started):
+                return self._access(connection_id, row)
             return self._refresh_locked(connection_id, row, started)
 
     def invalidate(

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, insert, text, update
+from sqlalchemy import Connection, Engine, delete, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -88,6 +88,7 @@ class AdvisoryRefreshLocks:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=10.0,
+            pool_pre_ping=False,
             connect_args={
                 "keepalives": 1,
                 "keepalives_idle": _KEEPALIVE_IDLE,
@@ -103,59 +104,73 @@ class AdvisoryRefreshLocks:
 
     @contextmanager
     def _acquire(self, key: str, lease_seconds: float, wait_seconds: float) -> Iterator[bool]:
-        try:
-            conn = self._engine.connect()
-        except (DBAPIError, PoolTimeoutError):
-            yield False  # the database is down or every lock connection busy: hold nothing
-            return
+        conn: Connection | None = None
         acquired = False
-        try:
+        for attempt in (1, 2):
             try:
-                # Settings local to this transaction: they end with it, the pool stays clean.
-                # The server ends a holder that sits idle in it longer than the lease, and its
-                # keep-alives find a holder whose host is gone.
-                conn.execute(
-                    text(
-                        "SELECT set_config('idle_in_transaction_session_timeout', :lease, true),"
-                        " set_config('lock_timeout', :wait, true),"
-                        " set_config('tcp_keepalives_idle', :idle, true),"
-                        " set_config('tcp_keepalives_interval', :interval, true),"
-                        " set_config('tcp_keepalives_count', :count, true)"
-                    ),
-                    {
-                        "lease": _milliseconds(lease_seconds),
-                        "wait": _milliseconds(wait_seconds),
-                        "idle": str(_KEEPALIVE_IDLE),
-                        "interval": str(_KEEPALIVE_INTERVAL),
-                        "count": str(_KEEPALIVE_COUNT),
-                    },
-                )
-                if wait_seconds > 0:
-                    # Blocks in the server until the holder's transaction ends (or lock_timeout).
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(key)})
-                    acquired = True
-                else:
-                    acquired = bool(
-                        conn.execute(
-                            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": advisory_key(key)}
-                        ).scalar()
-                    )
+                conn = self._engine.connect()
+            except (DBAPIError, PoolTimeoutError):
+                break  # the database is down or every lock connection busy: hold nothing
+            try:
+                acquired = self._take(conn, key, lease_seconds, wait_seconds)
+                break
             except DBAPIError as exc:
+                # Not pre-pinged (a round trip saved per lock): a pooled connection the server
+                # dropped fails here, once, and is replaced.
+                if exc.connection_invalidated and attempt == 1:
+                    conn.close()
+                    conn = None
+                    continue
                 # 55P03 lock_not_available: lock_timeout ran out. Anything else: the database
                 # is busy or gone. Either way we hold nothing.
                 if getattr(exc.orig, "sqlstate", None) != "55P03":
                     logger.warning("refresh lock unavailable: %s", type(exc.orig).__name__)
-                acquired = False
+                break
+        try:
             yield acquired
         finally:
-            try:
-                conn.rollback()  # ends the transaction: the lock is free, waiters wake now
-                conn.close()
-            except DBAPIError:
-                # The server ended the session (we overstayed the lease): the lock is already
-                # free, and the version fence refuses a late write.
-                conn.invalidate()
-                conn.close()
+            if conn is not None:
+                try:
+                    conn.rollback()  # ends the transaction: the lock is free, waiters wake now
+                    conn.close()
+                except DBAPIError:
+                    # The server ended the session (we overstayed the lease): the lock is
+                    # already free, and the version fence refuses a late write.
+                    conn.invalidate()
+                    conn.close()
+
+    @staticmethod
+    def _take(conn: Connection, key: str, lease_seconds: float, wait_seconds: float) -> bool:
+        """One round trip: settings local to this transaction (they end with it, the pool stays
+        clean; the FROM clause sets them before the lock is asked for), then the lock. The
+        server ends a holder idle in it past the lease, and its keep-alives find a holder whose
+        host is gone."""
+        # pg_advisory_xact_lock returns void once it holds the lock (never NULL); the try form
+        # answers whether it got it.
+        lock = (
+            "pg_advisory_xact_lock(:k) IS NOT NULL"
+            if wait_seconds > 0
+            else "pg_try_advisory_xact_lock(:k)"
+        )
+        row = conn.execute(
+            text(
+                f"SELECT {lock} FROM (SELECT"
+                " set_config('idle_in_transaction_session_timeout', :lease, true),"
+                " set_config('lock_timeout', :wait, true),"
+                " set_config('tcp_keepalives_idle', :idle, true),"
+                " set_config('tcp_keepalives_interval', :interval, true),"
+                " set_config('tcp_keepalives_count', :count, true)) AS settings"
+            ),
+            {
+                "k": advisory_key(key),
+                "lease": _milliseconds(lease_seconds),
+                "wait": _milliseconds(wait_seconds),
+                "idle": str(_KEEPALIVE_IDLE),
+                "interval": str(_KEEPALIVE_INTERVAL),
+                "count": str(_KEEPALIVE_COUNT),
+            },
+        ).scalar()
+        return bool(row)
 
     def dispose(self) -> None:
         """Close the pool's connections (the vault's ``close``)."""
