@@ -163,6 +163,34 @@ def _no_store(send: Send) -> Send:
     return send_no_store
 
 
+#: Endpoints called with their path parameters alone: no dependency solving, no validation.
+_DIRECT: set[Callable[..., Coroutine[Any, Any, Response]]] = set()
+
+
+def _direct(
+    endpoint: Callable[..., Coroutine[Any, Any, Response]],
+) -> Callable[..., Coroutine[Any, Any, Response]]:
+    """Mark a hot endpoint to be called as ``await endpoint(**path_params)``.
+
+    FastAPI's request handling (solving the documentation-only bearer dependency, validating
+    parameters, serialising) is most of what a request costs once the endpoint itself answers
+    from memory. Such an endpoint takes only ``str`` path parameters (what the path gives) and
+    returns a ``Response`` itself; the key check, the no-store header and the one table of
+    errors apply to it as to every route, and its OpenAPI entry is as declared.
+    """
+    _DIRECT.add(endpoint)
+    return endpoint
+
+
+def _call_with_path_params(
+    endpoint: Callable[..., Coroutine[Any, Any, Response]],
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    async def handler(request: Request) -> Response:
+        return await endpoint(**request.path_params)
+
+    return handler
+
+
 def _auth_route_class(ctx: WebContext) -> type[APIRoute]:
     class _AuthRoute(APIRoute):
         async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -171,7 +199,11 @@ def _auth_route_class(ctx: WebContext) -> type[APIRoute]:
             await super().handle(scope, receive, _no_store(send))
 
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
+            handler = (
+                _call_with_path_params(self.endpoint)
+                if self.endpoint in _DIRECT
+                else super().get_route_handler()
+            )
 
             async def checked(request: Request) -> Response:
                 refused = _check_api_key(ctx, request)
@@ -472,6 +504,7 @@ def api_router(ctx: WebContext) -> APIRouter:
             503: _err("No valid token right now; retry after the Retry-After seconds"),
         },
     )
+    @_direct
     async def access_token(connection_id: str) -> Response:
         """A valid access token for the connection, refreshed ahead of expiry when needed."""
         # The service's hot route (issue 9): no thread and no database when the manager has the
