@@ -45,7 +45,7 @@ from zoho_invoice_sandbox import RunningSandbox, running_sandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+DOC = Path(__file__).resolve().parents[2] / "docs/deploy.md"
 BIN = Path(sys.executable).parent
 API_KEY = "deploy-doc-api-key-" + "0123456789abcdef" * 2
 #: The doc's ``fail_timeout``: how long nginx keeps a host out after a failed attempt.
