@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -196,11 +197,47 @@ def _show(name: str, figures: Figures) -> None:
     )
 
 
+def _route_figures(workers: int, seconds: float, concurrency: int) -> dict[str, str]:
+    """``route_ratio``, ``route_p99_ms`` (and the raw rates) from bench/_route_load.py."""
+    bench_dir = str(Path(__file__).resolve().parent)
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    import _route_load  # bench/_route_load.py, beside this file
+
+    with _route_load.served(workers) as (base, connection_id):
+        warm = _route_load.httpx.post(
+            f"{base}/api/connections/{connection_id}/access-token",
+            headers={"Authorization": f"Bearer {_route_load.API_KEY}"},
+        )
+        warm.raise_for_status()
+        figures = _route_load.route_figures(
+            base,
+            api_key=_route_load.API_KEY,
+            connection_id=connection_id,
+            duration=seconds,
+            concurrency=concurrency,
+        )
+    print("route: " + _route_load.line(figures, tool=_route_load.load_tool(), workers=workers))
+    return {
+        "route_ratio": f"{figures['route_ratio']:.3f}",
+        "route_p99_ms": f"{figures['route_p99_ms']:.1f}",
+        "route_rps": f"{figures['route_rps']:.0f}",
+        "healthz_rps": f"{figures['healthz_rps']:.0f}",
+        "route_errors": f"{figures['route_errors']:.0f}",
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, str]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20000, help="hot calls per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=100, help="hot calls per clock read")
+    parser.add_argument(
+        "--route-seconds", type=float, default=10.0, help="seconds per target of the route load"
+    )
+    parser.add_argument("--route-concurrency", type=int, default=16)
+    parser.add_argument("--route-workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--no-route", action="store_true", help="skip the served route")
     args = parser.parse_args(argv)
     zoho = _NoZoho()
     fields: dict[str, str] = {}
@@ -234,8 +271,11 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
         speedup_postgres=pg(lambda f: f.speedup, 0),
         refreshes=str(zoho.asked),
     )
-    # The access-token route (route_ratio=, route_p99_ms=): the lead joins the measurement of
-    # bench/_route_load.py here, into ``fields``, before the last line is printed.
+    # The access-token route against /healthz on one real `zoho-invoice serve`, side by side in
+    # the same run (bench/_route_load.py: wrk when installed, else an httpx load generator).
+    if not args.no_route:
+        route = _route_figures(args.route_workers, args.route_seconds, args.route_concurrency)
+        fields.update(route)
     print(" ".join(f"{key}={value}" for key, value in fields.items()))
     return fields
 

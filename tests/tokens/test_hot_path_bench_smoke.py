@@ -27,7 +27,20 @@ def test_bench_hot_path_small() -> None:
     if not os.environ.get("ZOHO_TEST_POSTGRES_URL"):
         missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--calls", "40", "--rounds", "1", "--batch", "10"],
+        [
+            sys.executable,
+            str(BENCH),
+            "--calls",
+            "40",
+            "--rounds",
+            "1",
+            "--batch",
+            "10",
+            "--route-seconds",
+            "1",
+            "--route-concurrency",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -40,3 +53,6 @@ def test_bench_hot_path_small() -> None:
     # Both databases were measured (a number, not "skipped"); how fast is the bench's to say.
     for name in FIELDS[:-1]:
         assert float(fields[name]) > 0, name
+    # The served route was measured against /healthz on a real `serve`, without a failed request.
+    assert float(fields["route_ratio"]) > 0 and float(fields["route_p99_ms"]) > 0
+    assert fields["route_errors"] == "0"
