@@ -7,11 +7,13 @@ one organization's mirror beside another's, purge, the change feed, the schema's
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -409,22 +411,21 @@ def test_the_async_mirror_is_the_same_mirror(
     assert asyncio.run(run()) == ("completed", 2, 2)
 
 
-#: The README's two queries, verbatim.
-OVERDUE_PER_CUSTOMER = """
-SELECT customer_id, MAX(customer_name) AS customer, SUM(balance) AS overdue, COUNT(*) AS invoices
-FROM zoho_invoices
-WHERE connection_id = :connection AND deleted_at IS NULL
-  AND status IN ('sent', 'viewed', 'partially_paid', 'overdue')
-  AND due_date < CURRENT_DATE
-GROUP BY customer_id
-ORDER BY overdue DESC
-"""
-CHANGED_TODAY = """
-SELECT id, invoice_number, status, total, balance, last_modified_time
-FROM zoho_invoices
-WHERE connection_id = :connection AND last_modified_time >= CURRENT_DATE
-ORDER BY last_modified_time DESC
-"""
+#: README.md, whose two example queries run here verbatim (the block after each marker).
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_sql(name: str) -> str:
+    """The ```sql block that follows ``<!-- sql: name -->`` in the README."""
+    found = re.search(
+        rf"<!-- sql: {re.escape(name)} -->\n```sql\n(.*?)```", README.read_text("utf-8"), re.S
+    )
+    assert found, f"README.md lost its {name} query"
+    return found.group(1)
+
+
+OVERDUE_PER_CUSTOMER = readme_sql("overdue-per-customer")
+CHANGED_TODAY = readme_sql("changed-today")
 
 
 def test_the_readme_queries_run_on_the_typed_columns(
