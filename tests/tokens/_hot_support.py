@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,16 @@ class CountingVault:
     def record_mint(self, connection_id: str, at: datetime, /) -> int:
         self.calls["record_mint"] += 1
         return self.vault.record_mint(connection_id, at)
+
+    def record_mint_within(
+        self, connection_id: str, at: datetime, /, *, since: datetime, limit: int
+    ) -> int | None:
+        self.calls["record_mint_within"] += 1
+        return self.vault.record_mint_within(connection_id, at, since=since, limit=limit)
+
+    def record_use(self, connection_ids: Collection[str], at: datetime, /) -> int:
+        self.calls["record_use"] += 1
+        return self.vault.record_use(connection_ids, at)
 
     def forget_mint(self, mint_id: int, /) -> object:
         self.calls["forget_mint"] += 1

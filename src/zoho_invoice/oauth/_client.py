@@ -94,6 +94,12 @@ class BaseOAuthClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
 
+    def _timeout_for(self, timeout: float | None) -> float:
+        """A call's timeout: the caller's, never above the client's (nor below a moment)."""
+        if timeout is None:
+            return self.timeout
+        return max(min(timeout, self.timeout), 0.001)
+
     def _require_verified_tls(self, http: object) -> None:
         """SECURITY 10, 50: an injected client must verify TLS, unless every URL of the table
         is plain http on a loopback IP (the sandbox's), where there is no TLS to verify."""
@@ -318,13 +324,13 @@ class OAuthClient(BaseOAuthClient):
     ) -> None:
         self.close()
 
-    def _send(self, call: _Call) -> tuple[int, bytes, float]:
+    def _send(self, call: _Call, timeout: float | None = None) -> tuple[int, bytes, float]:
         request = self._http.build_request(
             "POST",
             call.url,
             data=call.form,
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-            timeout=self.timeout,
+            timeout=self._timeout_for(timeout),
         )
         sent_at = self._clock()
         try:
@@ -354,10 +360,16 @@ class OAuthClient(BaseOAuthClient):
             return False
         return True
 
-    def refresh(self, datacenter: DataCenter | str, refresh_token: str) -> TokenSet:
-        """One refresh attempt at ``datacenter`` (the token manager decides about retries)."""
+    def refresh(
+        self, datacenter: DataCenter | str, refresh_token: str, *, timeout: float | None = None
+    ) -> TokenSet:
+        """One refresh attempt at ``datacenter`` (the token manager decides about retries).
+
+        ``timeout``: seconds this attempt may wait at most (each of connect, send, answer),
+        never more than the client's own ``timeout``; the manager passes what remains of the
+        request's bound. A timeout is an ``OAuthTransientError`` as always."""
         call = self._refresh_call(datacenter, refresh_token)
-        tokens = self._read_tokens(call, *self._send(call))
+        tokens = self._read_tokens(call, *self._send(call, timeout))
         if self._foreign_api_domain(datacenter, tokens):
             raise self._api_domain_error(datacenter, revoked=False)
         return tokens
@@ -416,13 +428,13 @@ class AsyncOAuthClient(BaseOAuthClient):
     ) -> None:
         await self.aclose()
 
-    async def _send(self, call: _Call) -> tuple[int, bytes, float]:
+    async def _send(self, call: _Call, timeout: float | None = None) -> tuple[int, bytes, float]:
         request = self._http.build_request(
             "POST",
             call.url,
             data=call.form,
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-            timeout=self.timeout,
+            timeout=self._timeout_for(timeout),
         )
         sent_at = self._clock()
         try:
@@ -452,10 +464,12 @@ class AsyncOAuthClient(BaseOAuthClient):
             return False
         return True
 
-    async def refresh(self, datacenter: DataCenter | str, refresh_token: str) -> TokenSet:
-        """One refresh attempt at ``datacenter`` (the token manager decides about retries)."""
+    async def refresh(
+        self, datacenter: DataCenter | str, refresh_token: str, *, timeout: float | None = None
+    ) -> TokenSet:
+        """One refresh attempt at ``datacenter``; ``timeout`` as ``OAuthClient.refresh``."""
         call = self._refresh_call(datacenter, refresh_token)
-        tokens = self._read_tokens(call, *(await self._send(call)))
+        tokens = self._read_tokens(call, *(await self._send(call, timeout)))
         if self._foreign_api_domain(datacenter, tokens):
             raise self._api_domain_error(datacenter, revoked=False)
         return tokens

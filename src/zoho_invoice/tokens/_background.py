@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -139,6 +139,11 @@ class WorkerVault(Vault):
             refresh_token=refresh_token,
             used=used,
         )
+
+    def record_use(self, connection_ids: Collection[str], at: datetime, /) -> int:
+        """Nothing: the worker asking for a token (to keep it warm, or to probe) is not use,
+        or every connection it touches would stay in use for ever. Returns 0 (no row moved)."""
+        return 0
 
 
 def _refresh_each(manager: TokenManager, connection_ids: Iterable[str]) -> tuple[int, int, int]:

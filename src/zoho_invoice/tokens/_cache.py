@@ -20,8 +20,11 @@ old access token valid until it expires (Zoho keeps up to 15 alive per refresh t
 entry is never used past the leeway. What must not be served for long (a disconnected or
 ``needs_reauth`` connection, a revoke, a rotation) is seen by every process within the bound.
 
-A refused token (``TokenManager.invalidate``) is dropped at once. One cache per manager, shared
-by every thread and task using it (a ``serve`` process has one manager); reads take no lock.
+A token the manager has just minted and stored is put in at once (its stamp unknown: the first
+check, a bound later, reads the row), so the callers of this process that queued behind the
+refresh get it from memory. A refused token (``TokenManager.invalidate``) is dropped at once.
+One cache per manager, shared by every thread and task using it (a ``serve`` process has one
+manager); reads take no lock.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ class CachedAccess:
     #: ``token.expires_at`` as epoch seconds (compared on every hit).
     expires_at: float
     #: The row as read (or last re-checked): the next check compares the row's stamp with it.
-    stamp: RowStamp
+    #: ``None`` for a token this manager has just minted and stored: its row's stamp is not
+    #: known here, so the first check reads the row again.
+    stamp: RowStamp | None
     #: This process's write generation of the row, taken before the row was read.
     generation: int
     #: When the entry was last known to match the row (the manager's clock).

@@ -17,8 +17,9 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -38,6 +39,7 @@ from .._exceptions import (
     StaleWriteError,
     TokenThrottledError,
     TokenUnavailableError,
+    VaultError,
 )
 from .._redact import redact
 from .._zoho_codes import CODE_UNAUTHORIZED
@@ -63,8 +65,12 @@ MINT_LIMIT = 10
 MINT_WINDOW = 600.0
 #: A token with less life than this is not handed out even as a fallback.
 MIN_USEFUL = 5.0
-#: The longest a caller waits for another's refresh (``lock_wait`` is capped to it).
+#: The longest one ``get_access_token`` spends waiting for another's refresh or refreshing
+#: itself (``lock_wait`` is capped to it; the refresh's attempts and their timeouts fit in what
+#: remains): no request waits longer (issue 9).
 MAX_LOCK_WAIT = 10.0
+#: A refresh that would have less than this left of the request's bound is not started.
+MIN_ATTEMPT = 0.5
 #: A token we minted this recently is valid: a code 57 on it means a missing scope.
 JUST_MINTED = 120.0
 
@@ -98,8 +104,15 @@ class TokenVault(Protocol):
         expected_version: int | None = None,
     ) -> object: ...
     def record_mint(self, connection_id: str, at: datetime, /) -> int: ...
+    # The count and the record in one committed transaction: the mint's id, or None (spent).
+    def record_mint_within(
+        self, connection_id: str, at: datetime, /, *, since: datetime, limit: int
+    ) -> int | None: ...
     def forget_mint(self, mint_id: int, /) -> object: ...
     def mints_since(self, connection_id: str, since: datetime, /) -> int: ...
+    # Callers had tokens for these connections at ``at`` (the worker keeps them warm): one
+    # UPDATE for them all; how many rows moved.
+    def record_use(self, connection_ids: Collection[str], at: datetime, /) -> int: ...
     def refresh_locks(self) -> RefreshLocks:
         """Refresh locks every process opening this vault shares (SECURITY 27)."""
         ...
@@ -114,11 +127,16 @@ class TokenRefresher(Protocol):
 
     @property
     def datacenters(self) -> DataCenterTable: ...
-    def refresh(self, datacenter: DataCenter | str, refresh_token: str, /) -> TokenSet: ...
+    def refresh(
+        self, datacenter: DataCenter | str, refresh_token: str, /, *, timeout: float | None = None
+    ) -> TokenSet:
+        """One attempt; ``timeout``: the most seconds it may take (``None``: the client's)."""
+        ...
 
 
 class _StopAt(tenacity.stop.stop_base):
-    """Stop when the next attempt would start past ``deadline`` (the lock's lease)."""
+    """Stop when the next attempt would start past ``deadline`` (the lock's lease, or the
+    request's ``MAX_LOCK_WAIT``); each attempt's timeout is what remains until it."""
 
     def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
         self._deadline = deadline
@@ -127,6 +145,15 @@ class _StopAt(tenacity.stop.stop_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         return self._clock() + retry_state.upcoming_sleep >= self._deadline
 
+
+class _MintsSpent(Exception):
+    """Our record of Zoho's 10 tokens per 10 minutes says no: nothing was recorded or asked."""
+
+
+#: Connections whose last use mark is remembered (then the memory starts again).
+_USE_MARKS_KEPT = 100_000
+#: Use marks noted within this many seconds go to the database in one UPDATE.
+_USE_BATCH_SECONDS = 1.0
 
 #: A row as the manager hands its access token out: both tokens opened (under the refresh lock)
 #: or the access token alone (the hot path).
@@ -175,6 +202,7 @@ class TokenManager:
         sleep: Callable[[float], None] = time.sleep,
         throttle_backoff: float = 60.0,
         staleness_bound: float | None = 1.0,
+        use_mark_interval: float | None = 1800.0,
     ) -> None:
         if retry_attempts < 1:
             raise ValueError("retry_attempts must be at least 1")
@@ -213,6 +241,13 @@ class TokenManager:
         self._cache = (
             None if staleness_bound is None else AccessTokenCache(staleness_bound=staleness_bound)
         )
+        # Use marks (``record_use``, for the worker's in-use window): each connection at most
+        # once per ``use_mark_interval`` in this process, noted only where the manager goes to
+        # the database anyway (a row read, the staleness check), written a batch at a time.
+        self._use_mark_interval = use_mark_interval
+        self._use_marked: dict[str, float] = {}
+        self._use_pending: set[str] = set()
+        self._use_flushed_at = float("-inf")
 
     @classmethod
     def from_settings(
@@ -244,6 +279,8 @@ class TokenManager:
             events = event_sink_from_settings(settings, vault if isinstance(vault, Vault) else None)
         options.setdefault("leeway", settings.refresh_leeway)
         options.setdefault("lock_lease", settings.refresh_lease)  # ZOHO_REFRESH_LEASE
+        # Marked in use often enough that the worker's window never lapses while callers ask.
+        options.setdefault("use_mark_interval", settings.in_use_window / 4)
         if settings.redis_url and "locks" not in options:
             # The vault's database lock decides who refreshes; Redis only queues contenders
             # (at most a second), so a Redis that is down never stops a refresh.
@@ -260,6 +297,8 @@ class TokenManager:
         cached = self._cache_hit(connection_id) or self._recheck(connection_id)
         if cached is not None:
             return cached
+        # From here on this call spends at most MAX_LOCK_WAIT seconds waiting and refreshing.
+        begun = self._clock()
         row: _TokenRow = self._read_access(connection_id)  # the lock below reads both tokens
         now = self._clock()
         if self._fresh(connection_id, row, now):
@@ -271,8 +310,9 @@ class TokenManager:
             return self._fallback(
                 connection_id, row, now, blocked - now, "Zoho's token limit is reached"
             )
+        wait = max(0.0, min(self._lock_wait, begun + MAX_LOCK_WAIT - now))
         with self._locks.acquire(
-            connection_id, lease_seconds=self._lock_lease, wait_seconds=self._lock_wait
+            connection_id, lease_seconds=self._lock_lease, wait_seconds=wait
         ) as acquired:
             started = self._clock()
             if not acquired:
@@ -294,7 +334,9 @@ class TokenManager:
             row = self._load(connection_id)
             if self._fresh(connection_id, row, started):
                 return self._access(connection_id, row)
-            return self._refresh_locked(connection_id, row, started)
+            # The refresh ends within the lock's lease and within this request's bound.
+            deadline = min(started + self._lock_lease - 1.0, begun + MAX_LOCK_WAIT)
+            return self._refresh_locked(connection_id, row, started, deadline)
 
     def invalidate(
         self,
@@ -387,6 +429,7 @@ class TokenManager:
         row = self._vault.load_access(connection_id)
         self._require_active(connection_id, row.status)
         self._remember(connection_id, row, generation, read_at)
+        self._note_use(connection_id, read_at, flush=False)  # off a refresh's critical path
         return row
 
     def _require_active(self, connection_id: str, status: Status) -> None:
@@ -398,6 +441,10 @@ class TokenManager:
             )
 
     # -- the cache (tokens/_cache.py) --------------------------------------------------------
+
+    def _write_generation(self, connection_id: str) -> int:
+        """This process's write generation of the row (no I/O)."""
+        return self._vault.connection_generation(connection_id)
 
     def _cache_hit(self, connection_id: str) -> AccessToken | None:
         """The cached token when it needs no I/O at all (safe on an event loop), else None."""
@@ -426,6 +473,7 @@ class TokenManager:
             connection_id, entry, checked_at=checked_at, generation=generation
         ):
             return None  # invalidated meanwhile: read the row
+        self._note_use(connection_id, checked_at, flush=True)
         return entry.token
 
     def _remember(
@@ -447,6 +495,68 @@ class TokenManager:
                     checked_at=read_at,
                 ),
             )
+
+    def _remember_minted(self, connection_id: str, token: AccessToken, generation: int) -> None:
+        """Cache the token this manager has just stored, so that this process's callers
+        queued behind the refresh get it from memory. ``generation`` was taken before the
+        store: unless the store's own bump is the only write since, nothing is cached (another
+        write of this process may be newer). The row's stamp is not known: the first check,
+        a bound later, reads the row once."""
+        if self._cache is None:
+            return
+        now = self._clock()
+        if token.expires_at.timestamp() - now <= self.leeway:
+            return
+        if self._vault.connection_generation(connection_id) != generation + 1:
+            return
+        with self._state_guard:
+            if self._refused.get(connection_id) == token.token:
+                return
+            self._cache.put(
+                connection_id,
+                CachedAccess(
+                    token=token,
+                    expires_at=token.expires_at.timestamp(),
+                    stamp=None,
+                    generation=generation + 1,
+                    checked_at=now,
+                ),
+            )
+
+    # -- use marks (the worker's in-use window) ------------------------------------------------
+
+    def _note_use(self, connection_id: str, now: float, *, flush: bool) -> None:
+        """A caller had a token for the connection: mark it in use, at most once per
+        ``use_mark_interval`` here, batched with the others noted within a second. Called only
+        where the manager has just gone to the database (never on a cache hit); the batch is
+        written by a staleness check (``flush``), which a connection in steady use passes
+        through every ``staleness_bound``, never before a refresh."""
+        if self._use_mark_interval is None:
+            return
+        with self._state_guard:
+            last = self._use_marked.get(connection_id)
+            if last is None or not 0.0 <= now - last < self._use_mark_interval:
+                if len(self._use_marked) >= _USE_MARKS_KEPT:
+                    self._use_marked.clear()  # bounded memory: at worst a spare mark each
+                self._use_marked[connection_id] = now
+                self._use_pending.add(connection_id)
+            if (
+                not flush
+                or not self._use_pending
+                or 0.0 <= now - self._use_flushed_at < _USE_BATCH_SECONDS
+            ):
+                return
+            batch, self._use_pending = self._use_pending, set()
+            self._use_flushed_at = now
+        try:
+            self._vault.record_use(batch, _utc(now))
+        except VaultError as exc:
+            # A lost mark costs at most one caller's wait for a refresh later: forget that
+            # these were marked, so the next call tries again.
+            logger.warning("could not mark %d connections in use: %s", len(batch), exc)
+            with self._state_guard:
+                for marked in batch:
+                    self._use_marked.pop(marked, None)
 
     def _life(self, connection_id: str, row: _TokenRow, now: float) -> float:
         """Seconds the stored access token still lives (0 when none or refused)."""
@@ -526,25 +636,31 @@ class TokenManager:
 
     # -- refreshing ---------------------------------------------------------------------------
 
-    def _refresh_locked(self, connection_id: str, row: StoredTokens, now: float) -> AccessToken:
+    def _refresh_locked(
+        self, connection_id: str, row: StoredTokens, now: float, deadline: float
+    ) -> AccessToken:
         if not row.refresh_token:
             self._needs_reauth(connection_id, "no refresh token is stored", row.version)
-        minted = self._vault.mints_since(connection_id, _utc(now - MINT_WINDOW))
-        if minted >= MINT_LIMIT:
+        if deadline - now < MIN_ATTEMPT:
+            # The wait for the lock used up this request's time: another caller will refresh.
+            return self._fallback(
+                connection_id, row, now, 2.0, "no time was left to refresh within the request"
+            )
+        try:
+            tokens = self._refresh_with_retries(connection_id, row, deadline)
+        except _MintsSpent:
+            now = self._clock()
             frees = self._window_frees_at(connection_id, now, MINT_LIMIT) or now + MINT_WINDOW
             self._block(connection_id, frees)
             logger.warning(
                 "connection %s minted %d access tokens in 10 minutes; waiting %.0f s",
                 connection_id,
-                minted,
+                MINT_LIMIT,
                 frees - now,
             )
             return self._fallback(
                 connection_id, row, now, frees - now, "Zoho's 10 tokens per 10 minutes are spent"
             )
-        deadline = now + self._lock_lease - 1.0
-        try:
-            tokens = self._refresh_with_retries(connection_id, row, deadline)
         except InvalidClientSecretError:
             _metrics.refresh_outcome("client_secret_rejected")
             # Our configuration is wrong, not this connection: keep it active (a rotated secret
@@ -599,6 +715,7 @@ class TokenManager:
             logger.error("refresh for connection %s refused: %s", connection_id, redact(exc))
             return self._fallback(connection_id, row, self._clock(), 60.0, str(exc))
         minted_at = self._clock()
+        generation = self._vault.connection_generation(connection_id)
         try:
             self._vault.store_refreshed(
                 connection_id,
@@ -618,14 +735,19 @@ class TokenManager:
             self._refused.pop(connection_id, None)
             self._blocked_until.pop(connection_id, None)
             self._minted[connection_id] = (tokens.access_token, minted_at)
+            # store_refreshed marked the use: no separate mark for another interval.
+            self._use_marked[connection_id] = minted_at
+            self._use_pending.discard(connection_id)
             self._secret_rejected_for.discard(connection_id)
-        return AccessToken(
+        token = AccessToken(
             token=tokens.access_token,
             expires_at=tokens.expires_at,
             api_domain=row.api_domain,
             organization_id=row.organization_id,
             connection_id=connection_id,
         )
+        self._remember_minted(connection_id, token, generation)
+        return token
 
     def _refresh_with_retries(
         self, connection_id: str, row: StoredTokens, deadline: float
@@ -643,14 +765,24 @@ class TokenManager:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._attempt, connection_id, datacenter, refresh_token)
+        return retrying(self._attempt, connection_id, datacenter, refresh_token, deadline)
 
-    def _attempt(self, connection_id: str, datacenter: DataCenter, refresh_token: str) -> TokenSet:
-        # SECURITY 33: count the mint before asking. Zoho may mint and the answer get lost (a
-        # timeout): an uncounted mint would let us overrun its 10 per 10 minutes.
-        mint_id = self._vault.record_mint(connection_id, _utc(self._clock()))
+    def _attempt(
+        self, connection_id: str, datacenter: DataCenter, refresh_token: str, deadline: float
+    ) -> TokenSet:
+        # SECURITY 33: count the mint before asking, committed (one transaction that also
+        # checks the window: 32). Zoho may mint and the answer get lost (a timeout): an
+        # uncounted mint would let us overrun its 10 per 10 minutes.
+        now = self._clock()
+        mint_id = self._vault.record_mint_within(
+            connection_id, _utc(now), since=_utc(now - MINT_WINDOW), limit=MINT_LIMIT
+        )
+        if mint_id is None:
+            raise _MintsSpent
         try:
-            return self._oauth.refresh(datacenter, refresh_token)
+            # No attempt outlives the request's bound (MAX_LOCK_WAIT) or the lock's lease.
+            timeout = deadline - self._clock()
+            return self._oauth.refresh(datacenter, refresh_token, timeout=timeout)
         except (TokenThrottledError, InvalidGrantError, InvalidClientError):
             # Zoho answered, and said no: nothing was minted.
             self._vault.forget_mint(mint_id)
@@ -692,19 +824,62 @@ class TokenManager:
         )
 
 
+@dataclass(slots=True)
+class _Flight:
+    """One ``get_access_token`` of an ``AsyncTokenManager`` that went to a thread, which the
+    tasks asking for the same connection meanwhile await instead of hopping to threads too."""
+
+    #: This process's write generation of the row when the flight left: a task that sees
+    #: another (a write of this process since) flies on its own.
+    generation: int
+    done: anyio.Event = field(default_factory=anyio.Event)
+    token: AccessToken | None = None
+    error: Exception | None = None
+
+
 class AsyncTokenManager:
-    """``TokenManager`` for async code: each call that may do I/O runs the sync manager in a
-    worker thread; a cache hit is answered on the event loop."""
+    """``TokenManager`` for async code: a cache hit is answered on the event loop; a call that
+    may do I/O runs the sync manager in a worker thread, one per connection at a time: the
+    tasks of this event loop asking for the same connection meanwhile await its answer (a
+    refresh storm costs one thread and no database read per waiting task)."""
 
     def __init__(self, manager: TokenManager) -> None:
         self.manager = manager
+        # (event loop's thread, connection id) -> the call in flight. Touched only by the
+        # loop's own thread, so one manager can serve several loops.
+        self._flights: dict[tuple[int, str], _Flight] = {}
 
     async def get_access_token(self, connection_id: str) -> AccessToken:
         # A cache hit needs no I/O: answered on the event loop, no thread hop (issue 9).
         cached = self.manager._cache_hit(connection_id)
         if cached is not None:
             return cached
-        return await anyio.to_thread.run_sync(self.manager.get_access_token, connection_id)
+        key = (threading.get_ident(), connection_id)
+        generation = self.manager._write_generation(connection_id)
+        flight = self._flights.get(key)
+        if flight is not None and flight.generation == generation:
+            await flight.done.wait()
+            if flight.token is not None:
+                return flight.token
+            if flight.error is not None:
+                raise flight.error
+            # The flight was cancelled before it had an answer: ask on our own.
+        return await self._fly(key, connection_id, generation)
+
+    async def _fly(self, key: tuple[int, str], connection_id: str, generation: int) -> AccessToken:
+        flight = self._flights[key] = _Flight(generation)
+        try:
+            flight.token = await anyio.to_thread.run_sync(
+                self.manager.get_access_token, connection_id
+            )
+            return flight.token
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            flight.done.set()
 
     async def invalidate(
         self,

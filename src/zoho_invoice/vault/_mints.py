@@ -4,6 +4,10 @@ Zoho limits how many access tokens one grant may mint in a window (the token man
 ``MINT_LIMIT`` per ``MINT_WINDOW``); the manager records a mint before asking, forgets it when
 Zoho's answer says nothing was minted, and counts the recent ones before asking again. A row is
 kept for an hour, longer than any window the manager uses.
+
+``record_within`` does the count and the record in one committed transaction (the refresh holds
+its lock through it, so every round trip saved there is saved for every waiter): the mint is
+durable before Zoho is asked (SECURITY 33), and never recorded past the limit.
 """
 
 from __future__ import annotations
@@ -51,6 +55,33 @@ class Mints:
                 .execution_options(synchronize_session=False)
             )
         return mint_id
+
+    def record_within(
+        self, connection_id: str, at: datetime | float, *, since: datetime | float, limit: int
+    ) -> int | None:
+        """Record a mint at ``at`` unless ``limit`` were already recorded since ``since``.
+
+        The mint's id (committed when this returns), or ``None`` when the window is spent
+        (nothing recorded). One transaction: the connection's row is locked, so two recorders
+        can never both take the last place. ``ConnectionNotFoundError`` for an unknown one.
+        """
+        minted = as_datetime(at)
+        with self._db.write() as session:
+            lock_connection(session, connection_id)
+            recent = session.scalar(
+                select(func.count())
+                .select_from(TokenMintRow)
+                .where(
+                    TokenMintRow.connection_id == connection_id,
+                    TokenMintRow.minted_at >= as_datetime(since),
+                )
+            )
+            if int(recent or 0) >= limit:
+                return None
+            mint = TokenMintRow(connection_id=connection_id, minted_at=minted)
+            session.add(mint)
+            session.flush()
+            return int(mint.id)
 
     def forget(self, mint_id: int) -> None:
         """Uncount a mint recorded before asking Zoho, when Zoho's answer says it minted

@@ -15,25 +15,31 @@ Pages are read in short read transactions, each continuing after the last key of
 before (keyset paging), so a connection that could not be refreshed is not met again in the
 same cycle and a cycle never holds a transaction open while Zoho answers.
 
-``last_used_at`` is written by ``Connections``: at a connect and in the very UPDATE that stores a
-refresh made on demand (a caller asked for a token), never on a read.
+``last_used_at`` is written by ``Connections`` at a connect and in the very UPDATE that stores a
+refresh made on demand (a caller asked for a token), and by ``record_use``: the token manager
+marks the connections its callers had tokens for, at most once per connection per process per
+quarter of the in-use window, batched into one UPDATE, off the cache hit's path (issue 9).
+Marking never moves what a cached token is checked against (the row's stamp), so it costs the
+hot path nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, or_, select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ._db_session import DbSession, as_datetime
+from ._db_session import DbSession, as_datetime, rowcount
 from ._models import ConnectionRow
 
 __all__ = ["RefreshSchedule"]
 
 _ACTIVE = "active"
+#: Ids per UPDATE of ``record_use`` (bound parameters stay well under SQLite's limit).
+_USE_BATCH = 500
 
 
 def _ending_before(before: datetime) -> ColumnElement[bool]:
@@ -106,6 +112,31 @@ class RefreshSchedule:
         unprobed first, page by page."""
         query = self.probe_query(probed_before=probed_before, before=before)
         return self._pages(query, ConnectionRow.last_refresh_at, batch_size)
+
+    def record_use(self, connection_ids: Collection[str], at: datetime | float) -> int:
+        """Mark the connections used at ``at`` (a later mark is never moved back): one UPDATE
+        per 500 ids, in one write transaction. Returns how many rows moved."""
+        ids = sorted(set(connection_ids))
+        if not ids:
+            return 0
+        used_at = as_datetime(at)
+        moved = 0
+        with self._db.write() as session:
+            for start in range(0, len(ids), _USE_BATCH):
+                result = session.execute(
+                    update(ConnectionRow)
+                    .where(
+                        ConnectionRow.id.in_(ids[start : start + _USE_BATCH]),
+                        or_(
+                            ConnectionRow.last_used_at.is_(None),
+                            ConnectionRow.last_used_at < used_at,
+                        ),
+                    )
+                    .values(last_used_at=used_at)
+                    .execution_options(synchronize_session=False)
+                )
+                moved += rowcount(result)
+        return moved
 
     def _pages(
         self,

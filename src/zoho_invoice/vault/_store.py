@@ -11,8 +11,9 @@ siblings); the methods the vault had before the split stay as the same stores' m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from sqlalchemy import Engine, text
@@ -124,6 +125,7 @@ class Vault:
     revocation_done = _Forward("revocations", Revocations.done)
     revocation_failed = _Forward("revocations", Revocations.failed)
     record_mint = _Forward("mints", Mints.record)
+    record_mint_within = _Forward("mints", Mints.record_within)
     forget_mint = _Forward("mints", Mints.forget)
     mints_since = _Forward("mints", Mints.since)
 
@@ -240,6 +242,10 @@ class Vault:
         """Daily-quota blocks (Zoho's code 45) in this database, seen by every process opening
         it; see ``vault/_quota_blocks.py``."""
         return DatabaseQuotaBlocks(self._engine, clock=self._clock)
+
+    def record_use(self, connection_ids: Collection[str], at: datetime, /) -> int:
+        """Mark connections in use at ``at`` (``RefreshSchedule.record_use``: one UPDATE)."""
+        return self.refresh_schedule.record_use(connection_ids, at)
 
     def connection_generation(self, connection_id: str) -> int:
         """A number that changes whenever this process writes the connection's row, through
