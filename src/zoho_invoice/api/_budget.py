@@ -397,8 +397,10 @@ class ConcurrencyCap:
 
     @contextmanager
     def slot(self, key: str) -> Iterator[None]:
-        with self._lock:
-            semaphore = self._semaphores.setdefault(key, threading.BoundedSemaphore(self.limit))
+        semaphore = self._semaphores.get(key)
+        if semaphore is None:  # the first request for this key (a semaphore is not free to make)
+            with self._lock:
+                semaphore = self._semaphores.setdefault(key, threading.BoundedSemaphore(self.limit))
         with semaphore:
             yield
 
@@ -419,9 +421,12 @@ class AsyncConcurrencyCap:
     @asynccontextmanager
     async def slot(self, key: str) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        with self._lock:
-            per_loop = self._semaphores.setdefault(loop, {})
-            semaphore = per_loop.setdefault(key, asyncio.Semaphore(self.limit))
+        per_loop = self._semaphores.get(loop)
+        semaphore = per_loop.get(key) if per_loop is not None else None
+        if semaphore is None:  # the first request for this key on this loop
+            with self._lock:
+                per_loop = self._semaphores.setdefault(loop, {})
+                semaphore = per_loop.setdefault(key, asyncio.Semaphore(self.limit))
         async with semaphore:
             yield
 

@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -85,6 +86,25 @@ __all__ = ["AsyncZohoInvoice", "ZohoInvoice"]
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
 Timeout = float | httpx.Timeout
+
+
+#: A list answer this big (some 50 invoices and more) is parsed off the event loop. A page of
+#: 200 takes 1.5-2 ms of CPU to become models; on the loop, 50 concurrent pulls queue those
+#: parses back to back and every other task waits behind them. In one thread of its own the
+#: parse still holds the GIL, but the loop gets it back between pages (and at the
+#: interpreter's switch interval), so no loop step runs a whole page.
+_PARSE_OFF_LOOP_BYTES = 32 * 1024
+_parser_lock = threading.Lock()
+_parser_pool: ThreadPoolExecutor | None = None
+
+
+def _parser() -> ThreadPoolExecutor:
+    """One thread per process that parses big pages for every async client."""
+    global _parser_pool
+    with _parser_lock:
+        if _parser_pool is None:
+            _parser_pool = ThreadPoolExecutor(1, thread_name_prefix="zoho-invoice-parse")
+        return _parser_pool
 
 
 def _check_credentials(access_token: str | None, token_provider: object) -> None:
@@ -464,7 +484,12 @@ class AsyncZohoInvoice(BaseClient):
         self, options: RequestOptions, key: str, model: type[M], page: int, per_page: int
     ) -> Page[M]:
         response = await self._send(options, check_body=False)
-        return self._page(response, key, model, page, per_page)
+        if len(response.content) < _PARSE_OFF_LOOP_BYTES:
+            return self._page(response, key, model, page, per_page)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _parser(), self._page, response, key, model, page, per_page
+        )
 
     async def _request_bytes(self, options: RequestOptions) -> bytes:
         return (await self._send(options)).content

@@ -107,8 +107,12 @@ class PageIterator(Generic[M]):
         number: int | None = self._start
         while number is not None:
             page = self._fetch(number)
+            following = _next_page(page, number)
             yield page
-            number = _next_page(page, number)
+            # Not held while the next page is fetched: a caller that drops each page keeps one
+            # page of models alive, not two (less for the collector's passes to walk).
+            del page
+            number = following
 
     def __iter__(self) -> Iterator[M]:
         for page in self.pages():
@@ -126,8 +130,12 @@ class AsyncPageIterator(Generic[M]):
         number: int | None = self._start
         while number is not None:
             page = await self._fetch(number)
+            following = _next_page(page, number)
             yield page
-            number = _next_page(page, number)
+            # As in PageIterator: the page is the caller's to keep or drop, not ours to hold
+            # through the next request (50 pulls on one loop would otherwise keep 50 more).
+            del page
+            number = following
 
     async def __aiter__(self) -> AsyncIterator[M]:
         async for page in self.pages():
