@@ -27,10 +27,22 @@ The last line is::
     loop_lag_p99_ms=<async> loop_lag_max_ms=<async> pulls=<n> calls=<async requests>
     sync_redis_lag_p99_ms=... sync_redis_lag_max_ms=... no_budget_lag_p99_ms=...
     no_budget_lag_max_ms=... <setup>_step_cpu_p99_ms=... <setup>_step_cpu_max_ms=...
-    ticks=<async ticks> gc_freeze=<0|1>
+    ticks=<async ticks> gc_freeze=<0|1> alone_lag_p99_ms=... alone_lag_max_ms=...
+    async_late_cpu_p99_ms=...
+    gc_full_per_round=<async> gc_full_max_ms=<async> gc_young_max_ms=<async>
+
+``alone_*``: after each async round, the same ticker alone on this process's loop while the
+same 50 pulls run in another process (the same sandbox, the same machine load, none of the
+client's work on this loop): the floor the machine sets. ``async_late_cpu_p99_ms``: per tick,
+the CPU time of the loop's own steps that ran after the tick was due (the batch it waited
+behind), p99: the part of the lag that is the loop's work rather than a wait for a core.
+``gc_*``: the collector's pauses during the async rounds (``gc.callbacks``): full passes per
+round, the longest full pass, the longest young (generation 0 or 1) pass. Each pull consumes
+its pages and lets them go, as a streaming application does; the iterator holds none of them
+through the next request.
 
 Run: ``.venv/bin/python bench/loop_lag.py`` (``--pulls 50 --invoices 1000 --rounds 3``); pages are
-200 invoices, as ``iter_all`` asks..
+200 invoices, as ``iter_all`` asks.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import statistics
 import sys
@@ -69,11 +82,15 @@ from zoho_invoice.api._quota import LayeredQuotaBlocks
 
 TICK = 0.010
 MODES = ("async", "sync_redis", "no_budget")
+#: A ticker alone on its loop, for as long as the async round took: the machine's floor.
+ALONE = "alone"
 
 #: The CPU time (this thread's) of every step the event loop ran, as it ends: the machine's load
 #: stretches wall-clock lag (on 2 shared cores a runnable process may wait 100 ms for a core),
 #: never the CPU time a step holds the loop for.
 STEP_CPU: list[float] = []
+#: When each of those steps ended (``perf_counter``).
+STEP_END: list[float] = []
 _run_step = asyncio.events.Handle._run
 
 
@@ -83,9 +100,33 @@ def _timed_step(handle: asyncio.events.Handle) -> None:
         _run_step(handle)
     finally:
         STEP_CPU.append(time.thread_time() - began)
+        STEP_END.append(time.perf_counter())
 
 
 asyncio.events.Handle._run = _timed_step  # type: ignore[method-assign]
+
+
+class CollectorPauses:
+    """Every pause of Python's cyclic collector (``gc.callbacks``), by generation, for the setup
+    running now: the full (generation 2) passes are the long ones, and their cost grows with
+    every tracked object alive, the pages a pull holds included."""
+
+    def __init__(self) -> None:
+        self.mode: str | None = None
+        self.pauses: dict[str, dict[int, list[float]]] = {}
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self.mode is not None:
+            paused = time.perf_counter() - self._began
+            per_mode = self.pauses.setdefault(self.mode, {0: [], 1: [], 2: []})
+            per_mode[info["generation"]].append(paused)
+
+
+PAUSES = CollectorPauses()
 
 
 class SyncOnLoopBudget:
@@ -119,9 +160,11 @@ class SyncOnLoopBlocks:
 class Lags:
     """Every tick's lateness (seconds) and the requests sent, per setup."""
 
-    lags: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    lags: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in (*MODES, ALONE)})
     #: Per tick: the longest CPU time one loop step held the loop while the ticker slept.
-    held: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    held: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in (*MODES, ALONE)})
+    #: Per tick: the CPU time of the loop's own steps that ran after the tick was due.
+    late: dict[str, list[float]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
     pulled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
 
@@ -137,6 +180,14 @@ class Result:
     held_max_ms: dict[str, float]
     ticks: int
     gc_freeze: bool
+    alone_p99_ms: float
+    alone_max_ms: float
+    #: p99 of the CPU time the loop's own steps ran after a tick was due (async setup).
+    late_cpu_p99_ms: float
+    #: The async setup's collector: full passes per round, the longest pause of any generation.
+    gc_full_per_round: float
+    gc_full_max_ms: float
+    gc_young_max_ms: float
 
     def line(self) -> str:
         return (
@@ -152,6 +203,10 @@ class Result:
                 for mode in MODES
             )
             + f" ticks={self.ticks} gc_freeze={int(self.gc_freeze)}"
+            f" alone_lag_p99_ms={self.alone_p99_ms:.2f} alone_lag_max_ms={self.alone_max_ms:.2f}"
+            f" async_late_cpu_p99_ms={self.late_cpu_p99_ms:.2f}"
+            f" gc_full_per_round={self.gc_full_per_round:.1f}"
+            f" gc_full_max_ms={self.gc_full_max_ms:.2f} gc_young_max_ms={self.gc_young_max_ms:.2f}"
         )
 
 
@@ -161,15 +216,24 @@ def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-async def _ticker(lags: list[float], held: list[float], stop: asyncio.Event) -> None:
+async def _ticker(
+    lags: list[float], held: list[float], stop: asyncio.Event, late: list[float] | None = None
+) -> None:
     """Asks to wake every 10 ms; records how much later than asked each wake-up came, and the
     longest CPU time a single loop step took meanwhile."""
     while not stop.is_set():
         first = len(STEP_CPU)
         asked = time.perf_counter()
         await asyncio.sleep(TICK)
-        lags.append(max(0.0, time.perf_counter() - asked - TICK))
+        woke = time.perf_counter()
+        lags.append(max(0.0, woke - asked - TICK))
         held.append(max(STEP_CPU[first:], default=0.0))
+        if late is not None:
+            # The loop's own work that ran after this tick was due: the CPU of the steps that
+            # ended past the deadline (they ran in the batch the tick waited behind).
+            due = asked + TICK
+            ends = STEP_END[first:]
+            late.append(sum(c for c, e in zip(STEP_CPU[first:], ends, strict=False) if e > due))
 
 
 async def _round(
@@ -218,10 +282,13 @@ async def _round(
 
     async def pull(client: AsyncZohoInvoice) -> None:
         async for page in client.invoices.iter_all().pages():  # 200 a page, Zoho's most
-            into.pulled[mode] += len(page)
+            into.pulled[mode] += len(page)  # what an application does with the page
+            del page  # ... and then it lets the page go, as a streaming pull does
 
     stop = asyncio.Event()
-    ticker = asyncio.create_task(_ticker(into.lags[mode], into.held[mode], stop))
+    ticker = asyncio.create_task(
+        _ticker(into.lags[mode], into.held[mode], stop, into.late.setdefault(mode, []))
+    )
     try:
         await asyncio.gather(*(pull(client) for client in clients))
     finally:
@@ -230,6 +297,46 @@ async def _round(
         await http.aclose()
         await shared_budget.aclose()
         await shared_blocks.aclose()
+
+
+async def _ticker_beside(command: list[str], into: Lags) -> None:
+    """The floor: the same ticker alone on this loop while the same pulls run in another
+    process (``command``) against the same sandbox: the machine's load is the same, the
+    client's work is not on this loop. Whatever lag this ticker meets is the machine's."""
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    await process.stdout.readline()  # warmed up; it pulls from now on
+    stop = asyncio.Event()
+    ticker = asyncio.create_task(_ticker(into.lags[ALONE], into.held[ALONE], stop))
+    if await process.wait() != 0:
+        raise RuntimeError("the pulling process failed")
+    stop.set()
+    await ticker
+
+
+def _load_only(config: str) -> int:
+    """``--load-only``: the pulls of one round with no ticker, for ``_ticker_beside``."""
+    given = json.loads(config)
+    into = Lags()
+
+    def one(pulls: int) -> None:
+        asyncio.run(
+            _round(
+                "no_budget",
+                pulls=pulls,
+                token=given["token"],
+                api_domain=given["api_domain"],
+                organizations=(given["org"], given["twin"]),
+                redis_url=given["redis_url"],
+                prefix=given["prefix"],
+                into=into,
+            )
+        )
+
+    one(2)
+    print("ready", flush=True)
+    one(given["pulls"])
+    return 0
 
 
 def _redis_url(given: str | None) -> str:
@@ -284,6 +391,22 @@ def run(
                 )
             )
 
+        load_command = [
+            sys.executable,
+            __file__,
+            "--load-only",
+            json.dumps(
+                {
+                    "token": token,
+                    "api_domain": api_domain,
+                    "org": org,
+                    "twin": twin,
+                    "redis_url": url,
+                    "prefix": prefix,
+                    "pulls": pulls,
+                }
+            ),
+        ]
         try:
             # A warm-up of each setup, not counted: what a process does once (its models'
             # validators, its first connections), a service that has served before has done.
@@ -296,13 +419,19 @@ def run(
                 order = MODES[number % 3 :] + MODES[: number % 3]
                 for mode in order:
                     began = time.perf_counter()
+                    PAUSES.mode = mode
                     one_round(mode, pulls, lags)
-                    say(f"round {number + 1} {mode}: {time.perf_counter() - began:.1f}s")
+                    PAUSES.mode = None
+                    took = time.perf_counter() - began
+                    say(f"round {number + 1} {mode}: {took:.1f}s")
+                    if mode == "async":
+                        asyncio.run(_ticker_beside(load_command, lags))
         finally:
             cleanup = redis.Redis.from_url(url)
             for key in cleanup.scan_iter(f"{prefix}*"):
                 cleanup.delete(key)
             cleanup.close()
+    collected = PAUSES.pauses.get("async", {0: [], 1: [], 2: []})
     expected = invoices * pulls * rounds  # each pull reads every invoice of one organization
     if any(lags.pulled[mode] != expected for mode in MODES):
         raise RuntimeError(f"pulled {lags.pulled}, expected {expected} in each setup")
@@ -316,6 +445,12 @@ def run(
         held_max_ms={mode: max(lags.held[mode], default=0.0) * 1000 for mode in MODES},
         ticks=len(lags.lags["async"]),
         gc_freeze=gc_freeze,
+        alone_p99_ms=_p99(lags.lags[ALONE]) * 1000,
+        alone_max_ms=max(lags.lags[ALONE], default=0.0) * 1000,
+        late_cpu_p99_ms=_p99(lags.late.get("async", [])) * 1000,
+        gc_full_per_round=len(collected[2]) / rounds,
+        gc_full_max_ms=max(collected[2], default=0.0) * 1000,
+        gc_young_max_ms=max(collected[0] + collected[1], default=0.0) * 1000,
     )
 
 
@@ -330,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="gc.freeze() after the warm-up, as a latency-minded service does after start-up",
     )
+    parser.add_argument("--load-only", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.load_only is not None:
+        return _load_only(args.load_only)
     result = run(
         args.pulls, args.invoices, args.rounds, redis_url=args.redis_url, gc_freeze=args.gc_freeze
     )
