@@ -132,6 +132,95 @@ def test_a_record_edited_while_a_run_pages_is_caught_by_this_run_or_the_next(
     assert_mirror_equals_sandbox(vault.engine, connection_id, sandbox, ("invoices",))
 
 
+@pytest.mark.parametrize(
+    ("after_list", "delete"),
+    [
+        (1, [0]),  # the first of page 2 would slide onto page 1, already read
+        (1, [0, 1, 2, 3]),  # page 1 gone whole, and the first of page 2
+        (2, [1, 4]),  # one before each boundary read so far
+        (3, [0, 1, 2, 3, 4, 5, 6]),  # everything read so far
+    ],
+)
+def test_deletes_between_the_pages_of_one_run_skip_nothing_without_a_reconciliation(
+    vault: Vault,
+    sandbox: Sandbox,
+    clock: Clock,
+    connection_id: str,
+    after_list: int,
+    delete: list[int],
+) -> None:
+    """Rule 1: a page boundary cannot skip a record. Records deleted between two list reads of
+    one multi-page run shift the rest toward the front; the anchored reads still list every
+    survivor, so after the next incremental sync (no reconciliation) each is mirrored at detail
+    level, and the only rows Zoho no longer has are the deleted ones."""
+    ids = new_invoices(sandbox, 11)
+    clock.advance(5)
+
+    def delete_some() -> None:
+        for index in delete:
+            sandbox.ok("DELETE", f"/invoices/{ids[index]}")
+
+    hook = EditWhilePaging(sandbox, after_list, delete_some)
+    mirror = Mirror(
+        vault,
+        client_factory=hook.client,
+        settings=MirrorSettings(per_page=3, overlap=1, reconcile_every=None),
+        clock=clock,
+    )
+    mirror.sync(connection_id, resources=["invoices"])
+    clock.advance(5)
+    report = mirror.sync(connection_id, resources=["invoices"])
+
+    (invoices,) = report.resources
+    assert not invoices.reconciled and invoices.reconcile_calls == 0
+    expected = sandbox.records("invoices")
+    live, levels, _ = mirrored(vault.engine, connection_id, sandbox.org, "invoices")
+    assert set(expected) <= set(live)  # nothing skipped
+    assert set(live) - set(expected) == {ids[i] for i in delete if ids[i] in live}
+    for record_id, record in expected.items():
+        assert levels[record_id] == "detail" and live[record_id] == record
+
+
+def test_aligned_pages_do_skip_a_record_a_delete_pushed_across_a_boundary(
+    vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
+) -> None:
+    """What ``anchor_pages`` buys (and what the test above would catch without it): with
+    aligned pages the first record of page 2 slides onto page 1 and waits for a
+    reconciliation, even after the next incremental sync."""
+    ids = new_invoices(sandbox, 7)
+    clock.advance(5)
+    hook = EditWhilePaging(sandbox, 1, lambda: sandbox.ok("DELETE", f"/invoices/{ids[0]}"))
+    mirror = Mirror(
+        vault,
+        client_factory=hook.client,
+        settings=MirrorSettings(per_page=3, overlap=1, reconcile_every=None, anchor_pages=False),
+        clock=clock,
+    )
+    mirror.sync(connection_id, resources=["invoices"])
+    clock.advance(5)
+    mirror.sync(connection_id, resources=["invoices"])
+
+    live, _, _ = mirrored(vault.engine, connection_id, sandbox.org, "invoices")
+    assert ids[3] not in live
+    mirror.sync(connection_id, resources=["invoices"], reconcile=True)
+    assert_mirror_equals_sandbox(vault.engine, connection_id, sandbox, ("invoices",))
+
+
+def test_anchored_pages_cost_list_calls_only_beyond_one_page(
+    vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
+) -> None:
+    new_invoices(sandbox, 9)
+    clock.advance(5)
+    mirror = make_mirror(vault, sandbox, clock, per_page=3, overlap=1)
+    (first,) = mirror.sync(connection_id, resources=["invoices"]).resources
+    # 9 rows in reads of 3 or less overlapping by one or more: [0,3) [2,4) [3,6), then 4 rows
+    # from row 4 (6 is a multiple of 1, 2 and 3): [4,8) [6,9); aligned pages take 3.
+    assert first.list_calls == 5
+    clock.advance(600)
+    (steady,) = mirror.sync(connection_id, resources=["invoices"]).resources
+    assert steady.list_calls == 1  # one page: nothing to anchor, nothing extra
+
+
 def test_a_listing_resumed_after_a_crash_and_a_delete_is_reconciled_in_the_same_run(
     vault: Vault, sandbox: Sandbox, clock: Clock, connection_id: str
 ) -> None:
@@ -229,14 +318,43 @@ def test_the_sync_takes_at_most_its_share_of_a_minute() -> None:
     clock = Clock(1_000.0)
     shared = CountingBudget()
     budget = SyncShareBudget(shared, share=0.5, rate=90, window=60.0, clock=lambda: clock.now)
-    waits = []
+    sent: list[float] = []
     for _ in range(100):
         wait = budget.reserve("org")
-        waits.append(wait)
         clock.advance(wait)
-    # 45 a minute: 100 permits need 99 / 45 minutes after the first.
-    assert clock.now - 1_000.0 == pytest.approx(99 * 60 / 45)
+        sent.append(clock.now)
+    # No 60 s span holds more than 45 of the sync's calls (its share of 90 a minute) ...
+    for i, at in enumerate(sent):
+        assert sum(1 for other in sent[i:] if other < at + 60.0) <= 45
+    # ... and the share does not slow the sync below it: 45 a minute, each minute.
+    assert sent[44] == sent[0] and sent[45] == sent[0] + 60.0
+    assert sent[-1] - sent[0] == pytest.approx(120.0)
     assert shared.taken == 100  # every permit is also the organization's
+
+
+def test_a_small_sync_is_not_paced_by_its_share() -> None:
+    """A few dozen calls (a small organization's whole sync) go at once; only the shared
+    budget may pace them. Calls spread out keep their place in the window."""
+    clock = Clock(1_000.0)
+    budget = SyncShareBudget(CountingBudget(), share=0.5, rate=90, clock=lambda: clock.now)
+    assert [budget.reserve("org") for _ in range(40)] == [0.0] * 40
+    assert budget.reserve("other-org") == 0.0  # each organization has its own share
+    clock.advance(30.0)
+    assert [budget.reserve("org") for _ in range(5)] == [0.0] * 5  # 45 in the minute
+    assert budget.reserve("org") == pytest.approx(30.0)  # the 46th: when the first 40 leave
+    clock.advance(31.0)
+    assert budget.reserve("org") == 0.0
+
+
+def test_the_share_waits_as_long_as_the_shared_budget_when_that_is_longer() -> None:
+    class Slow(CountingBudget):
+        def reserve(self, key: str) -> float:
+            super().reserve(key)
+            return 2.5
+
+    clock = Clock(1_000.0)
+    budget = SyncShareBudget(Slow(), share=0.5, rate=90, clock=lambda: clock.now)
+    assert budget.reserve("org") == 2.5
 
 
 # -- rule 3: deletes --------------------------------------------------------------------------

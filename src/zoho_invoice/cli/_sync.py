@@ -59,7 +59,9 @@ def mirror_from_settings(settings: Settings, vault: Vault, manager: TokenManager
     """The mirror of the settings: each sync's client takes the sync's share of the
     organization's budget, on the budget and quota blocks the service and every worker share
     (rule 4)."""
-    budget = budget_from_settings(settings)
+    # One share for every sync of this process: the share is a sliding window (its calls may
+    # go at once), so a new one per sync would forget the minute before.
+    budget = SyncShareBudget(budget_from_settings(settings))
     blocks = quota_blocks_from_settings(settings, vault)
 
     def client(connection_id: str, organization_id: str) -> ZohoInvoice:
@@ -67,7 +69,7 @@ def mirror_from_settings(settings: Settings, vault: Vault, manager: TokenManager
             manager,
             connection_id,
             organization_id,
-            budget=SyncShareBudget(budget),
+            budget=budget,
             quota_blocks=blocks,
         )
 

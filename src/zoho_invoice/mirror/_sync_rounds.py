@@ -46,7 +46,8 @@ def parse_interval(text: str) -> float:
 
 
 def completed_event(connection: Connection, report: SyncReport) -> ConnectionEvent:
-    """The ``sync.completed`` event of a finished sync: its outcome as the reason, the counts."""
+    """The ``sync.completed`` event of a finished sync: its outcome as the reason, the counts,
+    and the resources it could not read (a scope the connection's grant lacks) with why."""
     return ConnectionEvent(
         type="sync.completed",
         connection_id=connection.id,
@@ -54,6 +55,7 @@ def completed_event(connection: Connection, report: SyncReport) -> ConnectionEve
         at=report.finished_at,
         reason=report.outcome,
         counts={"added": report.added, "updated": report.updated, "deleted": report.deleted},
+        errors=report.errors or None,
     )
 
 

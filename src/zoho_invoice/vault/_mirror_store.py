@@ -71,7 +71,9 @@ class SyncState:
     sort_column: str | None = None
     run_started_at: datetime | None = None
     run_cursor: datetime | None = None
-    #: next list page of the run in progress; 0: listing done, details pending; None: no run
+    #: the run in progress's next list row, counted from 1 (rows before it are read: the engine
+    #: reads pages of varying size, see mirror/_engine.py); 0: listing done, details pending;
+    #: None: no run
     run_page: int | None = None
     run_resumed: bool = False
     needs_reconcile: bool = False
@@ -412,8 +414,8 @@ class MirrorStore:
         reread_within: float = 0.0,
     ) -> PageWrite:
         """Upsert a list page's rows and, in the same transaction, checkpoint the window: the
-        next page to read (``0``: listing done), the organization's UTC offset when seen.
-        ``next_page=None`` leaves the checkpoint alone (a reconciliation's pages).
+        next row to read, counted from 1 (``0``: listing done), the organization's UTC offset
+        when seen. ``next_page=None`` leaves the checkpoint alone (a reconciliation's pages).
 
         A row listed again at the ``last_modified_time`` it is held at is a newer version when
         a list field differs (two changes in one second share a stamp); when none differs but
