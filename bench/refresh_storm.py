@@ -6,11 +6,15 @@ Side by side, in the same run, the naive pattern of per-request OAuth clients: e
 sees an expired token refreshes it itself (``AsyncOAuthClient.refresh`` with the connection's
 refresh token, against the same sandbox), on as many other connections of the same user.
 
-Set-up: a database of its own on ``ZOHO_TEST_POSTGRES_URL`` (dropped at the end), the sandbox in
-this process on a free port, ``--instances`` real ``zoho-invoice serve`` processes, ``2 *
---connections`` connections made through the real connect flow. Every caller's keep-alive
-connection is opened first (a ``/healthz`` each), the stored tokens are made expired, the token
-endpoint gets its delay, and then ``--connections * --callers`` concurrent
+Set-up: a database of its own on ``ZOHO_TEST_POSTGRES_URL`` (dropped at the end), the sandbox as
+a process of its own on a free port (``zoho-invoice-sandbox serve``: Zoho's latency is then not
+stretched by this process's callers holding the GIL), ``--instances`` real ``zoho-invoice serve``
+processes, ``2 * --connections`` connections made through the real connect flow. Before the
+storm, every instance serves every connection once and refreshes one (a running service has: its
+lock pool, its HTTP connection to Zoho, its lazy imports and what it keeps per connection are
+warm). Every caller's keep-alive connection is opened first (a ``/healthz`` each), the stored
+tokens are made expired, the token endpoint gets its delay, and then ``--connections *
+--callers`` concurrent
 ``POST /api/connections/{id}/access-token`` go out at once, round-robin over the instances.
 Then the same load again on the now fresh tokens: the route's own cost under this concurrency.
 
@@ -50,9 +54,11 @@ from zoho_invoice._exceptions import TokenThrottledError
 from zoho_invoice._http import httpx
 from zoho_invoice.oauth import AsyncOAuthClient
 from zoho_invoice.vault import KeyRing
-from zoho_invoice_sandbox import Fault, RunningSandbox, running_sandbox
+from zoho_invoice_sandbox import SandboxControl
 
 CLI = [sys.executable, "-c", "from zoho_invoice.cli import main; main()"]
+SANDBOX = [sys.executable, "-c", "from zoho_invoice_sandbox._cli import main; main()"]
+CONTROL_KEY = "refresh-storm-bench-control-" + uuid.uuid4().hex
 API_KEY = "refresh-storm-bench-key-" + "0123456789abcdef" * 2
 CLIENT_ID = "1000.STORMBENCH"
 CLIENT_SECRET = "storm-bench-secret"
@@ -141,7 +147,58 @@ def _serve(settings: Settings, port: int, folder: Path) -> Iterator[str]:
         log.close()
 
 
-def _connect(service: str, sandbox: RunningSandbox, owner: str) -> str:
+def _wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} ended")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not come up")
+        time.sleep(0.05)
+
+
+@contextmanager
+def _sandbox(folder: Path) -> Iterator[str]:
+    """The sandbox as a process of its own; its base URL once it answers."""
+    port = _free_port()
+    log = (folder / "sandbox.log").open("wb")
+    env = {**os.environ, "ZOHO_SANDBOX_CONTROL_KEY": CONTROL_KEY}
+    process = subprocess.Popen(
+        [
+            *SANDBOX,
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(folder / "sandbox"),
+            "--datacenters-out",
+            str(folder / "dcs.json"),
+        ],
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/_sandbox/users", process, "the sandbox")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _connect(service: str, sandbox: str, owner: str) -> str:
     """The real connect flow over HTTP (service ↔ sandbox): the new connection's id."""
     auth = {"Authorization": f"Bearer {API_KEY}"}
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
@@ -151,7 +208,7 @@ def _connect(service: str, sandbox: RunningSandbox, owner: str) -> str:
         session.raise_for_status()
         to_zoho = browser.get(session.json()["connect_url"])
         url = to_zoho.headers["location"]
-        users = browser.get(sandbox.base_url + "/_sandbox/users").json()["users"]
+        users = browser.get(sandbox + "/_sandbox/users").json()["users"]
         user_id = next(u["user_id"] for u in users if u["email"] == USER)
         answer = browser.post(url, data={"user_id": user_id, "decision": "approve"})
         callback = urlsplit(answer.headers["location"])
@@ -179,9 +236,26 @@ def _expire(settings: Settings, connection_ids: list[str]) -> None:
         vault.close()
 
 
-def _refresh_grants(sandbox: RunningSandbox) -> int:
-    entries = sandbox.world.journal.entries("accounts.token")
-    return sum(1 for e in entries if ("grant_type", "refresh_token") in e.form)
+def _refresh_grants(control: SandboxControl, refresh_tokens: list[str]) -> int:
+    """Refresh grants Zoho (the sandbox) saw for these refresh tokens."""
+    return sum(control.stats(token)["refresh_grants"] for token in refresh_tokens)
+
+
+def _refresh_tokens(settings: Settings, connection_ids: list[str]) -> list[str]:
+    vault = Vault.from_settings(settings)
+    try:
+        tokens = [vault.load_tokens(c).refresh_token for c in connection_ids]
+    finally:
+        vault.close()
+    return [token for token in tokens if token is not None]
+
+
+def _ask(service: str, connection_id: str) -> None:
+    httpx.post(
+        f"{service}/api/connections/{connection_id}/access-token",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=60,
+    ).raise_for_status()
 
 
 async def _storm(
@@ -237,9 +311,7 @@ async def _storm(
         return waits, failed
 
 
-async def _naive(
-    settings: Settings, sandbox: RunningSandbox, connection_ids: list[str], callers: int
-) -> tuple[int, int]:
+async def _naive(settings: Settings, connection_ids: list[str], callers: int) -> tuple[int, int]:
     """Per-request OAuth clients: each caller refreshes itself. (grants asked, throttled)."""
     vault = Vault.from_settings(settings)
     try:
@@ -296,8 +368,9 @@ def run(connections: int, callers: int, instances: int, zoho_ms: float, hot_call
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="storm-")))
         database_url = stack.enter_context(_database(base))
-        sandbox = stack.enter_context(
-            running_sandbox(data_dir=folder / "sandbox", datacenters_out=folder / "dcs.json")
+        sandbox = stack.enter_context(_sandbox(folder))
+        control = SandboxControl(
+            stack.enter_context(httpx.Client(base_url=sandbox, timeout=60)), key=CONTROL_KEY
         )
         ports = [_free_port() for _ in range(instances)]
         settings = Settings(
@@ -316,23 +389,24 @@ def run(connections: int, callers: int, instances: int, zoho_ms: float, hot_call
         ours = [_connect(services[0], sandbox, f"storm-{i}") for i in range(connections)]
         naive = [_connect(services[0], sandbox, f"naive-{i}") for i in range(connections)]
 
-        # Each instance refreshes once before (a running service has): its lock pool, its
-        # HTTP connection to Zoho and its lazy imports are warm, as in a real storm.
+        # A running service has served its connections before and refreshed some: every
+        # instance answers every connection once (what it keeps per connection is warm) and
+        # refreshes one (its lock pool, HTTP connection to Zoho and lazy imports are warm).
+        for service in services:
+            for connection_id in ours:
+                _ask(service, connection_id)
         warm = [ours[i % len(ours)] for i in range(instances)]
         _expire(settings, warm)
         for service, connection_id in zip(services, warm, strict=True):
-            httpx.post(
-                f"{service}/api/connections/{connection_id}/access-token",
-                headers={"Authorization": f"Bearer {API_KEY}"},
-                timeout=60,
-            ).raise_for_status()
+            _ask(service, connection_id)
         _expire(settings, ours + naive)
-        sandbox.world.faults.add("accounts.token", Fault(delay=zoho_ms / 1000), times=1_000_000)
-        before = _refresh_grants(sandbox)
+        refresh_tokens = _refresh_tokens(settings, ours)
+        control.script("accounts.token", status=None, delay=zoho_ms / 1000, times=1_000_000)
+        before = _refresh_grants(control, refresh_tokens)
         waits, failed = asyncio.run(_storm(services, ours, callers))
-        grants = _refresh_grants(sandbox) - before
+        grants = _refresh_grants(control, refresh_tokens) - before
         fresh_waits, fresh_failed = asyncio.run(_storm(services, ours, callers))
-        asked, naive_throttled = asyncio.run(_naive(settings, sandbox, naive, callers))
+        asked, naive_throttled = asyncio.run(_naive(settings, naive, callers))
         hot = _hot_us(settings, ours[0], hot_calls)
     p99, fresh_p99 = _percentile(waits, 0.99), _percentile(fresh_waits, 0.99)
     return (
