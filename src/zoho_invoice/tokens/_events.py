@@ -54,7 +54,8 @@ def webhook_payload(event: ConnectionEvent) -> str:
 
     ``{"type": ..., "timestamp": <the event's time, ISO 8601>, "data": {"connection_id",
     "owner", "reason"}}``, and for ``sync.completed`` ``data.counts`` (``added``, ``updated``,
-    ``deleted``). It names the connection, never a token nor a record's data.
+    ``deleted``) and, when a resource could not be read, ``data.errors`` (resource: why). It
+    names the connection, never a token nor a record's data.
     """
     data: dict[str, object] = {
         "connection_id": event.connection_id,
@@ -63,6 +64,8 @@ def webhook_payload(event: ConnectionEvent) -> str:
     }
     if event.counts is not None:
         data["counts"] = dict(event.counts)
+    if event.errors:
+        data["errors"] = dict(event.errors)
     body = {"type": event.type, "timestamp": event.at.isoformat(), "data": data}
     return json.dumps(body, separators=(",", ":"), sort_keys=True)
 

@@ -60,6 +60,9 @@ class ConnectionEvent:
     reason: str | None = None
     #: ``sync.completed`` only: records ``added``, ``updated``, ``deleted`` (numbers, no data).
     counts: Mapping[str, int] | None = None
+    #: ``sync.completed`` only: resources the sync could not read, and why (a missing scope
+    #: names the scope); ``None`` or empty when every resource synced.
+    errors: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -71,4 +74,6 @@ class ConnectionEvent:
         }
         if self.counts is not None:
             body["counts"] = dict(self.counts)
+        if self.errors:
+            body["errors"] = dict(self.errors)
         return body
