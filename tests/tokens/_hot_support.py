@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,9 @@ class CountingVault:
 
     def refresh_locks(self) -> RefreshLocks:
         return self.vault.refresh_locks()
+
+    def unit_of_work(self) -> AbstractContextManager[object]:
+        return self.vault.unit_of_work()
 
     def reads(self) -> int:
         """Every call that reads the connection's row."""

@@ -47,7 +47,7 @@ def _manager(make_manager: Manager, vault: CountingVault, **options: object) -> 
         clock=make_manager.clock,
         sleep=make_manager.sleep,
         backoff=Backoff(initial=0.5, maximum=8.0, jitter=lambda: 0.0),
-        **options,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]  # keyword options of several types
     )
 
 
