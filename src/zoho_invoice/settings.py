@@ -28,13 +28,16 @@ from pydantic_settings import (
 from ._exceptions import ConfigurationError
 from ._tls import is_loopback_http
 
-#: The scopes the API client needs, the fewest that cover its resources.
+#: The scopes the API client needs, the fewest that cover its resources (docs/zoho/scopes.md).
+#: A connection keeps the grant it was made with: one made before a scope was added here lacks
+#: it until its user connects again (the mirror syncs the rest and names the missing scope).
 DEFAULT_SCOPES: tuple[str, ...] = (
     "ZohoInvoice.settings.ALL",  # organizations (read) and items (create, update, delete)
     "ZohoInvoice.contacts.ALL",
-    "ZohoInvoice.invoices.ALL",
+    "ZohoInvoice.invoices.ALL",  # recurring invoices and credits applied too
     "ZohoInvoice.estimates.ALL",
     "ZohoInvoice.customerpayments.ALL",
+    "ZohoInvoice.creditnotes.ALL",  # credit notes and their refunds
 )
 
 #: The environment variable naming the settings file (default ``.env``; empty: no file).

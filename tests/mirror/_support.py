@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
@@ -21,8 +22,11 @@ from sandbox_support import ALICE, FULL_ACCESS, mint
 from support import Clock
 from zoho_invoice._http import httpx
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
+from zoho_invoice.datacenters import DataCenterTable
 from zoho_invoice.mirror import RESOURCES, ResourceName
+from zoho_invoice.oauth import OAuthClient
 from zoho_invoice.oauth._types import TokenSet
+from zoho_invoice.tokens import TokenManager
 from zoho_invoice.vault import Vault
 from zoho_invoice.vault._mirror_models import MIRROR_TABLES
 from zoho_invoice_sandbox import SandboxWorld
@@ -199,6 +203,71 @@ def connect(vault: Vault, sandbox: Sandbox, *, owner: str = "owner-1") -> str:
     )
     vault.connections.set_organization(connection.id, sandbox.org)
     return connection.id
+
+
+class NoRefresh(Exception):
+    """The test's token manager asked Zoho Accounts for a token: a missing scope must not."""
+
+
+def connect_with_scopes(
+    vault: Vault, sandbox: Sandbox, scopes: list[str], *, owner: str = "owner-scoped"
+) -> tuple[str, TokenManager, list[str]]:
+    """A connection of alice whose grant holds ``scopes`` only (the sandbox enforces them),
+    bound to her first organization, and the real ``TokenManager`` that hands its token out and
+    tells a missing scope from a dead token. Its Zoho Accounts refuses every refresh
+    (``NoRefresh``) and notes it in the list returned third."""
+    refreshes: list[str] = []
+
+    def no_accounts(request: httpx.Request) -> httpx.Response:
+        refreshes.append(request.url.path)
+        raise NoRefresh(request.url.path)
+
+    token = mint(sandbox.world, ALICE, scopes)
+    tokens = TokenSet(
+        access_token=token,
+        refresh_token="1000.refresh.scoped",
+        expires_at=datetime.fromtimestamp(sandbox.clock.now, UTC) + timedelta(hours=1),
+        api_domain=API_DOMAIN,
+        token_type="Bearer",
+        scope=",".join(scopes),
+    )
+    connection, _ = vault.connections.save(
+        owner=owner,
+        location="us",
+        api_domain=API_DOMAIN,
+        scopes=scopes,
+        tokens=tokens,
+        zoho_user_id=sandbox.user_id,
+    )
+    vault.connections.set_organization(connection.id, sandbox.org)
+    oauth = OAuthClient(
+        client_id="1000.TEST",
+        client_secret=SecretStr("secret"),
+        redirect_uri="http://app.example/cb",
+        scopes=scopes,
+        datacenters=DataCenterTable.builtin(),
+        http=httpx.Client(transport=httpx.MockTransport(no_accounts)),
+    )
+    return connection.id, TokenManager(vault, oauth, clock=sandbox.clock), refreshes
+
+
+def manager_client_factory(sandbox: Sandbox, manager: TokenManager) -> Any:
+    """A ``ClientFactory`` whose clients take the connection's token from ``manager`` and reach
+    the in-process sandbox."""
+
+    def client(connection_id: str, organization_id: str) -> ZohoInvoice:
+        return ZohoInvoice.for_connection(
+            manager,
+            connection_id,
+            organization_id,
+            http_client=httpx.Client(transport=httpx.MockTransport(sandbox.handle)),
+            budget=UnlimitedBudget(),
+            max_retries=0,
+            sleep=lambda _s: None,
+            clock=sandbox.clock,
+        )
+
+    return client
 
 
 def mirrored(
