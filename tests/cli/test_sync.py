@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mirror._support import Sandbox, connect, sandbox_on
+from mirror._support import (
+    Sandbox,
+    connect,
+    connect_with_scopes,
+    manager_client_factory,
+    sandbox_on,
+)
 from support import Clock
 from zoho_invoice.cli import app
 from zoho_invoice.cli._sync import SyncServices
@@ -99,6 +105,34 @@ def test_sync_mirrors_the_connection_and_announces_the_counts(
     assert code == 0, err
     report = json.loads(out)
     assert (report["outcome"], report["added"], report["updated"]) == ("completed", 0, 1)
+
+
+def test_sync_names_the_scope_a_resource_needs_and_syncs_the_rest(
+    vault: Vault, sandbox: Sandbox, clock: Clock, events: list[ConnectionEvent]
+) -> None:
+    seed_organization(sandbox.world, sandbox.org, contacts=2, invoices=3)
+    clock.advance(5)
+    connection_id, manager, _ = connect_with_scopes(
+        vault, sandbox, ["ZohoInvoice.invoices.READ", "ZohoInvoice.contacts.READ"]
+    )
+    services = SyncServices(
+        vault=vault,
+        mirror=Mirror(vault, client_factory=manager_client_factory(sandbox, manager), clock=clock),
+        triggers=vault.sync_triggers,
+        public_url=PUBLIC_URL,
+        events=events.append,
+    )
+
+    code, out, err = run(services, "sync", "-c", connection_id, "-r", "invoices", "-r", "items")
+
+    assert code == 0, err
+    assert "completed: 3 added" in out
+    assert (
+        "items not synced: the connection's grant lacks ZohoInvoice.settings.READ: connect "
+        "again to grant it" in " ".join(err.split())
+    )
+    [event] = events
+    assert event.errors is not None and set(event.errors) == {"items"}
 
 
 def test_sync_refuses_what_it_cannot_do_with_a_clear_message(

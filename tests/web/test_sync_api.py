@@ -26,8 +26,7 @@ from zoho_invoice_sandbox.invoice import seed_organization
 
 @pytest.fixture
 def full_access_harness(tmp_path: Path, clock: Clock) -> Iterator[Harness]:
-    """Every resource readable (the default scopes cover invoices and contacts only), on the
-    test's clock."""
+    """Every resource readable (a grant of everything), on the test's clock."""
     yield from build_harness(tmp_path, clock=clock, scopes=["ZohoInvoice.fullaccess.all"])
 
 
@@ -134,6 +133,45 @@ def test_refusals(harness: Harness) -> None:
         assert answer.headers["cache-control"] == "no-store"
     bad = _sync(harness, unbound, resources=["bills"])
     assert bad.status_code == 422
+
+
+@pytest.fixture
+def narrow_harness(tmp_path: Path) -> Iterator[Harness]:
+    """Connections granted settings, contacts and invoices only (an app's own choice, or one
+    made before ``DEFAULT_SCOPES`` grew)."""
+    yield from build_harness(tmp_path, scopes=NARROW)
+
+
+NARROW = ["ZohoInvoice.settings.ALL", "ZohoInvoice.contacts.ALL", "ZohoInvoice.invoices.ALL"]
+
+
+def test_a_sync_on_a_narrower_grant_syncs_what_it_can_and_names_the_missing_scopes(
+    narrow_harness: Harness,
+) -> None:
+    """A sync of every resource still mirrors what the grant reads; ``GET .../sync`` and
+    ``sync.completed`` name each other resource's scope."""
+    harness = narrow_harness
+    connection_id = _bound(harness, invoices=3)
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with own_app(harness) as web:
+        started = web.post(f"/api/connections/{connection_id}/sync", headers=auth)
+        assert started.status_code == 202, started.text
+
+    body = harness.api("GET", f"/api/connections/{connection_id}/sync").json()
+    rows = {r["resource"]: r for r in body["resources"]}
+    assert rows["invoices"]["rows"] == 3 and rows["invoices"]["error"] is None
+    assert rows["contacts"]["rows"] == 2 and rows["contacts"]["missing_scope"] is None
+    assert rows["items"]["rows"] == 1 and rows["recurring_invoices"]["error"] is None
+    assert {r: rows[r]["missing_scope"] for r in rows if rows[r]["missing_scope"]} == {
+        "estimates": "ZohoInvoice.estimates.READ",
+        "customer_payments": "ZohoInvoice.customerpayments.READ",
+        "credit_notes": "ZohoInvoice.creditnotes.READ",
+    }
+    assert rows["estimates"]["error"].startswith("missing scope ZohoInvoice.estimates.READ: ")
+    assert body["last_success_at"] is not None  # what the grant can read is current
+    [event] = _synced(harness)
+    assert event.reason == "completed" and event.errors is not None
+    assert set(event.errors) == {r for r in rows if rows[r]["missing_scope"]}
 
 
 def test_disconnect_keeps_the_mirror_unless_purge(harness: Harness) -> None:

@@ -170,6 +170,15 @@ def _print_report(report: SyncReport) -> None:
         f"{report.deleted} deleted in {report.calls} calls",
         highlight=False,
     )
+    for r in report.resources:
+        if r.error is None:
+            continue
+        why = (
+            f"the connection's grant lacks {r.missing_scope}: connect again to grant it"
+            if r.missing_scope
+            else r.error
+        )
+        err.print(f"{r.resource} not synced: {why}", highlight=False, soft_wrap=True)
     if report.outcome == "quota_exhausted":
         when = f"{report.resumes_at:%Y-%m-%d %H:%M} UTC" if report.resumes_at else "the reset"
         out.print(
