@@ -223,9 +223,7 @@ def worker(
         while True:
             try:
                 refreshed = (
-                    refresh_due(manager, vault.refresh_schedule, policy=policy)
-                    if refresh
-                    else None
+                    refresh_due(manager, vault.refresh_schedule, policy=policy) if refresh else None
                 )
                 done = process_revocations(vault, oauth)
                 # After the refreshes: a needs_reauth they found goes out in this round.
