@@ -5,6 +5,7 @@ run at once), and the async client parses a big page off its loop."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import weakref
 
@@ -117,3 +118,22 @@ def test_an_error_in_a_big_answer_parsed_off_the_loop_is_raised() -> None:
     options = RequestOptions("GET", "/rows", params={"page": 1, "per_page": 200})
     with pytest.raises(NotFoundError):
         asyncio.run(client._request_page(options, "rows", _Probe, 1, 200))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_parses_big_pages_too() -> None:
+    # The parent's parser thread does not exist in a child: the child makes its own.
+    client = async_client(Recorder(_rows(200)))
+    options = RequestOptions("GET", "/rows", params={"page": 1, "per_page": 200})
+    assert len(asyncio.run(client._request_page(options, "rows", _Probe, 1, 200))) == 200
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports by its exit status only
+        try:
+            page = asyncio.run(
+                asyncio.wait_for(client._request_page(options, "rows", _Probe, 1, 200), 30)
+            )
+            os._exit(0 if len(page) == 200 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -20,6 +20,7 @@ by processes and hosts); an IP block pauses every organization of the process (`
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 import time
@@ -95,16 +96,20 @@ Timeout = float | httpx.Timeout
 #: interpreter's switch interval), so no loop step runs a whole page.
 _PARSE_OFF_LOOP_BYTES = 32 * 1024
 _parser_lock = threading.Lock()
-_parser_pool: ThreadPoolExecutor | None = None
+_parser_pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def _parser() -> ThreadPoolExecutor:
-    """One thread per process that parses big pages for every async client."""
+    """One thread per process that parses big pages for every async client.
+
+    Made again in a forked child (a pool's thread does not survive a fork: work given to the
+    parent's pool there would never run)."""
     global _parser_pool
     with _parser_lock:
-        if _parser_pool is None:
-            _parser_pool = ThreadPoolExecutor(1, thread_name_prefix="zoho-invoice-parse")
-        return _parser_pool
+        if _parser_pool is None or _parser_pool[0] != os.getpid():
+            pool = ThreadPoolExecutor(1, thread_name_prefix="zoho-invoice-parse")
+            _parser_pool = (os.getpid(), pool)
+        return _parser_pool[1]
 
 
 def _check_credentials(access_token: str | None, token_provider: object) -> None:
