@@ -34,7 +34,8 @@ def full_access_harness(tmp_path: Path, clock: Clock) -> Iterator[Harness]:
 def own_app(harness: Harness) -> Iterator[TestClient]:
     """The mirror's routers mounted in an app of the test's own (as an app that includes them
     would), on the harness's context, with a mirror whose client spends no sync share: the
-    sync's pacing (1.3 s a call) is the mirror's concern, not these routes'."""
+    sync's pacing (the organization's shared budget beyond a burst) is the mirror's concern,
+    not these routes'."""
     ctx = harness.app.state.context
 
     def client(connection_id: str, organization_id: str) -> ZohoInvoice:

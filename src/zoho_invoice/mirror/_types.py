@@ -77,9 +77,10 @@ class MirrorSettings:
     """How a mirror spends the organization's budget and how often it reconciles.
 
     - ``share`` (0 < share <= 1, default 0.5): the part of the per-minute budget *and* of the
-      daily quota a sync may take (rule 4). Per minute: the sync's own bucket refills
-      ``share * per_minute`` permits a ``window`` before it draws from the organization's shared
-      budget, so interactive calls always find the rest. Daily: a sync stops cleanly once Zoho's
+      daily quota a sync may take (rule 4). Per minute: a sync takes at most
+      ``share * per_minute`` permits in any ``window`` (they may go at once: a small sync is not
+      paced by its share) before it draws from the organization's shared budget, so
+      interactive calls always find the rest. Daily: a sync stops cleanly once Zoho's
       ``X-Rate-Limit-Remaining`` would fall to ``(1 - share) * limit``.
     - ``per_minute`` / ``window``: the organization's budget the share is taken of (the client's
       default budget: 90 a minute).
