@@ -189,7 +189,11 @@ def test_aligned_pages_do_skip_a_record_a_delete_pushed_across_a_boundary(
     reconciliation, even after the next incremental sync."""
     ids = new_invoices(sandbox, 7)
     clock.advance(5)
-    hook = EditWhilePaging(sandbox, 1, lambda: sandbox.ok("DELETE", f"/invoices/{ids[0]}"))
+
+    def delete_the_first() -> None:
+        sandbox.ok("DELETE", f"/invoices/{ids[0]}")
+
+    hook = EditWhilePaging(sandbox, 1, delete_the_first)
     mirror = Mirror(
         vault,
         client_factory=hook.client,
