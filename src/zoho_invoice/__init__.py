@@ -12,6 +12,10 @@ a distribution of its own, ``zoho-invoice-sandbox`` (import ``zoho_invoice_sandb
 ...     overdue = list(zoho.invoices.iter_all(status="overdue"))
 """
 
+# Private aliases: the namespace holds nothing public beyond ``__all__``.
+import importlib as _importlib
+import typing as _typing
+
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -54,12 +58,60 @@ from ._exceptions import (
     ZohoError,
 )
 from ._version import __version__
-from .api import AsyncZohoInvoice, ZohoInvoice
-from .datacenters import DataCenter, DataCenterTable
-from .oauth import AsyncOAuthClient, OAuthClient, TokenSet
-from .settings import DEFAULT_SCOPES, Settings
-from .tokens import AccessToken, AsyncTokenManager, ConnectionEvent, TokenManager
-from .vault import Connection, KeyRing, Vault
+
+if _typing.TYPE_CHECKING:
+    from .api import AsyncZohoInvoice, ZohoInvoice
+    from .datacenters import DataCenter, DataCenterTable
+    from .oauth import AsyncOAuthClient, OAuthClient, TokenSet
+    from .settings import DEFAULT_SCOPES, Settings
+    from .tokens import AccessToken, AsyncTokenManager, ConnectionEvent, TokenManager
+    from .vault import Connection, KeyRing, Vault
+
+#: Each public name this package imports on first use (PEP 562), and the submodule that defines
+#: it. ``import zoho_invoice.api`` runs this file, so an eager import here would load the vault
+#: (SQLAlchemy, Alembic) and the token manager into every process that only calls Zoho: some
+#: 100,000 objects that every full garbage collection then walks (issue 9, the loop's lag).
+_LAZY: dict[str, str] = {
+    "AsyncZohoInvoice": ".api",
+    "ZohoInvoice": ".api",
+    "DataCenter": ".datacenters",
+    "DataCenterTable": ".datacenters",
+    "AsyncOAuthClient": ".oauth",
+    "OAuthClient": ".oauth",
+    "TokenSet": ".oauth",
+    "DEFAULT_SCOPES": ".settings",
+    "Settings": ".settings",
+    "AccessToken": ".tokens",
+    "AsyncTokenManager": ".tokens",
+    "ConnectionEvent": ".tokens",
+    "TokenManager": ".tokens",
+    "Connection": ".vault",
+    "KeyRing": ".vault",
+    "Vault": ".vault",
+}
+
+#: The submodules this package used to import eagerly, so ``zoho_invoice.vault`` after a bare
+#: ``import zoho_invoice`` still works; each is imported on first use now.
+_SUBMODULES = frozenset({"api", "datacenters", "oauth", "settings", "tokens", "vault"})
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name's submodule on first use and keep the name here, so the next access
+    is a plain global (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = _importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` showed when every name was imported eagerly: the public names too."""
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_SCOPES",
