@@ -30,7 +30,7 @@ The last line::
     hot_us=<median µs of TokenManager.get_access_token on a fresh token, in process, PostgreSQL>
 
 Run: ``ZOHO_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python
-bench/refresh_storm.py`` (``--connections 5 --callers 40 --instances 2 --zoho-ms 100``).
+bench/refresh_storm.py`` (``--connections 5 --callers 40 --instances 2 --workers 1 --zoho-ms 100``).
 """
 
 from __future__ import annotations
@@ -112,11 +112,12 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def _serve(settings: Settings, port: int, folder: Path) -> Iterator[str]:
-    """A real ``zoho-invoice serve`` on ``port``; its base URL once /healthz answers."""
+def _serve(settings: Settings, port: int, folder: Path, workers: int = 1) -> Iterator[str]:
+    """A real ``zoho-invoice serve --workers N`` on ``port``; its base URL once /healthz
+    answers."""
     log = (folder / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=_env(settings),
         cwd=folder,
         stdout=log,
@@ -361,7 +362,14 @@ def _hot_us(settings: Settings, connection_id: str, calls: int) -> float:
     return statistics.median(times)
 
 
-def run(connections: int, callers: int, instances: int, zoho_ms: float, hot_calls: int) -> str:
+def run(
+    connections: int,
+    callers: int,
+    instances: int,
+    zoho_ms: float,
+    hot_calls: int,
+    workers: int = 1,
+) -> str:
     base = os.environ.get("ZOHO_TEST_POSTGRES_URL")
     if not base:
         raise SystemExit("set ZOHO_TEST_POSTGRES_URL (a PostgreSQL server to create a database on)")
@@ -385,7 +393,7 @@ def run(connections: int, callers: int, instances: int, zoho_ms: float, hot_call
             public_url=f"http://127.0.0.1:{ports[0]}",
         )
         Vault.from_settings(settings, upgrade=True).close()
-        services = [stack.enter_context(_serve(settings, port, folder)) for port in ports]
+        services = [stack.enter_context(_serve(settings, port, folder, workers)) for port in ports]
         ours = [_connect(services[0], sandbox, f"storm-{i}") for i in range(connections)]
         naive = [_connect(services[0], sandbox, f"naive-{i}") for i in range(connections)]
 
@@ -426,10 +434,20 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=5)
     parser.add_argument("--callers", type=int, default=40, help="concurrent callers per connection")
     parser.add_argument("--instances", type=int, default=2, help="zoho-invoice serve processes")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers of each instance")
     parser.add_argument("--zoho-ms", type=float, default=100.0, help="token endpoint's delay")
     parser.add_argument("--hot-calls", type=int, default=2000)
     args = parser.parse_args()
-    print(run(args.connections, args.callers, args.instances, args.zoho_ms, args.hot_calls))
+    print(
+        run(
+            args.connections,
+            args.callers,
+            args.instances,
+            args.zoho_ms,
+            args.hot_calls,
+            args.workers,
+        )
+    )
 
 
 if __name__ == "__main__":
