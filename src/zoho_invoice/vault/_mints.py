@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
 
 from ._connections import lock_connection
 from ._db_session import DbSession, as_datetime
@@ -46,15 +47,20 @@ class Mints:
             session.add(mint)
             session.flush()
             mint_id = int(mint.id)
-            session.execute(
-                delete(TokenMintRow)
-                .where(
-                    TokenMintRow.connection_id == connection_id,
-                    TokenMintRow.minted_at < minted - _MINT_HISTORY,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            self._forget_old(session, connection_id, minted)
         return mint_id
+
+    @staticmethod
+    def _forget_old(session: Session, connection_id: str, now: datetime) -> None:
+        """Drop the connection's mints older than any window the manager counts."""
+        session.execute(
+            delete(TokenMintRow)
+            .where(
+                TokenMintRow.connection_id == connection_id,
+                TokenMintRow.minted_at < now - _MINT_HISTORY,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     def record_within(
         self, connection_id: str, at: datetime | float, *, since: datetime | float, limit: int
@@ -81,7 +87,9 @@ class Mints:
             mint = TokenMintRow(connection_id=connection_id, minted_at=minted)
             session.add(mint)
             session.flush()
-            return int(mint.id)
+            mint_id = int(mint.id)
+            self._forget_old(session, connection_id, minted)
+        return mint_id
 
     def forget(self, mint_id: int) -> None:
         """Uncount a mint recorded before asking Zoho, when Zoho's answer says it minted
