@@ -9,6 +9,19 @@ write is fenced by the row's version (28). Transient failures are retried at mos
 ``retry_attempts`` times with jittered back-off inside the lock's lease (30); a dead refresh
 token marks the connection ``needs_reauth`` and announces it (31); Zoho's throttle and our own
 10-per-10-minutes budget never cause a retry storm (32, 33).
+
+No call spends more than ``MAX_LOCK_WAIT`` (10 s) waiting for the lock and refreshing: the
+wait, the retries and each attempt's timeout fit in what remains; then the caller gets the
+current token while it lives, else ``TokenUnavailableError`` with ``retry_after``. The refresh
+holds the lock through few round trips: the mint is counted and recorded in one committed
+transaction before Zoho is asked, the new token is stored with one fenced UPDATE and kept in
+memory for this process's next callers. ``AsyncTokenManager`` sends one thread per connection
+at a time; its other tasks await that call's answer.
+
+The manager also marks the connections its callers use (``record_use``, read by the worker's
+in-use window): at most once per connection per ``use_mark_interval`` in a process, noted only
+where it reads the database anyway and written in batches by a staleness check; never on a
+cache hit.
 """
 
 from __future__ import annotations
@@ -103,8 +116,8 @@ class TokenVault(Protocol):
         reason: str | None = None,
         expected_version: int | None = None,
     ) -> object: ...
-    def record_mint(self, connection_id: str, at: datetime, /) -> int: ...
-    # The count and the record in one committed transaction: the mint's id, or None (spent).
+    # The count and the record of a mint in one committed transaction (SECURITY 32, 33): the
+    # mint's id, or None when ``limit`` were recorded since ``since`` (nothing recorded).
     def record_mint_within(
         self, connection_id: str, at: datetime, /, *, since: datetime, limit: int
     ) -> int | None: ...
