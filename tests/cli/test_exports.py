@@ -235,7 +235,8 @@ def test_s43_negative_amounts_stay_numbers_and_minus_text_is_neutralised(tmp_pat
     export_invoices(client, target)
     with target.open(newline="") as handle:
         rows = {row["invoice_id"]: row for row in csv.DictReader(handle)}
-    assert (rows["1"]["total"], rows["1"]["balance"]) == ("-5.0", "-5.0")
+    # Numbers, not text: no leading quote, and the exact amount.
+    assert Decimal(rows["1"]["total"]) == Decimal(rows["1"]["balance"]) == Decimal("-5")
     assert rows["1"]["customer_name"] == "'-Acme"
     assert (rows["2"]["customer_name"], rows["2"]["status"]) == ("'\tTabbed", "'+draft")
 
