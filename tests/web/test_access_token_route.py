@@ -8,8 +8,11 @@ key and answers the same JSON.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event
@@ -92,3 +95,37 @@ def test_an_overlong_id_is_404_before_the_database(harness) -> None:
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
     assert seen == []
+
+
+def test_concurrent_first_requests_for_an_id_read_its_connection_once() -> None:
+    """A cold process under a burst: the connection's location is read once, not once per
+    request (the first read is shared by every request for that id that comes meanwhile)."""
+    from zoho_invoice.datacenters import DataCenterTable
+    from zoho_invoice.web._api import ConnectionLocations
+
+    reads: list[str] = []
+    release = threading.Event()
+
+    class Vault:
+        def get_connection(self, connection_id: str) -> SimpleNamespace:
+            reads.append(connection_id)
+            release.wait(10)
+            return SimpleNamespace(location="eu")
+
+    table = DataCenterTable.builtin()
+    fake_context = SimpleNamespace(vault=Vault(), datacenters=table)  # what the class reads
+    locations = ConnectionLocations(fake_context, limit=10)  # type: ignore[arg-type]
+
+    async def burst() -> list[str]:
+        requests = [
+            asyncio.ensure_future(locations.api_domain("c-1", "https://stored.example"))
+            for _ in range(20)
+        ]
+        while not reads:  # every request has asked by the time the one read starts
+            await asyncio.sleep(0.01)
+        release.set()
+        return list(await asyncio.gather(*requests))
+
+    domains = asyncio.run(burst())
+    assert reads == ["c-1"]
+    assert set(domains) == {table.get("eu").api_domain}

@@ -9,6 +9,7 @@ length shows in the timing; a key under 32 characters stops the start-up; every 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -358,15 +359,25 @@ class ConnectionLocations:
         self._ctx = ctx
         self._limit = limit
         self._known: dict[str, str] = {}
+        # id -> the one read in flight: concurrent first requests for an id share it.
+        self._reading: dict[str, asyncio.Future[str]] = {}
+
+    async def _read_location(self, connection_id: str) -> str:
+        connection = await run_in_threadpool(self._ctx.vault.get_connection, connection_id)
+        if len(self._known) >= self._limit:
+            self._known.clear()
+        self._known[connection_id] = connection.location
+        return connection.location
 
     async def api_domain(self, connection_id: str, stored: str) -> str:
         location = self._known.get(connection_id)
         if location is None:
-            connection = await run_in_threadpool(self._ctx.vault.get_connection, connection_id)
-            location = connection.location
-            if len(self._known) >= self._limit:
-                self._known.clear()
-            self._known[connection_id] = location
+            reading = self._reading.get(connection_id)
+            if reading is None:
+                reading = asyncio.ensure_future(self._read_location(connection_id))
+                self._reading[connection_id] = reading
+                reading.add_done_callback(lambda _: self._reading.pop(connection_id, None))
+            location = await asyncio.shield(reading)
         try:
             return self._ctx.datacenters.get(location).api_domain
         except DataCenterError:
