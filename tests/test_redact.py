@@ -75,6 +75,13 @@ def test_s38_connect_session_token_in_path_is_masked() -> None:
     assert "Zx9_" not in out and "/connect/" in out
 
 
+def test_s38_workflow_webhook_token_in_path_is_masked() -> None:
+    # uvicorn's access line for a Zoho workflow rule's call to the mirror's trigger URL.
+    token = "Qw3_" + "b" * 39
+    out = redact(f'127.0.0.1:5123 - "POST /zoho/webhooks/{token} HTTP/1.1" 202')
+    assert token not in out and "Qw3_" not in out and "/zoho/webhooks/" in out
+
+
 def test_s48_webhook_secret_is_masked() -> None:
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     out = redact(f"ZOHO_WEBHOOK_SECRET={secret} ({secret!r})")

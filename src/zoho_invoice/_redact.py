@@ -67,8 +67,9 @@ _AUTH_HEADER = re.compile(
     re.IGNORECASE,
 )
 _AUTH_SCHEME = re.compile(r"\b(bearer|zoho-oauthtoken)(\s+)(?!\[redacted\])([^\s\"',;\\]+)", re.I)
-# The connect session token rides in the path of GET /connect/{session_token}.
-_CONNECT_PATH = re.compile(r"(/connect/)([A-Za-z0-9_\-]{16,})")
+# Secrets that ride in a path: the connect session token (GET /connect/{session_token}) and a
+# connection's workflow-webhook token (POST /zoho/webhooks/{token}, the mirror's trigger URL).
+_CONNECT_PATH = re.compile(r"(/connect/|/zoho/webhooks/)([A-Za-z0-9_\-]{16,})")
 # A Standard Webhooks signing secret (ZOHO_WEBHOOK_SECRET).
 _WEBHOOK_SECRET = re.compile(r"\bwhsec_(?!\[redacted\])[A-Za-z0-9+/=_\-]+")
 
