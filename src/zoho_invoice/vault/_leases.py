@@ -64,6 +64,13 @@ _ADVISORY_NAMESPACE = b"zoho-invoice:refresh:"
 _KEEPALIVE_IDLE, _KEEPALIVE_INTERVAL, _KEEPALIVE_COUNT = 5, 2, 3
 
 
+def _lock_timed_out(exc: DBAPIError) -> bool:
+    """``lock_timeout`` ran out (SQLSTATE 55P03), as opposed to a busy or lost database."""
+    from psycopg.errors import LockNotAvailable  # PostgreSQL only, where psycopg is installed
+
+    return isinstance(exc.orig, LockNotAvailable)
+
+
 def advisory_key(key: str) -> int:
     """The signed 64-bit advisory-lock key of ``key`` (a hash, namespaced)."""
     digest = hashlib.blake2b(_ADVISORY_NAMESPACE + key.encode(), digest_size=8).digest()
@@ -106,13 +113,19 @@ class AdvisoryRefreshLocks:
     def _acquire(self, key: str, lease_seconds: float, wait_seconds: float) -> Iterator[bool]:
         conn: Connection | None = None
         acquired = False
+        started = time.monotonic()
         for attempt in (1, 2):
             try:
                 conn = self._engine.connect()
             except (DBAPIError, PoolTimeoutError):
                 break  # the database is down or every lock connection busy: hold nothing
+            # What the wait for a pooled connection took comes off the wait for the lock, so
+            # one caller never waits longer than ``wait_seconds`` in all.
+            remaining = wait_seconds - (time.monotonic() - started) if wait_seconds > 0 else 0.0
+            if wait_seconds > 0 and remaining <= 0:
+                break
             try:
-                acquired = self._take(conn, key, lease_seconds, wait_seconds)
+                acquired = self._take(conn, key, lease_seconds, remaining)
                 break
             except DBAPIError as exc:
                 # Not pre-pinged (a round trip saved per lock): a pooled connection the server
@@ -123,7 +136,7 @@ class AdvisoryRefreshLocks:
                     continue
                 # 55P03 lock_not_available: lock_timeout ran out. Anything else: the database
                 # is busy or gone. Either way we hold nothing.
-                if getattr(exc.orig, "sqlstate", None) != "55P03":
+                if not _lock_timed_out(exc):
                     logger.warning("refresh lock unavailable: %s", type(exc.orig).__name__)
                 break
         try:
