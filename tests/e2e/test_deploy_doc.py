@@ -264,6 +264,7 @@ def nginx_config(tmp_path: Path, ports: list[int], listen: int) -> Path:
     prefix = tmp_path / "nginx"
     for sub in ("logs", "tmp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
+    site = site.replace("/var/log/nginx/zoho-invoice.access.log", str(prefix / "logs" / "a.log"))
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf = prefix / "nginx.conf"
     conf.write_text(
