@@ -86,3 +86,17 @@ def test_record_use_marks_many_in_one_write_and_never_moves_a_mark_back(
     assert schedule.record_use([], clock.now) == 0
     # A cached token's check sees no change: marks are not token writes.
     assert {cid: connections.access_stamp(cid) for cid in ids} == stamps
+
+
+def test_s33_a_mint_is_never_recorded_inside_a_unit_of_work(
+    engine: Engine, keyring: KeyRing, clock: Clock, tokens: TokenFactory
+) -> None:
+    """Inside a unit of work the mint would be committed with the unit (or lost with its
+    rollback), after Zoho was asked: refused, and nothing recorded."""
+    from zoho_invoice.vault._unit_of_work import unit_of_work
+
+    cid = _connection(engine, keyring, clock, tokens)
+    mints = Mints(engine, clock=clock)
+    with unit_of_work(engine), pytest.raises(RuntimeError, match="transaction of its own"):
+        mints.record_within(cid, clock.now, since=clock.now - 600, limit=3)
+    assert mints.since(cid, clock.now - 600) == 0

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ._connections import lock_connection
 from ._db_session import DbSession, as_datetime
 from ._models import TokenMintRow
+from ._unit_of_work import joined
 
 __all__ = ["Mints"]
 
@@ -71,6 +72,12 @@ class Mints:
         (nothing recorded). One transaction: the connection's row is locked, so two recorders
         can never both take the last place. ``ConnectionNotFoundError`` for an unknown one.
         """
+        if joined(self._db.engine) is not None:
+            # SECURITY 33: the mint must be committed before Zoho is asked; inside a unit of
+            # work it would wait for that unit's commit (and vanish with its rollback).
+            raise RuntimeError(
+                "a mint is recorded in a transaction of its own, not in a unit of work"
+            )
         minted = as_datetime(at)
         with self._db.write() as session:
             lock_connection(session, connection_id)
