@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     #: Seconds between the worker's probes of an idle connection (one refresh, to find a dead
     #: refresh token early: needs_reauth and its event). Default: once a day.
     idle_probe_interval: float = Field(default=86400.0, ge=60.0)
+    #: Seconds between two syncs a connection's workflow-webhook URL starts (a burst of calls
+    #: costs one sync; a triggered sync costs at least 7 list calls, so at the default at most
+    #: 7 x 1,440 a day, within the sync's share of the daily quota).
+    sync_webhook_debounce: float = Field(default=60.0, ge=1.0, le=86400.0)
     #: Webhook URL that receives connection events (optional; https, or http on loopback).
     webhook_url: str | None = None
     #: The Standard Webhooks signing secret, ``whsec_`` + base64 of 24-64 random bytes;

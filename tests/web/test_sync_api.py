@@ -6,13 +6,16 @@ started sync is done when a test reads its status."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from support import Clock
@@ -20,7 +23,7 @@ from web._harness import API_KEY, Harness, build_harness
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.mirror import Mirror
 from zoho_invoice.web._errors import install_error_handlers
-from zoho_invoice.web._sync_api import SyncRunner, sync_routers
+from zoho_invoice.web._sync_api import SyncRunner, WakeUpTimer, loop_timer, sync_routers
 from zoho_invoice_sandbox.invoice import seed_organization
 
 
@@ -30,15 +33,55 @@ def full_access_harness(tmp_path: Path, clock: Clock) -> Iterator[Harness]:
     yield from build_harness(tmp_path, clock=clock, scopes=["ZohoInvoice.fullaccess.all"])
 
 
+@dataclass
+class ManualTimer:
+    delay: float
+    callback: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualTimers:
+    """The runner's wake-up seam: timers the test fires itself (on the app's event loop,
+    through the TestClient's portal), so the runner's real path runs without waiting."""
+
+    def __init__(self) -> None:
+        self.made: list[ManualTimer] = []
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> ManualTimer:
+        timer = ManualTimer(delay, callback)
+        self.made.append(timer)
+        return timer
+
+    def live(self) -> list[ManualTimer]:
+        return [t for t in self.made if not t.cancelled]
+
+    def fire(self) -> None:
+        """Fire every live timer (call it on the loop: ``web.portal.call(timers.fire)``)."""
+        due, self.made = self.live(), []
+        for timer in due:
+            timer.callback()
+
+
 @contextmanager
-def own_app(harness: Harness) -> Iterator[TestClient]:
+def own_app(
+    harness: Harness,
+    *,
+    timer: WakeUpTimer = loop_timer,
+    failing: frozenset[str] = frozenset(),
+) -> Iterator[TestClient]:
     """The mirror's routers mounted in an app of the test's own (as an app that includes them
     would), on the harness's context, with a mirror whose client spends no sync share: the
     sync's pacing (the organization's shared budget beyond a burst) is the mirror's concern,
-    not these routes'."""
+    not these routes'. ``failing``: connections whose client cannot be made (a bug, not a Zoho
+    error). The runner is ``web.app.state.runner``."""
     ctx = harness.app.state.context
 
     def client(connection_id: str, organization_id: str) -> ZohoInvoice:
+        if connection_id in failing:
+            raise RuntimeError(f"no client for {connection_id}")
         return ZohoInvoice.for_connection(
             ctx.manager,
             connection_id,
@@ -49,7 +92,8 @@ def own_app(harness: Harness) -> Iterator[TestClient]:
 
     app = FastAPI()
     install_error_handlers(app)
-    runner = SyncRunner(ctx, mirror=Mirror(ctx.vault, client_factory=client))
+    runner = SyncRunner(ctx, mirror=Mirror(ctx.vault, client_factory=client), timer=timer)
+    app.state.runner = runner
     for router in sync_routers(ctx, runner):
         app.include_router(router)
     with TestClient(app, base_url=str(harness.web.base_url)) as web:
@@ -202,9 +246,19 @@ def _webhook_path(harness: Harness, connection_id: str) -> str:
     return "/zoho/webhooks/" + url.rsplit("/", 1)[1]
 
 
-def test_a_workflow_call_starts_a_sync_debounced_to_one_a_minute(
+def _settle(web: TestClient, timers: ManualTimers) -> None:
+    """Fire the runner's pending wake-up and wait for what it started (syncs included)."""
+    runner: SyncRunner = web.app.state.runner  # type: ignore[attr-defined]
+    assert web.portal is not None
+    web.portal.call(timers.fire)
+    web.portal.call(runner.idle)
+
+
+def test_a_workflow_call_starts_a_sync_debounced_by_one_timer(
     full_access_harness: Harness, clock: Clock
 ) -> None:
+    """The runner's real path: the call sets one wake-up, the wake-up takes the request and
+    runs the sync; a burst leaves one timer (not one a call) and writes nothing."""
     harness = full_access_harness
     connection_id = _bound(harness, invoices=2)
     path = _webhook_path(harness, connection_id)
@@ -214,29 +268,142 @@ def test_a_workflow_call_starts_a_sync_debounced_to_one_a_minute(
         return len(harness.world.journal.entries("invoice.GET /invoices"))
 
     auth = {"Authorization": f"Bearer {API_KEY}"}
-
-    with own_app(harness) as web:
+    timers = ManualTimers()
+    with own_app(harness, timer=timers) as web:
         # Zoho's body is never data: an invoice in it is not stored, whatever it says.
         fake = {"invoice": {"invoice_id": "1", "invoice_number": "FAKE"}}
         answer = web.post(path, json=fake)
         assert answer.status_code == 202 and answer.json() == {"status": "accepted"}
         assert answer.headers["cache-control"] == "no-store"
+        assert [t.delay for t in timers.live()] == [0.0]  # due now: after the answer
+        assert _synced(harness) == []
+        _settle(web, timers)
         assert len(_synced(harness)) == 1
         first = lists()
 
-        # A burst within the minute: accepted, no sync now, one due a minute after the start.
-        for _ in range(3):
-            assert web.post(path, content=b"x" * 200_000).status_code == 202
-        assert len(_synced(harness)) == 1 and lists() == first
-        triggers = harness.vault.sync_triggers
-        due = triggers.next_due()
-        assert due is not None and (due - triggers.now()).total_seconds() == 60
+        # A burst within the debounce: accepted, no sync now, one wake-up a minute after the
+        # start, and no write transaction but the first call's (SQLite: BEGIN IMMEDIATE, the
+        # database's one write lock; PostgreSQL: a row lock), a read each.
+        writes: list[str] = []
 
-        clock.advance(61)
-        assert web.post(path).status_code == 202
+        def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            text = statement.strip().upper()
+            if (
+                text == "BEGIN IMMEDIATE"
+                or "FOR UPDATE" in text
+                or not text.startswith(
+                    ("SELECT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+                )
+            ):
+                writes.append(text.split()[0] + (" FOR UPDATE" if "FOR UPDATE" in text else ""))
+
+        engine = harness.vault.engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for n in range(200):
+                body = b"x" * 200_000 if n < 3 else b""
+                assert web.post(path, content=body).status_code == 202
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert writes == ["BEGIN", "UPDATE"]  # the burst's first call sets the request
+        assert len(timers.made) == 1 and timers.live()[0].delay == 60
+        assert len(_synced(harness)) == 1 and lists() == first
+        runner: SyncRunner = web.app.state.runner  # type: ignore[attr-defined]
+        assert runner.next_wake_up == harness.vault.sync_triggers.next_due()
+
+        clock.advance(60)
+        _settle(web, timers)
         assert len(_synced(harness)) == 2 and lists() > first
+        assert timers.made == [] and harness.vault.sync_triggers.next_due() is None
         status = web.get(f"/api/connections/{connection_id}/sync", headers=auth).json()
         assert {r["resource"]: r["rows"] for r in status["resources"]}["invoices"] == 2
+
+
+def test_an_earlier_request_replaces_a_later_wake_up(full_access_harness: Harness) -> None:
+    """Two connections: the wake-up is at the earliest due request, one timer in all."""
+    harness = full_access_harness
+    late, soon = _bound(harness, "a", invoices=1), _bound(harness, "b", invoices=1)
+    late_path, soon_path = _webhook_path(harness, late), _webhook_path(harness, soon)
+    timers = ManualTimers()
+    with own_app(harness, timer=timers) as web:
+        assert web.post(late_path).status_code == 202
+        _settle(web, timers)  # late's sync ran: its next is a debounce away
+        assert web.post(late_path).status_code == 202
+        assert [t.delay for t in timers.live()] == [60.0]
+        assert web.post(soon_path).status_code == 202  # due now
+        assert [t.delay for t in timers.live()] == [0.0]
+        assert len(timers.made) == 2 and timers.made[0].cancelled
+        _settle(web, timers)
+        assert [e.connection_id for e in _synced(harness)] == [late, soon]
+        assert [t.delay for t in timers.live()] == [60.0]  # late's request still stands
+
+
+@pytest.mark.parametrize("running", ["here", "elsewhere"])
+def test_a_call_that_meets_a_running_sync_is_kept_for_the_next(
+    full_access_harness: Harness, clock: Clock, running: str
+) -> None:
+    """Rule 1: an edit in Zoho while a sync runs is read by the next sync, which the call
+    asked for: its request goes back, due a debounce after the failed start."""
+    harness = full_access_harness
+    connection_id = _bound(harness, invoices=2)
+    path = _webhook_path(harness, connection_id)
+    triggers = harness.vault.sync_triggers
+    timers = ManualTimers()
+    with own_app(harness, timer=timers) as web:
+        runner: SyncRunner = web.app.state.runner  # type: ignore[attr-defined]
+        lease = None
+        if running == "here":
+            assert runner.claim(connection_id)
+        else:
+            lease = harness.vault.mirror.acquire_lease(connection_id, seconds=600)
+            assert lease is not None
+        assert web.post(path).status_code == 202
+        _settle(web, timers)
+        assert _synced(harness) == []
+        assert triggers.next_due() == triggers.now() + triggers.debounce
+        assert [t.delay for t in timers.live()] == [60.0]
+
+        if lease is not None:
+            harness.vault.mirror.release_lease(lease)
+        else:
+            runner.release(connection_id)
+        clock.advance(60)
+        _settle(web, timers)
+        assert [e.connection_id for e in _synced(harness)] == [connection_id]
+        assert triggers.next_due() is None and timers.live() == []
+
+
+def test_one_connection_failing_does_not_stop_the_others(
+    full_access_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = full_access_harness
+    broken, fine = _bound(harness, "a", invoices=1), _bound(harness, "b", invoices=1)
+    paths = [_webhook_path(harness, broken), _webhook_path(harness, fine)]
+    timers = ManualTimers()
+    caplog.set_level(logging.WARNING, logger="zoho_invoice.web")
+    with own_app(harness, timer=timers, failing=frozenset({broken})) as web:
+        for path in paths:
+            assert web.post(path).status_code == 202
+        _settle(web, timers)
+        runner: SyncRunner = web.app.state.runner  # type: ignore[attr-defined]
+        assert not runner.is_running(broken)
+    assert [e.connection_id for e in _synced(harness)] == [fine]
+    [failed] = [r.getMessage() for r in caplog.records if broken in r.getMessage()]
+    assert "RuntimeError" in failed
+
+
+def test_the_debounce_is_a_setting(tmp_path: Path, clock: Clock) -> None:
+    for harness in build_harness(
+        tmp_path, clock=clock, scopes=["ZohoInvoice.fullaccess.all"], sync_webhook_debounce=300
+    ):
+        connection_id = _bound(harness, invoices=1)
+        path = _webhook_path(harness, connection_id)
+        timers = ManualTimers()
+        with own_app(harness, timer=timers) as web:
+            assert web.post(path).status_code == 202
+            _settle(web, timers)
+            assert web.post(path).status_code == 202
+            assert [t.delay for t in timers.live()] == [300.0]
 
 
 def test_unknown_tokens_get_the_same_404_and_need_no_api_key(harness: Harness) -> None:

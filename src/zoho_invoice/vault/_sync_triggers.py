@@ -7,9 +7,10 @@ a copy of the database cannot call the URL. A lookup hashes what it is given and
 row by that hash through a unique index: the time it takes says nothing about how close a guess
 was to a real token.
 
-A call does not sync: it sets ``due_at``, at most once a ``debounce`` (a minute by default) after
-the last start, so a burst of workflow calls (a bulk edit in Zoho fires one per record) costs one
-sync. ``take_due`` hands each due connection to exactly one taker (a conditional UPDATE): the web
+A call does not sync: it sets ``due_at``, at most once a ``debounce`` (a minute by default,
+``ZOHO_SYNC_WEBHOOK_DEBOUNCE``) after the last start, so a burst of workflow calls (a bulk edit in
+Zoho fires one per record) costs one sync; while a request is pending a call only reads.
+``take_due`` hands each due connection to exactly one taker (a conditional UPDATE): the web
 process that got the call, or any worker sharing the database if that process died.
 """
 
@@ -66,6 +67,7 @@ class SyncTriggers:
         debounce: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._engine, self._clock = engine, clock
         self._db = DbSession(engine, clock=clock)
         self.debounce = timedelta(seconds=debounce)
 
@@ -113,20 +115,45 @@ class SyncTriggers:
             ).scalar_one_or_none()
         return None if found is None else str(found)
 
+    def with_debounce(self, seconds: float) -> SyncTriggers:
+        """The same store with another debounce (``ZOHO_SYNC_WEBHOOK_DEBOUNCE``)."""
+        return SyncTriggers(self._engine, debounce=seconds, clock=self._clock)
+
     def request(self, connection_id: str) -> datetime:
         """Ask for a sync of the connection: due now, or ``debounce`` after the last start; an
-        earlier pending request stands. Returns when it is due."""
-        now = self._db.now()
-        with self._db.write() as session:
-            row = session.get(SyncTriggerRow, connection_id, with_for_update=True)
-            if row is None:
+        earlier pending request stands. Returns when it is due.
+
+        A read first: while a request is pending (every call of a burst but the first) nothing
+        is written, so a bulk edit's thousand calls take no write lock (on SQLite one lock
+        serves the whole database). Otherwise one conditional UPDATE, which touches nothing if
+        another caller set the request meanwhile (then its moment is read and returned)."""
+        while True:
+            now = self._db.now()
+            with self._db.read() as session:
+                found = session.execute(
+                    select(SyncTriggerRow.due_at, SyncTriggerRow.last_started_at).where(
+                        SyncTriggerRow.connection_id == connection_id
+                    )
+                ).one_or_none()
+            if found is None:
                 raise LookupError("no trigger for that connection")
-            due = row.due_at
-            if due is None:
-                last = row.last_started_at
-                due = now if last is None or last + self.debounce <= now else last + self.debounce
-                row.due_at = due
-            return due
+            pending, last = found
+            if pending is not None:
+                return pending
+            due = now if last is None or last + self.debounce <= now else last + self.debounce
+            with self._db.write() as session:
+                result = session.execute(
+                    update(SyncTriggerRow)
+                    .where(
+                        SyncTriggerRow.connection_id == connection_id,
+                        SyncTriggerRow.due_at.is_(None),
+                    )
+                    .values(due_at=due)
+                    .execution_options(synchronize_session=False)
+                )
+            if rowcount(result):
+                return due
+            # Another caller set it (or took it) between the read and the write: read again.
 
     def take_due(self, *, limit: int = 100) -> list[str]:
         """The connections whose requested sync is due, each taken by exactly one caller (its

@@ -16,9 +16,10 @@ errors from ``web/_errors.py``):
 ``POST /zoho/webhooks/{token}`` (no API key: the token is the secret): a workflow rule's call.
 The body is read to 64 KB at most and ignored - never data - and the answer is 202 whatever it
 held; an unknown token is 404, its lookup a hash and then an indexed search of the hash, so the
-time says nothing of a guess. A known one asks for a sync of its connection, debounced to one a
-minute (``vault/_sync_triggers.py``); it starts in this process when due, or in any worker with
-``--sync-every``.
+time says nothing of a guess. A known one asks for a sync of its connection, debounced to one per
+``ZOHO_SYNC_WEBHOOK_DEBOUNCE`` (a minute by default; ``vault/_sync_triggers.py``); it starts in
+this process when due, or in any worker with ``--sync-every``. A call that finds a sync of its
+connection running is kept for the next one (``SyncRunner``).
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .._exceptions import ConnectionNotFoundError, ZohoError
+from .._exceptions import ConnectionNotFoundError
+from .._redact import redact
 from .._serving import MAX_BODY_BYTES
 from ..api import ZohoInvoice, budget_from_settings
 from ..mirror import RESOURCES, Mirror, ResourceName, SyncShareBudget
@@ -48,8 +50,11 @@ from ._context import WebContext
 from ._errors import APIProblem, error_response
 
 __all__ = [
+    "Cancellable",
     "SyncRunner",
+    "WakeUpTimer",
     "forget_mirror",
+    "loop_timer",
     "mirror_for",
     "runner_for",
     "sync_routers",
@@ -87,19 +92,61 @@ def forget_mirror(ctx: WebContext, connection_id: str, *, purge: bool) -> int | 
     return mirror_for(ctx).purge(connection_id) if purge else None
 
 
+class Cancellable(Protocol):
+    """A pending wake-up (``asyncio.TimerHandle`` is one)."""
+
+    def cancel(self) -> None: ...
+
+
+class WakeUpTimer(Protocol):
+    """Calls ``callback`` on the running event loop after ``delay`` seconds (the seam a test
+    replaces with timers it fires itself)."""
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+def loop_timer(delay: float, callback: Callable[[], None]) -> Cancellable:
+    """The running loop's ``call_later``: the runner's default timer."""
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
+def _union(a: list[ResourceName] | None, b: list[ResourceName] | None) -> list[ResourceName] | None:
+    """Both asks in one sync (``None``: every resource)."""
+    if a is None or b is None:
+        return None
+    return [r for r in RESOURCES if r in a or r in b]
+
+
 class SyncRunner:
     """Runs syncs of this process in worker threads, one per connection at a time, and the
-    triggered ones when they fall due. Across processes the mirror's lease decides."""
+    triggered ones when they fall due. Across processes the mirror's lease decides.
 
-    def __init__(self, ctx: WebContext, *, mirror: Mirror | None = None) -> None:
+    Triggered syncs: at most one wake-up is pending per runner, at the earliest due request
+    (a burst of workflow calls leaves one timer, not one each); each connection it takes runs as
+    its own task; one whose sync is already running (here, or elsewhere holding the lease) is
+    asked for again, due a debounce after this start, so an edit made in Zoho while a sync ran
+    is read by the next one (rule 1), not dropped.
+
+    ``timer`` is the seam for the wake-ups (default: the running loop's ``call_later``)."""
+
+    def __init__(
+        self,
+        ctx: WebContext,
+        *,
+        mirror: Mirror | None = None,
+        timer: WakeUpTimer = loop_timer,
+    ) -> None:
         self.ctx = ctx
-        self.triggers = ctx.vault.sync_triggers
+        self.triggers = ctx.vault.sync_triggers.with_debounce(ctx.settings.sync_webhook_debounce)
         self._mirror = mirror
         self._rounds: SyncRounds | None = None
         self._running: set[str] = set()
         self._lock = threading.Lock()
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timer = timer
+        self._wake: tuple[datetime, Cancellable] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Syncs asked for while the connection's ran here: started when it ends.
+        self._again: dict[str, list[ResourceName] | None] = {}
 
     @property
     def mirror(self) -> Mirror:
@@ -134,6 +181,14 @@ class SyncRunner:
         with self._lock:
             return connection_id in self._running
 
+    def again_after(self, connection_id: str, resources: list[ResourceName] | None) -> None:
+        """Start a sync of ``resources`` once the connection's running one here ends (what it
+        read before the ask may predate a change the caller just made)."""
+        with self._lock:
+            if connection_id in self._again:
+                resources = _union(self._again[connection_id], resources)
+            self._again[connection_id] = resources
+
     async def run(
         self,
         connection_id: str,
@@ -142,43 +197,103 @@ class SyncRunner:
         full: bool = False,
         reconcile: bool = False,
     ) -> None:
-        """One claimed sync in a worker thread; its failure is logged (the mirror stored it in
-        the resource's status, which ``GET .../sync`` shows)."""
+        """One claimed sync in a worker thread. Its failure is logged (redacted) and goes no
+        further (the mirror stored it in the resource's status, which ``GET .../sync`` shows);
+        a sync asked for meanwhile (``again_after``) starts when it ends."""
         try:
             await anyio.to_thread.run_sync(
                 lambda: self.rounds.run(
                     connection_id, resources=resources, full=full, reconcile=reconcile
                 )
             )
-        except ZohoError as exc:
-            logger.warning("sync of connection %s failed (%s)", connection_id, type(exc).__name__)
+        except Exception as exc:  # one connection's failure is not the caller's
+            logger.warning(
+                "sync of connection %s failed (%s: %s)",
+                connection_id,
+                type(exc).__name__,
+                redact(str(exc)),
+            )
         finally:
             self.release(connection_id)
+            with self._lock:
+                wanted = connection_id in self._again
+                follow = self._again.pop(connection_id, None)
+            if wanted and await anyio.to_thread.run_sync(self.claim, connection_id):
+                self.launch(connection_id, resources=follow)
+
+    def launch(self, connection_id: str, *, resources: list[ResourceName] | None = None) -> None:
+        """Run the claimed connection's sync as a task of this event loop (not of a request):
+        from a worker thread, call it through ``anyio.from_thread.run_sync``."""
+        self._spawn(self.run(connection_id, resources=resources))
+
+    def start_from_thread(
+        self, connection_id: str, *, resources: list[ResourceName] | None = None
+    ) -> bool:
+        """From a sync route's worker thread: claim and launch; ``False`` if one runs."""
+        if not self.claim(connection_id):
+            return False
+        try:
+            anyio.from_thread.run_sync(lambda: self.launch(connection_id, resources=resources))
+        except BaseException:
+            self.release(connection_id)
+            raise
+        return True
 
     async def run_due(self) -> None:
-        """Start every triggered sync that is due; schedule a wake-up for the next one."""
+        """Start every triggered sync that is due, each its own task; set the wake-up for the
+        next request."""
         taken = await anyio.to_thread.run_sync(self.triggers.take_due)
         for connection_id in taken:
-            if self.claim(connection_id):
-                await self.run(connection_id)
+            self._spawn(self._run_taken(connection_id))
         upcoming = await anyio.to_thread.run_sync(self.triggers.next_due)
         if upcoming is not None:
             self.wake_at(upcoming)
 
+    async def _run_taken(self, connection_id: str) -> None:
+        try:
+            claimed = await anyio.to_thread.run_sync(self.claim, connection_id)
+        except Exception as exc:
+            logger.warning("sync of connection %s not started (%s)", connection_id, redact(exc))
+            claimed = False
+        if claimed:
+            await self.run(connection_id)
+            return
+        # A sync of it runs: ask again (due a debounce after this start), never drop the call.
+        due = await anyio.to_thread.run_sync(_request_or_none(self.triggers), connection_id)
+        if due is not None:
+            self.wake_at(due)
+
     def wake_at(self, moment: datetime) -> None:
-        """Run ``run_due`` at ``moment`` on this event loop (lost if the process ends: a worker
-        with ``--sync-every`` picks the request up from the database then)."""
-        loop = asyncio.get_running_loop()
+        """Run ``run_due`` at ``moment`` on this event loop; a wake-up already set for then or
+        earlier stands (it finds this request too), a later one is replaced. Lost if the
+        process ends: a worker with ``--sync-every`` picks the request up from the database."""
+        if self._wake is not None:
+            if self._wake[0] <= moment:
+                return
+            self._wake[1].cancel()
         delay = max(0.0, (moment - self.triggers.now()).total_seconds())
 
         def fire() -> None:
-            self._timers.discard(handle)
-            task = loop.create_task(self.run_due())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._wake = None
+            self._spawn(self.run_due())
 
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+        self._wake = (moment, self._timer(delay, fire))
+
+    @property
+    def next_wake_up(self) -> datetime | None:
+        """When the pending wake-up fires (``None``: none is set)."""
+        return None if self._wake is None else self._wake[0]
+
+    async def idle(self) -> None:
+        """Wait until every task this runner started has ended (syncs, ``run_due``); a pending
+        wake-up is not waited for."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 #: One runner per service context, shared by the JSON API and the demo dashboard, so "already
@@ -316,9 +431,7 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
     hooks = APIRouter(tags=["mirror"])
 
     @hooks.post("/zoho/webhooks/{token}", status_code=202, include_in_schema=False)
-    async def workflow_webhook(
-        token: str, request: Request, background: BackgroundTasks
-    ) -> Response:
+    async def workflow_webhook(token: str, request: Request) -> Response:
         """A Zoho workflow rule's call: a sync of the token's connection soon. Body ignored."""
         await _drain(request, MAX_TRIGGER_BODY)
         runner = current()
@@ -327,10 +440,8 @@ def sync_routers(ctx: WebContext, runner: SyncRunner | None = None) -> list[APIR
         if connection_id is None:
             return error_response(404, "not_found", "no such webhook", headers=headers)
         due = await anyio.to_thread.run_sync(_request_or_none(runner.triggers), connection_id)
-        if due is not None and due <= runner.triggers.now():
-            background.add_task(runner.run_due)  # after the answer: Zoho does not wait
-        elif due is not None:
-            runner.wake_at(due)  # debounced: a minute after the last start
+        if due is not None:
+            runner.wake_at(due)  # now (after the answer: Zoho does not wait), or debounced
         return JSONResponse({"status": "accepted"}, status_code=202, headers=headers)
 
     return [api, hooks]
