@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from zoho_invoice.api import UnlimitedBudget, ZohoInvoice
 from zoho_invoice.mirror import Mirror
 from zoho_invoice.web._demo import CSRF_COOKIE
-from zoho_invoice.web._sync_api import SyncRunner, use_runner
+from zoho_invoice.web._sync_api import SyncRunner, runner_for, use_runner
 from zoho_invoice_sandbox import Fault
 from zoho_invoice_sandbox.invoice import seed_organization
 
@@ -83,9 +83,21 @@ def seeded(demo_harness):
     seed_organization(harness.world, conn.organization_id, contacts=8, items=4, invoices=30, seed=3)
     _fast_runner(harness)
     before = harness.web.get("/").text
-    assert "not synced yet" in before and not _rows(before)
+    # Never synced: this view started the first sync in the background, and says so.
+    assert "not synced yet" in before and "syncing…" in before
+    _settled(harness)
+    after = harness.web.get("/").text
+    assert len(_rows(after)) == 10 and "syncing…" not in after
+    assert 'http-equiv="refresh"' not in after
     _press_sync(harness, conn)
     return harness, conn
+
+
+def _settled(harness) -> None:
+    """Wait (on the app's loop) for every sync the dashboard started to end."""
+    runner = runner_for(harness.app.state.context)
+    assert harness.web.portal is not None
+    harness.web.portal.call(runner.idle)
 
 
 def test_the_panel_is_read_from_the_mirror_without_asking_zoho(seeded) -> None:
@@ -94,10 +106,12 @@ def test_the_panel_is_read_from_the_mirror_without_asking_zoho(seeded) -> None:
     assert "synced just now" in page.text and "The sync ran" in page.text
     assert 'action="/demo/connections/' + str(conn.id) + '/sync"' in page.text
     lists = len(harness.world.journal.entries("invoice.GET /invoices"))
+    contacts = len(harness.world.journal.entries("invoice.GET /contacts"))
+    assert contacts == 2  # the first sync's and the button's; page views read none
     for number in (1, 2, 3):
         harness.web.get(f"/?connection={conn.id}&page={number}&per_page=10")
     assert len(harness.world.journal.entries("invoice.GET /invoices")) == lists
-    assert len(harness.world.journal.entries("invoice.GET /contacts")) <= 1  # the sync's only
+    assert len(harness.world.journal.entries("invoice.GET /contacts")) == contacts
 
 
 def test_the_sync_button_needs_the_csrf_token(seeded) -> None:
@@ -172,6 +186,49 @@ def test_creating_an_invoice_puts_it_on_top_with_a_flash(seeded) -> None:
     # Every line pays the organization's standard VAT rate the form started with.
     assert {line.tax_name for line in invoice.line_items} == {"VAT 19%"}
     assert invoice.tax_total is not None and invoice.tax_total > 0
+
+
+def test_an_invoice_created_while_a_sync_runs_shows_at_once_and_is_mirrored_next(
+    seeded,
+) -> None:
+    """The create cannot sync while another sync of the connection runs (a first sync takes
+    minutes within its share): the invoice Zoho answered shows on top until the mirror has it,
+    and an invoices sync follows the running one."""
+    harness, conn = seeded
+    runner = runner_for(harness.app.state.context)
+    page = harness.web.get("/")
+    customer_id = re.findall(r'<option value="(\d+)">', page.text.split('name="customer_id"')[1])[0]
+    assert runner.claim(str(conn.id))  # a sync of the connection runs here
+    created = harness.web.post(
+        f"/demo/connections/{conn.id}/invoices",
+        data={
+            "csrf_token": _csrf(page.text),
+            "customer_id": customer_id,
+            "date": datetime.now(UTC).date().isoformat(),
+            "item_id": [""],
+            "description": ["While syncing"],
+            "quantity": ["1"],
+            "rate": ["10"],
+            "tax_id": _selected_tax(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    invoice_id = created.headers["location"].split("created=")[1].split("#")[0]
+    mirrored = {r.id for r in runner.mirror.records(str(conn.id), "invoices", limit=100)}
+    assert invoice_id not in mirrored  # not synced: the running sync holds the connection
+    after = harness.web.get(created.headers["location"])
+    assert "was created" in after.text
+    assert after.text.split('<tr class="invoice')[1].startswith(" created")
+    assert f'data-invoice-id="{invoice_id}"' in after.text
+
+    # The running sync ends (run() is how every sync of the runner ends): the follow-up the
+    # create asked for runs, and the mirror holds the invoice.
+    assert harness.web.portal is not None
+    harness.web.portal.call(lambda: runner.run(str(conn.id), resources=["items"]))
+    _settled(harness)
+    mirrored = {r.id for r in runner.mirror.records(str(conn.id), "invoices", limit=100)}
+    assert invoice_id in mirrored
 
 
 def test_s51_the_demo_answers_only_its_own_host_names(seeded) -> None:

@@ -25,7 +25,7 @@ from ._demo_invoices import (
     InvoicePanel,
     describe_error,
 )
-from ._demo_mirror import PANEL_RESOURCES, load_mirrored_panel
+from ._demo_mirror import PANEL_RESOURCES, load_mirrored_panel, remember_created
 from ._errors import APIProblem
 from ._pages import page, problem_page, redirect
 from ._sync_api import runner_for
@@ -217,6 +217,9 @@ def demo_router(ctx: WebContext) -> APIRouter:
                 logger.warning("demo: the sync after a create failed: %s", type(exc).__name__)
             finally:
                 runner.release(str(conn.id))
+        else:  # a sync runs (the first one, say): show it now, mirror it right after
+            remember_created(str(conn.id), invoice)
+            runner.again_after(str(conn.id), ["invoices"])
         return redirect(
             f"{_base(request)}/?connection={conn.id}&created={invoice.invoice_id}#invoices-{conn.id}"
         )

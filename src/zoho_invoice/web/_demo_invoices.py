@@ -207,6 +207,12 @@ class InvoicePanel:
     synced_text: str = ""
 
     @property
+    def waiting(self) -> bool:
+        """A sync runs and nothing shows yet (a first sync): the page reloads itself until the
+        rows are there (a form being filled in is never reloaded away)."""
+        return self.syncing and not self.invoices and self.page == 1 and self.error is None
+
+    @property
     def created_number(self) -> str | None:
         for invoice in self.invoices:
             if invoice.invoice_id == self.created_id:

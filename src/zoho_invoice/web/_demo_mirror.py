@@ -3,7 +3,15 @@ contacts and items the create form offers, come from the app's own tables, not f
 page view costs no Zoho call but the organization's taxes, kept here ten minutes.
 
 The panel says when the mirror was last synced ("synced 3 minutes ago", or "not synced yet")
-and offers a Sync button, which syncs the panel's resources in the background.
+and offers a Sync button, which syncs the panel's resources in the background. A connection (or
+a newly chosen organization) whose mirror of those resources never ran gets its first sync at
+once, in the background, when the dashboard shows it: the panel says "syncing…" and the page
+reloads itself until the first rows are there (the invoices' list fields come with the first
+list call; their details follow within the sync's share of the budget).
+
+An invoice created on the panel while a sync of its connection runs cannot be synced at once:
+it is kept here (the record Zoho answered, ten minutes at most) and shown on top until the mirror
+holds it, and a sync of the invoices follows the running one.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
     from ._context import WebContext
     from ._sync_api import SyncRunner
 
-__all__ = ["load_mirrored_panel", "synced_ago"]
+__all__ = ["load_mirrored_panel", "remember_created", "synced_ago"]
 
 logger = logging.getLogger("zoho_invoice.web")
 
@@ -43,6 +51,37 @@ PANEL_RESOURCES: tuple[ResourceName, ...] = ("invoices", "contacts", "items")
 TAXES_TTL = 600.0
 _taxes: dict[tuple[str, str], tuple[float, list[Tax]]] = {}
 _taxes_lock = threading.Lock()
+#: Seconds an invoice created during a running sync is shown before the mirror holds it.
+CREATED_TTL = 600.0
+#: At most this many such invoices are kept (the oldest go first).
+MAX_CREATED = 200
+_created: dict[tuple[str, str], tuple[float, Invoice]] = {}
+
+
+def remember_created(connection_id: str, invoice: Invoice) -> None:
+    """Show ``invoice`` (as Zoho answered its creation) on its panel until the mirror has it."""
+    now = time.monotonic()
+    with _taxes_lock:
+        for key, (at, _) in list(_created.items()):
+            if now - at >= CREATED_TTL:
+                del _created[key]
+        while len(_created) >= MAX_CREATED:
+            del _created[next(iter(_created))]
+        _created[(connection_id, str(invoice.invoice_id))] = (now, invoice)
+
+
+def _created_not_mirrored(panel: InvoicePanel) -> None:
+    """The just-created invoice on top of page 1 while the mirror does not hold it yet."""
+    if panel.created_id is None or panel.page != 1:
+        return
+    key = (panel.connection_id, panel.created_id)
+    with _taxes_lock:
+        if any(i.invoice_id == panel.created_id for i in panel.invoices):
+            _created.pop(key, None)
+            return
+        kept = _created.get(key)
+    if kept is not None and time.monotonic() - kept[0] < CREATED_TTL:
+        panel.invoices = [kept[1], *panel.invoices][: panel.per_page]
 
 
 def synced_ago(moment: datetime | None, now: datetime) -> str:
@@ -152,15 +191,22 @@ def load_mirrored_panel(
                 "reconnect", connection_id=panel.connection_id, status=now.status
             )
         status = runner.mirror.status(panel.connection_id)
-        ran = {r.resource: r for r in status.resources}
-        invoices = ran.get("invoices")
+        by_resource = {r.resource: r for r in status.resources}
+        invoices = by_resource.get("invoices")
         panel.synced_at = invoices.last_success_at if invoices else None
         panel.syncing = status.running or runner.is_running(panel.connection_id)
+        ran = {r.resource: r.last_run_at for r in status.resources}
+        if not panel.syncing and any(ran.get(r) is None for r in PANEL_RESOURCES):
+            # Never synced (a new connection, a newly chosen organization): its first sync now.
+            panel.syncing = runner.start_from_thread(
+                panel.connection_id, resources=list(PANEL_RESOURCES)
+            )
         failed = [r for r in status.resources if r.resource in PANEL_RESOURCES and r.error]
         if failed:
             # The stored error is a class name and a redacted message (never a secret).
             panel.error = f"The last sync failed ({failed[0].error}); what was synced before shows."
         _read(runner.mirror, panel)
+        _created_not_mirrored(panel)
         panel.taxes = _taxes_of(ctx, panel.connection_id, panel.organization_id)
         if panel.form is not None and panel.form.tax_id is None:
             panel.form.tax_id = default_tax(panel.taxes)

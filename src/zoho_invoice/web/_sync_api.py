@@ -41,7 +41,7 @@ from .._exceptions import ConnectionNotFoundError
 from .._redact import redact
 from .._serving import MAX_BODY_BYTES
 from ..api import ZohoInvoice, budget_from_settings
-from ..mirror import RESOURCES, Mirror, ResourceName, SyncShareBudget
+from ..mirror import RESOURCES, Mirror, ResourceName, SyncProgress, SyncShareBudget
 from ..mirror._sync_rounds import SyncRounds
 from ..vault import Connection
 from ..vault._sync_triggers import SyncTriggers
@@ -52,6 +52,7 @@ from ._errors import APIProblem, error_response
 __all__ = [
     "Cancellable",
     "SyncRunner",
+    "SyncStopped",
     "WakeUpTimer",
     "forget_mirror",
     "loop_timer",
@@ -115,6 +116,10 @@ def _union(a: list[ResourceName] | None, b: list[ResourceName] | None) -> list[R
     if a is None or b is None:
         return None
     return [r for r in RESOURCES if r in a or r in b]
+
+
+class SyncStopped(Exception):
+    """Raised in a sync's thread when its task was cancelled (the service stops)."""
 
 
 class SyncRunner:
@@ -200,12 +205,28 @@ class SyncRunner:
         """One claimed sync in a worker thread. Its failure is logged (redacted) and goes no
         further (the mirror stored it in the resource's status, which ``GET .../sync`` shows);
         a sync asked for meanwhile (``again_after``) starts when it ends."""
+        stop = threading.Event()
+
+        def progress(_step: SyncProgress) -> None:
+            if stop.is_set():
+                raise SyncStopped("the service is stopping; the next sync resumes")
+
         try:
             await anyio.to_thread.run_sync(
                 lambda: self.rounds.run(
-                    connection_id, resources=resources, full=full, reconcile=reconcile
-                )
+                    connection_id,
+                    resources=resources,
+                    full=full,
+                    reconcile=reconcile,
+                    progress=progress,
+                ),
+                abandon_on_cancel=True,
             )
+        except anyio.get_cancelled_exc_class():
+            # The loop is closing (shutdown): the thread stops at its next call, from its
+            # checkpoint; the process does not wait for the sync to end.
+            stop.set()
+            raise
         except Exception as exc:  # one connection's failure is not the caller's
             logger.warning(
                 "sync of connection %s failed (%s: %s)",
@@ -216,7 +237,7 @@ class SyncRunner:
         finally:
             self.release(connection_id)
             with self._lock:
-                wanted = connection_id in self._again
+                wanted = connection_id in self._again and not stop.is_set()
                 follow = self._again.pop(connection_id, None)
             if wanted and await anyio.to_thread.run_sync(self.claim, connection_id):
                 self.launch(connection_id, resources=follow)
