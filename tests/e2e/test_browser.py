@@ -72,11 +72,14 @@ def test_demo_dashboard_connect_and_disconnect(chromium_path: str, tmp_path: Pat
                 expect(row.locator(".location")).to_have_text("eu")
                 expect(row.locator(".organization")).to_contain_text("Fischer Fahrraeder")
                 expect(row).to_contain_text("active")
-                page.screenshot(path=str(tmp_path / "dashboard-connected.png"), full_page=True)
-                # The organization's latest invoices, newest first, ten a page.
+                # The first sync of the new connection runs in the background: the panel says
+                # so and the page reloads itself until the organization's latest invoices
+                # show, newest first, ten a page.
                 panel = page.locator("section.invoices")
                 invoices = panel.locator("tr.invoice")
                 expect(invoices).to_have_count(10)
+                expect(panel.locator(".synced")).to_contain_text("syncing")
+                page.screenshot(path=str(tmp_path / "dashboard-connected.png"), full_page=True)
                 first_page = invoices.locator(".number").all_inner_texts()
                 panel.locator("a[rel=next]").click()
                 page.wait_for_url("**page=2**")

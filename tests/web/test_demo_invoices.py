@@ -107,7 +107,6 @@ def test_the_panel_is_read_from_the_mirror_without_asking_zoho(seeded) -> None:
     assert 'action="/demo/connections/' + str(conn.id) + '/sync"' in page.text
     lists = len(harness.world.journal.entries("invoice.GET /invoices"))
     contacts = len(harness.world.journal.entries("invoice.GET /contacts"))
-    assert contacts == 2  # the first sync's and the button's; page views read none
     for number in (1, 2, 3):
         harness.web.get(f"/?connection={conn.id}&page={number}&per_page=10")
     assert len(harness.world.journal.entries("invoice.GET /invoices")) == lists

@@ -11,7 +11,9 @@ list call; their details follow within the sync's share of the budget).
 
 An invoice created on the panel while a sync of its connection runs cannot be synced at once:
 it is kept here (the record Zoho answered, ten minutes at most) and shown on top until the mirror
-holds it, and a sync of the invoices follows the running one.
+holds it, and a sync of the invoices follows the running one. While the first sync has not
+reached the contacts and items yet, the form's choices are read from Zoho (one list call each,
+kept ten minutes).
 """
 
 from __future__ import annotations
@@ -110,6 +112,33 @@ def _taxes_of(ctx: WebContext, connection_id: str, organization_id: str) -> list
     return taxes
 
 
+_choices: dict[tuple[str, str], tuple[float, list[Contact], list[Item]]] = {}
+
+
+def _choices_from_zoho(panel: InvoicePanel, ctx: WebContext) -> None:
+    """The form's customers and items while the mirror has none yet (its first sync lists
+    them after the invoices' details): one list call each, kept ten minutes like the taxes."""
+    key = (panel.connection_id, panel.organization_id)
+    now = time.monotonic()
+    with _taxes_lock:
+        kept = _choices.get(key)
+    if kept is None or now - kept[0] >= TAXES_TTL:
+        with ctx.invoice_client(panel.connection_id) as client:
+            contacts = list(client.contacts.list(per_page=200).items)
+            items = list(client.items.list(per_page=200).items)
+        kept = (now, contacts, items)
+        with _taxes_lock:
+            _choices[key] = kept
+    panel.contacts = panel.contacts or sorted(
+        (c for c in kept[1] if (c.status or "active") == "active"),
+        key=lambda c: (c.contact_name or "").casefold(),
+    )
+    panel.items = panel.items or sorted(
+        (i for i in kept[2] if (i.status or "active") == "active"),
+        key=lambda i: (i.name or "").casefold(),
+    )
+
+
 def _active(data: dict[str, object]) -> bool:
     return data.get("status", "active") == "active"
 
@@ -202,11 +231,13 @@ def load_mirrored_panel(
                 panel.connection_id, resources=list(PANEL_RESOURCES)
             )
         failed = [r for r in status.resources if r.resource in PANEL_RESOURCES and r.error]
-        if failed:
+        if failed and not panel.syncing:  # a running sync is retrying: it says "syncing…"
             # The stored error is a class name and a redacted message (never a secret).
             panel.error = f"The last sync failed ({failed[0].error}); what was synced before shows."
         _read(runner.mirror, panel)
         _created_not_mirrored(panel)
+        if panel.syncing and (not panel.contacts or not panel.items):
+            _choices_from_zoho(panel, ctx)
         panel.taxes = _taxes_of(ctx, panel.connection_id, panel.organization_id)
         if panel.form is not None and panel.form.tax_id is None:
             panel.form.tax_id = default_tax(panel.taxes)
