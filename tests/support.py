@@ -6,6 +6,9 @@ import os
 import socket
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -76,3 +79,24 @@ class Clock:
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.now, UTC).date()
+
+
+@contextmanager
+def postgres_schema(base: str, prefix: str, *, options: str = "") -> Iterator[str]:
+    """A PostgreSQL schema of its own for one test: yields a URL whose connections use it (and
+    ``options``, more ``-c`` settings, URL-encoded), and drops it, whatever it holds, at the end."""
+    from sqlalchemy import create_engine, text
+
+    if base.startswith("postgresql://"):
+        base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}{options}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -14,16 +14,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web
-from support import free_port
+from support import free_port, postgres_schema
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.vault import KeyRing, Vault
@@ -46,17 +44,8 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield None
         return
     base = request.getfixturevalue("postgres_url")
-    schema = f"failover_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(base, "failover") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,16 +3,14 @@ sandbox in process on a fixed clock, a connection of alice bound to her organiza
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from mirror._support import Sandbox, connect, sandbox_on
 from sandbox_support import NOW
-from support import Clock
+from support import Clock, postgres_schema
 from zoho_invoice.vault import KeyRing, Vault
 
 
@@ -28,20 +26,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'mirror.db'}"
         return
     base = request.getfixturevalue("postgres_url")
-    schema = f"mirror_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        # No fsync per commit: a test's data need not survive a crash of the server, and the
-        # mirror commits once a page (the state machine makes thousands on a shared machine).
-        options = f"-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
-        yield f"{base}{separator}options={options}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    # No fsync per commit: a test's data need not survive a crash of the server, and the
+    # mirror commits once a page (the state machine makes thousands on a shared machine).
+    with postgres_schema(base, "mirror_test", options="%20-csynchronous_commit%3Doff") as url:
+        yield url
 
 
 @pytest.fixture

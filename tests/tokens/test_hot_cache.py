@@ -7,7 +7,6 @@ SQLite file, and on PostgreSQL); the async manager answers a hit without a threa
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +15,9 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import update
 
-from support import Clock, missing
+from support import Clock, missing, postgres_schema
 from tokens._hot_support import CountingVault, StatementCounter, in_another_process
 from tokens._support import FakeZoho, oauth_for, save
 from zoho_invoice import ReauthorizationRequired
@@ -267,21 +266,10 @@ def shared_db(
     base = os.environ.get("ZOHO_TEST_POSTGRES_URL", "")
     if not base:
         missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
-    if base.startswith("postgresql://"):
-        base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
-    schema = f"hot_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    try:
+    with postgres_schema(base, "hot") as url:
         vault = Vault.open(url, KeyRing.from_string(keys), upgrade=True, clock=clock)
         yield SharedDatabase(url, keys, vault)
         vault.close()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.mark.parametrize("action", ["disconnect", "needs_reauth"])

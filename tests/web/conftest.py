@@ -4,15 +4,13 @@ the real sandbox app (in process) playing Zoho for the OAuth client and the API 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from support import Clock, missing
+from support import Clock, missing, postgres_schema
 from web._harness import (
     Harness,
     build_harness,
@@ -90,17 +88,5 @@ def any_db_harness(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator
     base = os.environ.get("ZOHO_TEST_POSTGRES_URL", "")
     if not base:
         missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
-    if base.startswith("postgresql://"):
-        base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
-    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    with postgres_schema(base, "fuzz") as url:
         yield from build_harness(tmp, database_url=url)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()

@@ -14,16 +14,14 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
 
-from support import missing
+from support import missing, postgres_schema
 from zoho_invoice._http import httpx
 from zoho_invoice.vault import KeyRing
 from zoho_invoice_sandbox import Fault
@@ -45,18 +43,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | N
         missing("ZOHO_TEST_POSTGRES_URL is not set (no PostgreSQL for this run)")
     if not Path(PG_DUMP).exists():
         missing("pg_dump is not installed (apt-get install postgresql-client)")
-    base = "postgresql+psycopg://" + base.removeprefix("postgresql://")
-    schema = f"dump_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(base, "dump") as url:
+        yield url
 
 
 @pytest.fixture
