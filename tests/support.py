@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -100,3 +101,26 @@ def postgres_schema(base: str, prefix: str, *, options: str = "") -> Iterator[st
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def wait_until_serving(
+    url: str,
+    process: subprocess.Popen[bytes] | None = None,
+    *,
+    within: float = 60.0,
+    what: str = "serve",
+) -> None:
+    """Wait until ``url``/healthz answers 200 (a process started moments ago); fail if
+    ``process`` ends first or nothing answers ``within`` seconds."""
+    from zoho_invoice._http import httpx
+
+    deadline = time.monotonic() + within
+    while True:
+        assert process is None or process.poll() is None, f"{what} ended"
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(0.05)

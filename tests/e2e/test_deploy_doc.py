@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, select, text
 from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web
-from support import free_port, missing
+from support import free_port, missing, wait_until_serving
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.vault._models import ConnectionRow
@@ -154,7 +154,7 @@ class Fleet:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_healthy(f"http://127.0.0.1:{self.host_ports[index]}/healthz")
+        wait_until_serving(f"http://127.0.0.1:{self.host_ports[index]}")
 
     def start_worker(self, unit: str) -> None:
         self.processes["worker"] = subprocess.Popen(
@@ -188,18 +188,6 @@ class Fleet:
     def stop_all(self) -> None:
         for name in list(self.processes):
             self.stop(name)
-
-
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{url} did not come up"
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web
-from support import free_port, postgres_schema
+from support import free_port, postgres_schema, wait_until_serving
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.vault import KeyRing, Vault
@@ -87,16 +87,8 @@ def _serve(settings: Settings, tmp_path: Path) -> tuple[subprocess.Popen[bytes],
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SAFETY_NET
-    while True:
-        assert process.poll() is None, "serve ended"
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "serve did not come up"
-        time.sleep(0.05)
+    wait_until_serving(url, process, within=SAFETY_NET)
+    return process, url
 
 
 class Ask(threading.Thread):

@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web
-from support import free_port, postgres_schema
+from support import free_port, postgres_schema, wait_until_serving
 from zoho_invoice import Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.tokens import TokenManager
@@ -97,16 +97,11 @@ class World:
 
     def serve(self, port: int) -> subprocess.Popen[bytes]:
         process = self.start("serve", "--port", str(port))
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, _output(process)
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.05)
+        try:
+            wait_until_serving(f"http://127.0.0.1:{port}", process, within=30)
+        except AssertionError:
+            raise AssertionError(_output(process)) from None
+        return process
 
     def minted(self) -> int:
         return int(self.sandbox.world.accounts.stats()["access_tokens_minted"])

@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from flows import PUBLIC_URL, connect_via_web
-from support import free_port
+from support import free_port, wait_until_serving
 from zoho_invoice import DEFAULT_SCOPES, Settings
 from zoho_invoice._http import httpx
 from zoho_invoice.vault import KeyRing, Vault
@@ -114,15 +114,7 @@ def test_sync_from_the_cli_the_service_and_a_workflow_webhook(
         )
         auth = {"Authorization": f"Bearer {API_KEY}"}
         deadline = time.monotonic() + SAFETY_NET
-        while True:
-            assert service.poll() is None, "serve ended"
-            try:
-                if httpx.get(service_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.05)
+        wait_until_serving(service_url, service, within=SAFETY_NET)
         made = httpx.post(
             f"{service_url}/api/connections/{connection_id}/sync/webhook-url", headers=auth
         )
